@@ -1,0 +1,395 @@
+"""The `hearth` command: the language server, and every action without an editor.
+
+Every subcommand prints one JSON object on stdout with ``--json``, exits 0 on success and
+non-zero with a clear message otherwise. Every setting can be overridden with a flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from hearth import __version__
+from hearth.core.errors import HearthError
+from hearth.logs import setup_logging
+from hearth.settings import Settings, load_settings
+
+log = logging.getLogger("hearth.cli")
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_CHANGED = 3
+EXIT_CANCELLED = 130
+
+
+class CliError(HearthError):
+    def __init__(self, message: str, hint: str | None = None, code: int = EXIT_ERROR) -> None:
+        super().__init__(message, hint)
+        self.code = code
+
+
+# -- settings flags -------------------------------------------------------------------------
+SETTING_FLAGS: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("--model", "model.name", "model name from the manifest", {}),
+    ("--model-path", "model.path", "a GGUF file to use instead of --model", {}),
+    ("--backend", "model.backend", "llama-cpp (in-process) or openai (a server)",
+     {"choices": ["llama-cpp", "openai"]}),
+    ("--threads", "model.threads", "decoding threads", {"type": int}),
+    ("--context-length", "model.contextLength", "context window in tokens", {"type": int}),
+    ("--base-url", "openai.baseUrl", "OpenAI-compatible server URL", {}),
+    ("--openai-model", "openai.model", "model name on that server", {}),
+    ("--api-key-env", "openai.apiKeyEnv", "environment variable holding the API key", {}),
+    ("--timeout", "openai.timeoutS", "request timeout in seconds", {"type": float}),
+    ("--samples", "generation.samples", "candidates sampled per action", {"type": int}),
+    ("--max-tokens", "generation.maxTokens", "tokens per candidate", {"type": int}),
+    ("--confidence-threshold", "generation.confidenceThreshold",
+     "below it a result is marked low confidence", {"type": float}),
+    ("--guardrails", "guardrails.policy", "block, warn or off",
+     {"choices": ["block", "warn", "off"]}),
+]
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (override pyproject.toml [tool.hearth])")
+    for flag, key, help_text, extra in SETTING_FLAGS:
+        group.add_argument(flag, dest="set:" + key, help=help_text, default=None, **extra)
+
+
+def flag_layer(args: argparse.Namespace) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, value in vars(args).items():
+        if name.startswith("set:") and value is not None:
+            section, key = name[4:].split(".")
+            layer.setdefault(section, {})[key] = value
+    return layer
+
+
+def project_root(start: Path) -> Path | None:
+    for folder in [start, *start.parents]:
+        if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
+            return folder
+    return None
+
+
+def settings_for(args: argparse.Namespace, root: Path | None) -> Settings:
+    settings, problems = load_settings(root, flag_layer(args))
+    for problem in problems:
+        print(f"hearth: warning: {problem}", file=sys.stderr)
+    return settings
+
+
+# -- output -----------------------------------------------------------------------------------
+def emit(args: argparse.Namespace, payload: dict[str, Any], text: str | None = None) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": True, **payload}, ensure_ascii=False))
+    elif text is not None:
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+
+
+def fail(args: argparse.Namespace, exc: HearthError, code: int) -> int:
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": False, "error": exc.message, "hint": exc.hint}))
+    print(f"hearth: error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"  {exc.hint}", file=sys.stderr)
+    return code
+
+
+def progress_printer(args: argparse.Namespace) -> Callable[[str, int | None], None]:
+    def report(message: str, percentage: int | None) -> None:
+        if not getattr(args, "quiet", False):
+            suffix = f" ({percentage}%)" if percentage is not None else ""
+            print(f"hearth: {message}{suffix}", file=sys.stderr, flush=True)
+    return report
+
+
+# -- file positions ---------------------------------------------------------------------------
+def parse_location(spec: str) -> tuple[Path, int, int | None, int | None]:
+    """FILE:LINE, FILE:LINE:COL or FILE:LINE-LINE (1-based, as editors show them)."""
+    path_part, _, rest = spec.rpartition(":")
+    col = None
+    if path_part and ":" in path_part and rest.isdigit():
+        maybe_path, _, line_part = path_part.rpartition(":")
+        if line_part.isdigit():
+            path_part, rest, col = maybe_path, line_part, int(rest)
+    if not path_part or not rest:
+        raise CliError(f"Expected FILE:LINE, got {spec!r}.", "For example: src/app.py:12",
+                       EXIT_USAGE)
+    first, _, last = rest.partition("-")
+    if not first.isdigit() or (last and not last.isdigit()) or int(first) < 1:
+        raise CliError(f"Bad line in {spec!r}.", "Lines count from 1, e.g. app.py:12 or "
+                       "app.py:12-30.", EXIT_USAGE)
+    return Path(path_part), int(first), int(last) if last else None, col
+
+
+def read_source(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise CliError(f"{path} does not exist.", code=EXIT_USAGE) from None
+    except IsADirectoryError:
+        raise CliError(f"{path} is a folder, not a file.", code=EXIT_USAGE) from None
+    except UnicodeDecodeError:
+        raise CliError(f"{path} is not UTF-8 text.", code=EXIT_USAGE) from None
+
+
+def write_if_unchanged(path: Path, original: str, new_text: str) -> None:
+    """Write only if the file still holds what the edit was computed from."""
+    if read_source(path) != original:
+        raise CliError(f"{path} changed while Hearth was working; nothing was written.",
+                       "Run the command again.", EXIT_CHANGED)
+    tmp = path.with_name(f".{path.name}.hearth-{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            handle.write(new_text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def unified_diff(path: Path, before: str, after: str) -> str:
+    return "".join(difflib.unified_diff(before.splitlines(keepends=True),
+                                        after.splitlines(keepends=True),
+                                        f"a/{path}", f"b/{path}"))
+
+
+# -- subcommands ------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from hearth.lsp.server import create_server
+
+    server = create_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not port.isdigit():
+            raise CliError(f"--tcp expects HOST:PORT, got {args.tcp!r}.", code=EXIT_USAGE)
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from hearth.core.models.manifest import load_manifest, model_file
+    from hearth.core.models.provision import pull
+
+    manifest = load_manifest()
+    if args.models_command == "list":
+        rows = [{"name": spec.name, "default": spec.name == manifest.default,
+                 "description": spec.description, "size": spec.size, "sha256": spec.sha256,
+                 "path": str(model_file(spec)), "present": model_file(spec).is_file()}
+                for spec in manifest.models.values()]
+        text = "\n".join(f"{'*' if r['default'] else ' '} {r['name']:<22} "
+                         f"{r['size'] / 1e6:>7.0f} MB  "
+                         f"{'present' if r['present'] else 'not pulled':<10}  {r['description']}"
+                         for r in rows)
+        emit(args, {"models": rows}, text)
+        return 0
+    spec = manifest.get(args.name)
+    if args.models_command == "path":
+        path = model_file(spec)
+        emit(args, {"name": spec.name, "path": str(path), "present": path.is_file()}, str(path))
+        return 0
+    last = [-1]
+
+    def report(stage: str, done: int, total: int) -> None:
+        percent = done * 100 // max(total, 1)
+        if percent >= last[0] + 10 and not args.json:
+            last[0] = percent
+            print(f"hearth: {stage} {spec.name}: {percent}%", file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    path = pull(spec, force=args.force, progress=report)
+    emit(args, {"name": spec.name, "path": str(path), "sha256": spec.sha256, "verified": True,
+                "elapsed_s": round(time.perf_counter() - start, 2)},
+         f"{spec.name}: {path} (sha256 verified)")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from hearth.core.actions.base import ActionRequest, language_of
+    from hearth.core.actions.generate import GenerateAction
+    from hearth.core.models.registry import make_backend
+    from hearth.core.pipeline.engine import EngineOptions, run_action
+    from hearth.core.text import Pos
+
+    path, line, _end, col = parse_location(args.location)
+    source = read_source(path)
+    root = project_root(path.resolve().parent)
+    settings = settings_for(args, root)
+    lines = source.splitlines() or [""]
+    if line > len(lines):
+        raise CliError(f"{path} has {len(lines)} lines; line {line} is past the end.",
+                       code=EXIT_USAGE)
+    request = ActionRequest(source=source, position=Pos(line - 1, (col or 1) - 1), path=path,
+                            language=language_of(path) or "text", workspace=root)
+    action = GenerateAction()
+    backend = make_backend(settings.model, settings.openai)
+    options = EngineOptions(samples=settings.generation.samples,
+                            max_tokens=settings.generation.max_tokens,
+                            confidence_threshold=settings.generation.confidence_threshold)
+    result = run_action(action, request, backend, options, progress=progress_printer(args))
+    new_text = result.new_source or source
+    if args.write:
+        write_if_unchanged(path, source, new_text)
+    diff = unified_diff(path, source, new_text)
+    payload = {"action": "generate", "file": str(path), "function": result.payload.get("function"),
+               "new_text": new_text, "diff": diff, "confidence": result.confidence,
+               "low_confidence": result.low_confidence, "reasons": result.reasons,
+               "samples": result.samples, "tokens": result.tokens,
+               "elapsed_s": round(result.elapsed_s, 3), "written": bool(args.write),
+               "context": [vars(c) | {"text": None} for c in result.context]}
+    emit(args, payload, diff)
+    if not args.json:
+        print(f"hearth: {result.title}: confidence {result.confidence}, {result.samples} "
+              f"sample(s), {result.tokens} tokens, {result.elapsed_s:.1f} s"
+              + ("" if args.write else " (not written; use --write)"), file=sys.stderr)
+    return 0
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from hearth.core.models.backend import ChatMessage, GenerationRequest, SamplingParams
+    from hearth.core.models.llama_cpp import LlamaCppBackend, default_threads
+    from hearth.core.models.manifest import load_manifest, model_file
+    from hearth.core.models.provision import check_gguf, verify_file
+
+    settings = settings_for(args, project_root(Path.cwd()))
+    problems: list[str] = []
+    report: dict[str, Any] = {
+        "hearth": __version__,
+        "python": {"version": platform.python_version(), "executable": sys.executable},
+        "packages": {name: _version(name) for name in (
+            "llama-cpp-python", "pygls", "lsprotocol", "flake8", "jedi", "cattrs",
+            "platformdirs")},
+        "cpu": {"cores": os.cpu_count(), "default_threads": default_threads()},
+    }
+    if report["packages"]["llama-cpp-python"] is None:
+        problems.append("llama-cpp-python is not installed: run `make setup`.")
+    manifest = load_manifest()
+    model: dict[str, Any] = {"name": settings.model.name, "backend": settings.model.backend}
+    report["model"] = model
+    path: Path | None = None
+    if settings.model.path:
+        path = Path(settings.model.path).expanduser()
+        model.update(path=str(path), present=path.is_file(), sha256_verified=None)
+    else:
+        try:
+            spec = manifest.get(settings.model.name)
+        except HearthError as exc:
+            problems.append(str(exc))
+            spec = None
+        if spec is not None:
+            path = model_file(spec)
+            model.update(path=str(path), present=path.is_file(), expected_sha256=spec.sha256)
+            if path.is_file():
+                check = verify_file(path, spec, use_cache=not args.full_verify)
+                model.update(sha256=check.sha256, sha256_verified=check.verified,
+                             size=check.size, verification_cached=check.cached)
+                if not check.verified:
+                    problems.append(f"{path} does not match the manifest: run "
+                                    f"`hearth models pull {spec.name} --force`.")
+            else:
+                problems.append(f"{spec.name} is not downloaded: run "
+                                f"`hearth models pull {spec.name}`.")
+    if path is not None and path.is_file() and not args.no_load and not problems:
+        try:
+            check_gguf(path)
+            backend = LlamaCppBackend(path, n_ctx=settings.model.context_length,
+                                      n_threads=settings.model.threads)
+            backend.load()
+            completion = backend.generate(GenerationRequest(
+                messages=[ChatMessage("user", "Count from 1 to 40, separated by spaces.")],
+                params=[SamplingParams(temperature=0.0, max_tokens=48)]))[0]
+            model.update(load_s=round(backend.load_s or 0, 3), threads=backend.n_threads,
+                         tokens=completion.tokens,
+                         tokens_per_s=round(completion.tokens / completion.elapsed_s, 1))
+            backend.close()
+        except HearthError as exc:
+            problems.append(str(exc))
+    report["problems"] = problems
+    report["healthy"] = not problems
+    lines = [f"Hearth {__version__} on Python {report['python']['version']}"]
+    lines += [f"  {name}: {version or 'MISSING'}" for name, version in report["packages"].items()]
+    lines += [f"  model {k}: {v}" for k, v in model.items()]
+    lines += [f"  problem: {p}" for p in problems] or ["  all good"]
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print("\n".join(lines))
+    return 0 if not problems else EXIT_ERROR
+
+
+# -- the parser -------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hearth", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"hearth {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead")
+    serve.set_defaults(func=cmd_serve)
+
+    models = sub.add_parser("models", help="list, download and locate models")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    for name, help_text in (("list", "known models"), ("pull", "download and verify a model"),
+                            ("path", "where a model's file lives")):
+        command = models_sub.add_parser(name, help=help_text)
+        if name != "list":
+            command.add_argument("name", nargs="?", default=None,
+                                 help="model name (default: the manifest's default)")
+        if name == "pull":
+            command.add_argument("--force", action="store_true", help="download again")
+        command.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    models.set_defaults(func=cmd_models)
+
+    generate = sub.add_parser("generate", help="implement the stub function at FILE:LINE")
+    generate.add_argument("location", metavar="FILE:LINE")
+    generate.add_argument("--write", action="store_true", help="write the result to the file")
+    generate.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    generate.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_setting_flags(generate)
+    generate.set_defaults(func=cmd_generate)
+
+    doctor = sub.add_parser("doctor", help="check the installation and the model")
+    doctor.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    doctor.add_argument("--full-verify", action="store_true",
+                        help="hash the model file again even if it was verified before")
+    doctor.add_argument("--no-load", action="store_true", help="do not load the model")
+    add_setting_flags(doctor)
+    doctor.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    serving = args.command == "serve"
+    setup_logging(logging.DEBUG if args.verbose else (logging.INFO if serving else
+                                                        logging.WARNING), to_file=serving)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        return fail(args, exc, exc.code)
+    except HearthError as exc:
+        return fail(args, exc, EXIT_ERROR)
+    except KeyboardInterrupt:
+        return fail(args, HearthError("Cancelled."), EXIT_CANCELLED)

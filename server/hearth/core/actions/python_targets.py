@@ -1,0 +1,177 @@
+"""Finding the Python function under the cursor and deciding whether its body is a stub."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from hearth.core.text import Pos, indent_of, split_lines
+
+TODO_COMMENT = re.compile(r"#\s*(TODO|FIXME|hearth)\b", re.IGNORECASE)
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+@dataclass(frozen=True)
+class FunctionTarget:
+    """A function whose body Hearth may replace, with everything a prompt and an edit need."""
+
+    name: str
+    qualname: str
+    def_line: int  # 0-based line of the first decorator or the `def`
+    end_line: int  # 0-based, inclusive: the last line of the function
+    header: str  # decorators and signature lines, as written
+    docstring_source: str  # the docstring lines as written ("" if none)
+    body_indent: str
+    region_start: Pos  # the replaced region: after the docstring (or header) ...
+    region_end: Pos  # ... to the end of the body
+    inline_body: bool  # `def f(): ...` on one line: the new body starts on a fresh line
+    class_context: str  # the enclosing class's header and docstring, "" at module level
+    is_stub: bool
+
+
+def parse_or_none(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def is_stub_statement(node: ast.stmt) -> bool:
+    if isinstance(node, ast.Pass):
+        return True
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+        return node.value.value is Ellipsis or isinstance(node.value.value, str)
+    if isinstance(node, ast.Raise) and node.exc is not None:
+        exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+    return False
+
+
+def docstring_node(fn: FunctionNode) -> ast.Expr | None:
+    first = fn.body[0]
+    if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)):
+        return first
+    return None
+
+
+def _enclosing_functions(tree: ast.AST, line: int):
+    """(function, qualname, enclosing class) for every function spanning ``line`` (1-based)."""
+    def visit(node: ast.AST, prefix: str, cls: ast.ClassDef | None):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                start = min([d.lineno for d in child.decorator_list] + [child.lineno])
+                qualname = f"{prefix}{child.name}"
+                if start <= line <= (child.end_lineno or child.lineno):
+                    yield child, qualname, cls
+                yield from visit(child, qualname + ".", None)
+            elif isinstance(child, ast.ClassDef):
+                yield from visit(child, f"{prefix}{child.name}.", child)
+            else:
+                yield from visit(child, prefix, cls)
+
+    yield from visit(tree, "", None)
+
+
+def function_at(source: str, position: Pos, tree: ast.Module | None = None) -> FunctionTarget | None:
+    """The innermost function containing ``position``, or None."""
+    tree = tree or parse_or_none(source)
+    if tree is None:
+        return None
+    found = list(_enclosing_functions(tree, position.line + 1))
+    if not found:
+        return None
+    fn, qualname, cls = max(found, key=lambda item: item[0].lineno)
+    return _target(source, fn, qualname, cls)
+
+
+def _target(source: str, fn: FunctionNode, qualname: str,
+            cls: ast.ClassDef | None) -> FunctionTarget:
+    lines = split_lines(source)
+    def_line = min([d.lineno for d in fn.decorator_list] + [fn.lineno]) - 1
+    doc = docstring_node(fn)
+    rest = fn.body[1:] if doc else fn.body
+    stub = all(is_stub_statement(node) for node in rest)
+    first_body = fn.body[0]
+    inline = first_body.lineno == fn.lineno or (doc is not None and doc.end_lineno == fn.lineno)
+    last = fn.body[-1]
+    end_line = (last.end_lineno or last.lineno) - 1
+    end_col = last.end_col_offset or 0
+    # Comment lines right after the last statement, indented as the body, belong to it.
+    body_col = first_body.col_offset
+    while end_line + 1 < len(lines):
+        following = lines[end_line + 1]
+        stripped = following.strip()
+        if stripped.startswith("#") and len(indent_of(following)) >= body_col > 0:
+            end_line += 1
+            end_col = len(following.rstrip("\r\n"))
+        else:
+            break
+    header_end = _header_end_line(lines, fn, first_body)
+    if inline:
+        header_text = lines[fn.lineno - 1]
+        colon = header_text.rfind(":", 0, first_body.col_offset)
+        region_start = Pos(fn.lineno - 1, colon + 1)
+        if doc is not None and doc.end_lineno == fn.lineno and len(fn.body) > 1:
+            region_start = Pos(fn.lineno - 1, doc.end_col_offset or 0)
+        def_indent = indent_of(lines[fn.lineno - 1])
+        body_indent = def_indent + ("\t" if def_indent.startswith("\t") else "    ")
+    elif doc is not None:
+        region_start = Pos(doc.end_lineno - 1, doc.end_col_offset or 0)
+        body_indent = indent_of(lines[first_body.lineno - 1])
+    else:
+        region_start = Pos(header_end, len(lines[header_end].rstrip("\r\n")))
+        body_indent = indent_of(lines[first_body.lineno - 1])
+    header = "".join(lines[def_line: header_end + 1])
+    docstring_source = ""
+    if doc is not None and not inline:
+        docstring_source = "".join(lines[doc.lineno - 1: doc.end_lineno])
+    return FunctionTarget(
+        name=fn.name, qualname=qualname, def_line=def_line, end_line=end_line,
+        header=header if not inline else lines[fn.lineno - 1][: region_start.col] + "\n",
+        docstring_source=docstring_source, body_indent=body_indent,
+        region_start=region_start, region_end=Pos(end_line, end_col), inline_body=inline,
+        class_context=_class_context(lines, cls), is_stub=stub)
+
+
+def _header_end_line(lines: list[str], fn: FunctionNode, first_body: ast.stmt) -> int:
+    """The 0-based line holding the signature's closing colon."""
+    line = first_body.lineno - 2
+    while line >= fn.lineno - 1:
+        stripped = lines[line].strip()
+        if stripped and not stripped.startswith("#"):
+            return line
+        line -= 1
+    return fn.lineno - 1
+
+
+def _class_context(lines: list[str], cls: ast.ClassDef | None) -> str:
+    if cls is None:
+        return ""
+    start = min([d.lineno for d in cls.decorator_list] + [cls.lineno]) - 1
+    first = cls.body[0]
+    doc_end = first.end_lineno if (isinstance(first, ast.Expr) and isinstance(
+        getattr(first, "value", None), ast.Constant)) else first.lineno - 1
+    header = "".join(lines[start: doc_end or cls.lineno])
+    members = []
+    for node in cls.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            members.append(lines[node.lineno - 1].rstrip("\r\n").rstrip(":") + ": ...")
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            members.append("".join(lines[node.lineno - 1: node.end_lineno]).rstrip("\r\n"))
+    return header + "\n".join(members) + ("\n" if members else "")
+
+
+def stub_functions(source: str, tree: ast.Module | None = None) -> list[FunctionTarget]:
+    """Every stub function in the module (used to list code actions and by the CLI)."""
+    tree = tree or parse_or_none(source)
+    if tree is None:
+        return []
+    targets = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            target = function_at(source, Pos(node.lineno - 1, 0), tree)
+            if target is not None and target.is_stub:
+                targets.append(target)
+    return targets

@@ -1,0 +1,72 @@
+"""The one small interface every model backend implements: chat messages in, text out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from hearth.core.cancel import CancelToken
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float = 0.9
+    top_k: int = 40
+    repeat_penalty: float = 1.05
+    max_tokens: int = 384
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass
+class Completion:
+    """One sample. ``text`` starts with the prefill when the backend honoured it."""
+
+    text: str
+    tokens: int
+    finish_reason: Literal["stop", "length", "cancelled", "stop_when"]
+    elapsed_s: float
+    prompt_tokens: int = 0
+    prefilled: bool = False
+
+
+# Called with the text decoded so far (after the prefill); True stops that sample early.
+StopWhen = Callable[[str], bool]
+OnToken = Callable[[str], None]
+
+
+@dataclass
+class GenerationRequest:
+    messages: Sequence[ChatMessage]
+    params: Sequence[SamplingParams] = field(default_factory=lambda: [SamplingParams()])
+    prefill: str = ""  # the start of the assistant's answer, when the backend supports it
+    stop_when: StopWhen | None = None
+
+
+class ModelBackend(Protocol):
+    name: str
+
+    def load(self, cancel: CancelToken | None = None) -> None:
+        """Load the model (idempotent, may take seconds; call it from a worker thread)."""
+
+    @property
+    def loaded(self) -> bool: ...
+
+    def generate(self, request: GenerationRequest, cancel: CancelToken | None = None,
+                 on_token: OnToken | None = None) -> list[Completion]:
+        """One completion per entry of ``request.params``; raises Cancelled when cancelled."""
+
+    def info(self) -> dict[str, object]:
+        """What to show in `hearth doctor` and logs."""
+
+    def close(self) -> None: ...

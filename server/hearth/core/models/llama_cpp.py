@@ -1,0 +1,187 @@
+"""The default backend: a GGUF model run in-process by llama-cpp-python."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from hearth.core.cancel import Cancelled, CancelToken
+from hearth.core.errors import HearthError
+from hearth.core.models.backend import (
+    Completion,
+    GenerationRequest,
+    OnToken,
+    SamplingParams,
+)
+from hearth.core.models.provision import check_gguf
+
+log = logging.getLogger(__name__)
+
+
+def default_threads() -> int:
+    """Decoding threads when the user sets none.
+
+    Measured on the 2-core machine (docs/BENCHMARKS.md): with both cores idle, 2 threads decode
+    faster than 1, but as soon as anything else runs (the editor, an indexer, a test runner)
+    2 threads fall far below 1 thread, because llama.cpp's threads spin-wait for each other.
+    So use every core but one, and never fewer than one.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) - 1)
+
+
+class LlamaCppBackend:
+    name = "llama-cpp"
+
+    def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int | None = None,
+                 seed: int = 0) -> None:
+        self.model_path = model_path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or default_threads()
+        self.seed = seed
+        self.load_s: float | None = None
+        self._llm = None
+        self._formatter = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._llm is not None
+
+    def load(self, cancel: CancelToken | None = None) -> None:
+        with self._lock:
+            if self._llm is not None:
+                return
+            check_gguf(self.model_path)
+            start = time.perf_counter()
+            try:
+                from llama_cpp import Llama
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+            except ImportError as exc:
+                raise HearthError(
+                    f"llama-cpp-python is not installed ({exc}).",
+                    "Run `make setup`, or `pip install llama-cpp-python`.",
+                ) from None
+            try:
+                llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
+                            n_threads=self.n_threads, n_threads_batch=self.n_threads,
+                            seed=self.seed, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise HearthError(
+                    f"llama.cpp could not load {self.model_path}: {exc}.",
+                    "Check that the file is a complete GGUF model (`hearth doctor`).",
+                ) from None
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise HearthError(
+                    f"{self.model_path.name} has no chat template in its GGUF metadata.",
+                    "Use an instruction-tuned GGUF model that ships its chat template.",
+                )
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=_token_text(llm, llm.token_eos()),
+                bos_token=_token_text(llm, llm.token_bos()),
+            )
+            self._llm = llm
+            self.load_s = time.perf_counter() - start
+            log.info("Loaded %s in %.2f s (%d threads, n_ctx %d)", self.model_path.name,
+                     self.load_s, self.n_threads, self.n_ctx)
+
+    def render_prompt(self, request: GenerationRequest) -> tuple[str, list[str]]:
+        """The prompt text from the GGUF's own chat template, with the prefill appended."""
+        assert self._formatter is not None
+        rendered = self._formatter(messages=[{"role": m.role, "content": m.content}
+                                             for m in request.messages])
+        stops = rendered.stop if isinstance(rendered.stop, list) else (
+            [rendered.stop] if rendered.stop else [])
+        return rendered.prompt + request.prefill, stops
+
+    def count_tokens(self, text: str) -> int:
+        self.load()
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def generate(self, request: GenerationRequest, cancel: CancelToken | None = None,
+                 on_token: OnToken | None = None) -> list[Completion]:
+        self.load(cancel)
+        prompt, template_stops = self.render_prompt(request)
+        prompt_tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        if len(prompt_tokens) >= self.n_ctx - 16:
+            raise HearthError(
+                f"The prompt is {len(prompt_tokens)} tokens, more than the context window "
+                f"({self.n_ctx}).",
+                "Select less code, or raise model.contextLength.",
+            )
+        return [self._sample(prompt, prompt_tokens, params, template_stops, request, cancel,
+                             on_token, index)
+                for index, params in enumerate(request.params)]
+
+    def _sample(self, prompt: str, prompt_tokens: list[int], params: SamplingParams,
+                template_stops: list[str], request: GenerationRequest,
+                cancel: CancelToken | None, on_token: OnToken | None, index: int) -> Completion:
+        from llama_cpp import StoppingCriteriaList
+
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        start = time.perf_counter()
+        text = ""
+        tokens = 0
+        stopped_by_callback = False
+
+        def should_stop(_input_ids, _logits) -> bool:
+            # Runs inside llama-cpp-python's decode loop after every token: this is where a
+            # cancellation reaches the decoder.
+            return cancel is not None and cancel.cancelled
+
+        max_tokens = min(params.max_tokens, self.n_ctx - len(prompt_tokens) - 1)
+        stream = self._llm.create_completion(
+            prompt_tokens, max_tokens=max_tokens, temperature=params.temperature,
+            top_p=params.top_p, top_k=params.top_k, repeat_penalty=params.repeat_penalty,
+            stop=list(params.stop) + template_stops, stream=True,
+            seed=params.seed if params.seed is not None else self.seed + index,
+            stopping_criteria=StoppingCriteriaList([should_stop]),
+        )
+        finish = "stop"
+        try:
+            for chunk in stream:
+                choice = chunk["choices"][0]
+                piece = choice.get("text") or ""
+                if piece:
+                    tokens += 1
+                    text += piece
+                    if on_token:
+                        on_token(piece)
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+                if request.stop_when is not None and piece and request.stop_when(text):
+                    stopped_by_callback = True
+                    break
+        finally:
+            stream.close()
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+        return Completion(
+            text=request.prefill + text, tokens=tokens,
+            finish_reason="stop_when" if stopped_by_callback else finish,
+            elapsed_s=time.perf_counter() - start, prompt_tokens=len(prompt_tokens),
+            prefilled=True,
+        )
+
+    def info(self) -> dict[str, object]:
+        return {"backend": self.name, "model_path": str(self.model_path),
+                "threads": self.n_threads, "context_length": self.n_ctx,
+                "loaded": self.loaded, "load_s": self.load_s}
+
+    def close(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+
+
+def _token_text(llm, token_id: int) -> str:
+    if token_id < 0:
+        return ""
+    return llm.detokenize([token_id], special=True).decode("utf-8", errors="ignore")

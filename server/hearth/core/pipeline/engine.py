@@ -1,0 +1,92 @@
+"""The pipeline every action runs: context, prompt, sample, candidates, score, rank, result."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hearth.core.actions.base import Action, ActionRequest, ActionResult, Candidate
+from hearth.core.cancel import CancelToken
+from hearth.core.errors import HearthError
+from hearth.core.models.backend import GenerationRequest, ModelBackend, SamplingParams
+from hearth.core.pipeline.prompt import ContextSnippet
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int | None], None]  # (message, percentage)
+ContextProvider = Callable[[ActionRequest], list[ContextSnippet]]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    samples: int = 1
+    max_tokens: int = 384
+    confidence_threshold: float = 0.6
+    seed: int = 0
+
+
+def sampling_ladder(samples: int, max_tokens: int, seed: int = 0) -> list[SamplingParams]:
+    """One greedy sample, then a ladder of temperatures from 0.2 to 0.9 for the others."""
+    if samples <= 1:
+        return [SamplingParams(temperature=0.0, max_tokens=max_tokens, seed=seed)]
+    rest = samples - 1
+    temps = [0.2 + 0.7 * i / max(1, rest - 1) for i in range(rest)]
+    return [SamplingParams(temperature=0.0, max_tokens=max_tokens, seed=seed)] + [
+        SamplingParams(temperature=round(t, 3), top_p=0.9, repeat_penalty=1.1,
+                       max_tokens=max_tokens, seed=seed + 1 + i)
+        for i, t in enumerate(temps)]
+
+
+def score(candidate: Candidate) -> float:
+    """Confidence in [0, 1]: 1 minus the findings' penalties; any fatal finding makes it 0."""
+    if not candidate.usable:
+        return 0.0
+    return max(0.0, 1.0 - sum(f.penalty for f in candidate.findings))
+
+
+def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
+               options: EngineOptions, *, cancel: CancelToken | None = None,
+               progress: Progress | None = None,
+               context_provider: ContextProvider | None = None) -> ActionResult:
+    start = time.perf_counter()
+    cancel = cancel or CancelToken()
+    report = progress or (lambda message, percentage: None)
+    if action.applies(request) is None:
+        raise HearthError(f"{action.title} does not apply at this position.")
+    context: list[ContextSnippet] = []
+    if context_provider is not None:
+        report("Gathering context", 5)
+        context = context_provider(request)
+    prompt = action.prompt(request, context, options.max_tokens)
+    if not backend.loaded:
+        report("Loading the model", 10)
+        backend.load(cancel)
+    cancel.raise_if_cancelled()
+    report(f"Sampling {options.samples} candidate(s)", 20)
+    completions = backend.generate(
+        GenerationRequest(messages=prompt.messages,
+                          params=sampling_ladder(options.samples, prompt.max_tokens,
+                                                 options.seed),
+                          prefill=prompt.prefill, stop_when=prompt.stop_when),
+        cancel=cancel)
+    report("Checking candidates", 90)
+    candidates = [action.candidate(request, completion) for completion in completions]
+    for candidate in candidates:
+        candidate.confidence = score(candidate)
+    best = max(candidates, key=lambda c: c.confidence)  # first of equals: the greedy sample
+    tokens = sum(c.completion.tokens for c in candidates if c.completion)
+    if not best.usable:
+        reasons = sorted({f.reason for c in candidates for f in c.findings if f.fatal})
+        raise HearthError(
+            f"{action.title}: none of {len(candidates)} candidate(s) passed the checks "
+            f"({'; '.join(reasons)}).",
+            "Try again, add detail to the docstring, or raise generation.samples.")
+    low = best.confidence < options.confidence_threshold
+    return ActionResult(
+        action=action.name, title=action.title + (" (low confidence)" if low else ""),
+        edits=best.edits, new_source=best.new_source, confidence=round(best.confidence, 3),
+        low_confidence=low, reasons=[f.reason for f in best.findings],
+        samples=len(candidates), tokens=tokens, elapsed_s=time.perf_counter() - start,
+        context=prompt.context, payload=best.payload)

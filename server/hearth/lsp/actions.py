@@ -1,0 +1,230 @@
+"""Code actions: listed at once, computed in codeAction/resolve or workspace/executeCommand."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+from hearth.core.actions.base import Action, ActionRequest, ActionResult
+from hearth.core.cancel import CancelToken
+from hearth.core.errors import HearthError
+from hearth.core.pipeline.engine import EngineOptions, run_action
+from hearth.lsp.convert import edits_to_client
+from hearth.lsp.progress import WorkProgress
+from hearth.lsp.server import HearthServer, content_modified
+
+log = logging.getLogger(__name__)
+
+KINDS = {"generate": types.CodeActionKind.RefactorRewrite}
+
+
+@dataclass
+class Invocation:
+    """What an action was asked to do: from a code action's data or a command's arguments."""
+
+    action: str
+    uri: str
+    position: types.Position
+    end: types.Position | None = None
+    version: int | None = None
+    instruction: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"action": self.action, "uri": self.uri,
+                                "position": {"line": self.position.line,
+                                             "character": self.position.character}}
+        if self.end is not None:
+            data["end"] = {"line": self.end.line, "character": self.end.character}
+        if self.version is not None:
+            data["version"] = self.version
+        if self.instruction:
+            data["instruction"] = self.instruction
+        return data
+
+    @classmethod
+    def from_json(cls, action: str, value: Any) -> Invocation:
+        if not isinstance(value, dict) or not isinstance(value.get("uri"), str):
+            raise JsonRpcInvalidParams(
+                f"hearth.{action} expects one argument {{uri, position, ...}}, got {value!r}")
+
+        def position(key: str) -> types.Position | None:
+            raw = value.get(key)
+            if raw is None:
+                return None
+            try:
+                return types.Position(int(raw["line"]), int(raw["character"]))
+            except (KeyError, TypeError, ValueError):
+                raise JsonRpcInvalidParams(f"{key} must be {{line, character}}, got {raw!r}")
+
+        start = position("position")
+        if start is None and isinstance(value.get("range"), dict):
+            start = position_of(value["range"].get("start"))
+        if start is None:
+            raise JsonRpcInvalidParams(f"hearth.{action} needs a position")
+        end = position("end")
+        if end is None and isinstance(value.get("range"), dict):
+            end = position_of(value["range"].get("end"))
+        version = value.get("version")
+        instruction = value.get("instruction")
+        return cls(action, value["uri"], start, end,
+                   version if isinstance(version, int) else None,
+                   instruction if isinstance(instruction, str) else None)
+
+
+def position_of(raw: Any) -> types.Position | None:
+    try:
+        return types.Position(int(raw["line"]), int(raw["character"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def action_named(server: HearthServer, name: str) -> Action:
+    for action in server.actions:
+        if action.name == name:
+            return action
+    raise JsonRpcInvalidParams(f"Unknown Hearth action {name!r}")
+
+
+def supports_resolving_edits(server: HearthServer) -> bool:
+    text = server.client_capabilities.text_document
+    code_action = text.code_action if text else None
+    resolve = code_action.resolve_support if code_action else None
+    return bool(resolve and "edit" in resolve.properties)
+
+
+def workspace_edit(server: HearthServer, uri: str, version: int | None,
+                   request: ActionRequest, result: ActionResult) -> types.WorkspaceEdit:
+    encoding = server.workspace.position_encoding or types.PositionEncodingKind.Utf16
+    edits = edits_to_client(request.source, result.edits, encoding)
+    workspace = server.client_capabilities.workspace
+    edit_caps = workspace.workspace_edit if workspace else None
+    if edit_caps and edit_caps.document_changes:
+        # Versioned: the client refuses the edit if the document moved on meanwhile.
+        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri,
+                                                                        version=version),
+            edits=edits)])
+    return types.WorkspaceEdit(changes={uri: edits})
+
+
+def engine_options(server: HearthServer) -> EngineOptions:
+    generation = server.settings.generation
+    return EngineOptions(samples=generation.samples, max_tokens=generation.max_tokens,
+                         confidence_threshold=generation.confidence_threshold)
+
+
+async def compute(server: HearthServer, call: Invocation,
+                  progress_token: types.ProgressToken | None = None,
+                  ) -> tuple[ActionResult, ActionRequest, int | None]:
+    """Run one action for the document as it is now; refuse if it changes meanwhile."""
+    action = action_named(server, call.action)
+    try:
+        request, version = server.action_request(call.uri, call.position, call.end,
+                                                 call.instruction)
+    except HearthError as exc:
+        raise server.user_error(exc) from None
+    if call.version is not None and version is not None and call.version != version:
+        raise content_modified(
+            f"The document changed (version {call.version} -> {version}) since the action "
+            "was offered; run it again.")
+    cancel = CancelToken()
+    job_id = server.track_job(cancel)
+    options = engine_options(server)
+    try:
+        async with WorkProgress(server, action.title, cancel, progress_token) as progress:
+            server.status("busy", action.title)
+            result = await server.run_inference(
+                lambda token: run_action(action, request, server.backend(), options,
+                                         cancel=token, progress=progress.report),
+                cancel)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a clear answer
+        raise server.user_error(exc) from None
+    finally:
+        server.untrack_job(job_id)
+    if server.document_version(call.uri) != version:
+        server.status("ready", "Document changed; nothing applied")
+        raise content_modified("The document changed while Hearth was working; nothing was "
+                               "applied. Run the action again.")
+    server.status("ready", result.title, lastAction={
+        "name": action.name, "elapsed_s": round(result.elapsed_s, 2),
+        "confidence": result.confidence})
+    server.log_to_client(
+        f"{result.title}: {result.samples} sample(s), {result.tokens} tokens, "
+        f"{result.elapsed_s:.1f} s, confidence {result.confidence}")
+    return result, request, version
+
+
+def summary(result: ActionResult, applied: bool | None = None) -> dict[str, Any]:
+    out = {"title": result.title, "confidence": result.confidence,
+           "lowConfidence": result.low_confidence, "reasons": result.reasons,
+           "samples": result.samples, "tokens": result.tokens,
+           "elapsed_s": round(result.elapsed_s, 3),
+           "context": [{"path": c.path, "name": c.name, "start_line": c.start_line,
+                        "end_line": c.end_line} for c in result.context]}
+    if applied is not None:
+        out["applied"] = applied
+    out.update({k: v for k, v in result.payload.items() if isinstance(v, (str, int, float))})
+    return out
+
+
+def register(server: HearthServer) -> None:
+    kinds = sorted(set(KINDS.values()))
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                    types.CodeActionOptions(code_action_kinds=kinds, resolve_provider=True))
+    def code_actions(params: types.CodeActionParams) -> list[types.CodeAction]:
+        try:
+            request, version = server.action_request(params.text_document.uri,
+                                                     params.range.start, params.range.end)
+        except HearthError:
+            return []
+        resolvable = supports_resolving_edits(server)
+        offered = []
+        for action in server.actions:
+            try:
+                title = action.applies(request)
+            except Exception:  # noqa: BLE001 - listing must never fail the request
+                log.exception("%s.applies failed", action.name)
+                continue
+            if title is None:
+                continue
+            call = Invocation(action.name, params.text_document.uri, params.range.start,
+                              params.range.end, version)
+            offered.append(types.CodeAction(
+                title=title, kind=KINDS.get(action.name, types.CodeActionKind.QuickFix),
+                data=call.to_json(),
+                command=None if resolvable else types.Command(title, action.command,
+                                                              [call.to_json()])))
+        return offered
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def resolve(code_action: types.CodeAction) -> types.CodeAction:
+        data = code_action.data if isinstance(code_action.data, dict) else {}
+        call = Invocation.from_json(str(data.get("action", "")), data)
+        result, request, version = await compute(server, call)
+        code_action.edit = workspace_edit(server, call.uri, version, request, result)
+        code_action.title = result.title
+        return code_action
+
+    def command_for(action: Action) -> None:
+        @server.command(action.command)
+        async def run_command(*args: Any) -> dict[str, Any]:
+            call = Invocation.from_json(action.name, args[0] if args else None)
+            result, request, version = await compute(server, call)
+            if not result.edits:
+                return summary(result)
+            response = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
+                edit=workspace_edit(server, call.uri, version, request, result),
+                label=result.title))
+            if not response.applied:
+                server.show(f"Hearth: the editor did not apply the edit "
+                            f"({response.failure_reason or 'no reason given'}).",
+                            types.MessageType.Warning)
+            return summary(result, response.applied)
+
+    for action in server.actions:
+        command_for(action)

@@ -1,0 +1,78 @@
+"""Settings from the client: initializationOptions, workspace/configuration, and their changes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from hearth.lsp.server import HearthServer
+from hearth.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+
+def _hearth_section(value: Any) -> dict[str, Any]:
+    """Accept both ``{"hearth": {...}}`` and the bare settings object."""
+    if isinstance(value, Mapping):
+        inner = value.get("hearth")
+        return dict(inner) if isinstance(inner, Mapping) else dict(value)
+    return {}
+
+
+def apply_settings(server: HearthServer) -> None:
+    settings, problems = load_settings(server.root, server.init_options, server.client_settings)
+    server.settings = settings
+    if problems:
+        message = "Hearth settings: " + "; ".join(problems)
+        log.warning(message)
+        server.show(message, types.MessageType.Warning)
+
+
+async def pull_configuration(server: HearthServer) -> None:
+    capabilities = server.client_capabilities
+    if not (capabilities.workspace and capabilities.workspace.configuration):
+        return
+    scope = server.root.as_uri() if server.root else None
+    try:
+        result = await server.workspace_configuration_async(types.ConfigurationParams(
+            items=[types.ConfigurationItem(scope_uri=scope, section="hearth")]))
+    except Exception as exc:  # noqa: BLE001 - a client that fails here must not stop us
+        log.warning("workspace/configuration failed: %s", exc)
+        return
+    value = result[0] if result else None
+    server.client_settings = _hearth_section(value) if value else {}
+
+
+def register(server: HearthServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(params: types.InitializeParams) -> None:
+        root_uri = params.root_uri
+        if params.workspace_folders:
+            root_uri = params.workspace_folders[0].uri
+        if root_uri and root_uri.startswith("file:"):
+            server.root = Path(to_fs_path(root_uri))
+        elif params.root_path:
+            server.root = Path(params.root_path)
+        server.init_options = _hearth_section(params.initialization_options)
+        # Problems are reported once the client can show messages, in `initialized`.
+        server.settings, _ = load_settings(server.root, server.init_options)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(params: types.InitializedParams) -> None:
+        await pull_configuration(server)
+        apply_settings(server)
+        server.status("ready", "Hearth is ready")
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
+        pushed = params.settings
+        if isinstance(pushed, Mapping) and isinstance(pushed.get("hearth"), Mapping):
+            server.client_settings = dict(pushed["hearth"])
+        else:
+            await pull_configuration(server)
+        apply_settings(server)

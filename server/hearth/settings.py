@@ -1,0 +1,247 @@
+"""Typed settings and how their layers merge.
+
+Layers, later ones winning: the defaults below, ``[tool.hearth]`` in the workspace's
+pyproject.toml, the client's initializationOptions, its ``workspace/configuration`` answer for
+section ``hearth``, and (for the CLI) command-line flags. Keys are camelCase as in the editor's
+settings; snake_case and kebab-case are accepted too. A value that does not fit is reported and
+replaced by its default, so one typo never costs the user every other setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def _at_least(name: str, value: float | int, minimum: float | int) -> None:
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+
+
+@dataclass
+class ModelSettings:
+    name: str = "qwen2.5-coder-0.5b"
+    path: str | None = None  # any GGUF file; overrides name
+    backend: Literal["llama-cpp", "openai"] = "llama-cpp"
+    threads: int | None = None  # None: the measured default (see core.models.llama_cpp)
+    context_length: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.threads is not None:
+            _at_least("threads", self.threads, 1)
+        _at_least("contextLength", self.context_length, 512)
+
+
+@dataclass
+class OpenAISettings:
+    base_url: str = "http://127.0.0.1:8080/v1"
+    model: str = "default"
+    api_key_env: str = "HEARTH_API_KEY"  # the key itself never sits in a settings file
+    timeout_s: float = 120.0
+    retries: int = 2
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^https?://", self.base_url):
+            raise ValueError(f"baseUrl must start with http:// or https://, got {self.base_url!r}")
+        _at_least("timeoutS", self.timeout_s, 1)
+        _at_least("retries", self.retries, 0)
+
+
+@dataclass
+class GenerationSettings:
+    samples: int = 1
+    max_tokens: int = 384
+    confidence_threshold: float = 0.6
+
+    def __post_init__(self) -> None:
+        _at_least("samples", self.samples, 1)
+        if self.samples > 16:
+            raise ValueError(f"samples must be at most 16, got {self.samples}")
+        _at_least("maxTokens", self.max_tokens, 16)
+        if not 0 <= self.confidence_threshold <= 1:
+            raise ValueError("confidenceThreshold must be between 0 and 1")
+
+
+@dataclass
+class GuardrailSettings:
+    policy: Literal["block", "warn", "off"] = "warn"
+    disabled_rules: list[str] = field(default_factory=list)
+    max_instruction_chars: int = 2000
+
+
+@dataclass
+class DiagnosticsSettings:
+    flake8: bool = True
+    security: bool = True
+    debounce_ms: int = 300
+
+    def __post_init__(self) -> None:
+        _at_least("debounceMs", self.debounce_ms, 0)
+
+
+@dataclass
+class IndexSettings:
+    enabled: bool = True
+    exclude: list[str] = field(default_factory=list)
+    max_file_bytes: int = 1_000_000
+    context_tokens: int = 1024
+
+
+@dataclass
+class Settings:
+    model: ModelSettings = field(default_factory=ModelSettings)
+    openai: OpenAISettings = field(default_factory=OpenAISettings)
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
+    diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+
+
+SECTIONS: dict[str, type] = {
+    "model": ModelSettings,
+    "openai": OpenAISettings,
+    "generation": GenerationSettings,
+    "guardrails": GuardrailSettings,
+    "diagnostics": DiagnosticsSettings,
+    "index": IndexSettings,
+}
+
+
+def camel(name: str) -> str:
+    head, *rest = re.split(r"[_-]", name)
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    for cls in SECTIONS.values():
+        renames = {f.name: override(rename=camel(f.name)) for f in dataclasses.fields(cls)}
+        converter.register_structure_hook(
+            cls, make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **renames))
+        converter.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, converter, **renames))
+    return converter
+
+
+CONVERTER = _make_converter()
+
+
+def _normalise(value: Any) -> Any:
+    """Accept snake_case and kebab-case keys as well as camelCase."""
+    if isinstance(value, Mapping):
+        return {camel(str(key)): _normalise(item) for key, item in value.items()}
+    return value
+
+
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        elif value is not None or key not in merged:
+            merged[key] = value
+    return merged
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+    return [exc]
+
+
+def _explain(exc: BaseException) -> str:
+    """One readable sentence per problem, without cattrs' internals."""
+    messages = []
+    for leaf in _leaves(exc):
+        text = str(leaf)
+        literal = re.match(r"(.*) not in literal typing\.Literal\[(.*)\]", text)
+        if literal:
+            text = f"{literal.group(1)!r} is not one of {literal.group(2)}"
+        elif "extra fields" in text.lower():
+            text = text.replace("Extra fields in constructor for", "unknown key in")
+        messages.append(text)
+    return "; ".join(messages)
+
+
+def _structure_section(name: str, cls: type, raw: Any, problems: list[str]) -> Any:
+    if not isinstance(raw, Mapping):
+        problems.append(f"hearth.{name} must be an object, got {type(raw).__name__}")
+        return cls()
+    try:
+        return CONVERTER.structure(dict(raw), cls)
+    except Exception:  # noqa: BLE001 - any failure falls back key by key below
+        pass
+    good: dict[str, Any] = {}
+    for key, value in raw.items():
+        try:
+            CONVERTER.structure({key: value}, cls)
+            good[key] = value
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"hearth.{name}.{key}: {_explain(exc)} (using the default)")
+    try:
+        return CONVERTER.structure(good, cls)
+    except Exception as exc:  # noqa: BLE001 - values valid alone but not together
+        problems.append(f"hearth.{name}: {_explain(exc)} (using the defaults)")
+        return cls()
+
+
+def structure_settings(raw: Mapping[str, Any] | None) -> tuple[Settings, list[str]]:
+    """Typed settings from one merged camelCase mapping, plus what was wrong with it."""
+    problems: list[str] = []
+    raw = _normalise(raw or {})
+    sections = {}
+    for key, value in raw.items():
+        if key not in SECTIONS:
+            problems.append(f"hearth.{key} is not a Hearth setting (ignored)")
+            continue
+        sections[key] = _structure_section(key, SECTIONS[key], value, problems)
+    return Settings(**sections), problems
+
+
+def unstructure_settings(settings: Settings) -> dict[str, Any]:
+    return {name: CONVERTER.unstructure(getattr(settings, name)) for name in SECTIONS}
+
+
+def read_pyproject(root: Path | None) -> tuple[dict[str, Any], list[str]]:
+    """The ``[tool.hearth]`` table of ``root/pyproject.toml``, if any."""
+    if root is None:
+        return {}, []
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return {}, []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return {}, [f"{path}: cannot read [tool.hearth] ({exc})"]
+    table = data.get("tool", {}).get("hearth", {})
+    if not isinstance(table, dict):
+        return {}, [f"{path}: [tool.hearth] must be a table"]
+    return _normalise(table), []
+
+
+def merge_layers(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        if layer:
+            merged = deep_merge(merged, _normalise(layer))
+    return merged
+
+
+def load_settings(root: Path | None, *layers: Mapping[str, Any] | None) -> tuple[Settings, list[str]]:
+    """Defaults, then ``[tool.hearth]`` under ``root``, then each of ``layers`` in order."""
+    table, problems = read_pyproject(root)
+    settings, more = structure_settings(merge_layers(table, *layers))
+    return settings, problems + more

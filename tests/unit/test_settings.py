@@ -1,0 +1,74 @@
+"""Typed settings: layers merge in order, and a bad value falls back alone to its default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hearth.settings import Settings, load_settings, structure_settings, unstructure_settings
+
+
+def test_defaults():
+    settings, problems = load_settings(None)
+    assert settings == Settings() and problems == []
+    assert settings.model.name == "qwen2.5-coder-0.5b"
+    assert settings.model.backend == "llama-cpp"
+
+
+def test_layers_apply_in_order(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.hearth.generation]\nsamples = 3\nmax-tokens = 200\n"
+        "[tool.hearth.model]\ncontext_length = 2048\n")
+    settings, problems = load_settings(
+        tmp_path, {"generation": {"samples": 4}}, {"model": {"threads": 1}})
+    assert problems == []
+    assert settings.generation.samples == 4  # initializationOptions beat pyproject
+    assert settings.generation.max_tokens == 200  # kebab-case from pyproject
+    assert settings.model.context_length == 2048  # snake_case from pyproject
+    assert settings.model.threads == 1
+
+
+def test_a_bad_value_falls_back_alone_and_is_explained():
+    settings, problems = structure_settings({
+        "generation": {"samples": "many", "maxTokens": 99},
+        "model": {"backend": "gpu-cloud"},
+        "guardrails": {"policy": "block"},
+        "surprise": True,
+    })
+    assert settings.generation.samples == Settings().generation.samples
+    assert settings.generation.max_tokens == 99
+    assert settings.model.backend == "llama-cpp"
+    assert settings.guardrails.policy == "block"
+    text = "\n".join(problems)
+    assert "hearth.generation.samples" in text
+    assert "'gpu-cloud' is not one of 'llama-cpp', 'openai'" in text
+    assert "hearth.surprise is not a Hearth setting" in text
+
+
+def test_range_checks():
+    settings, problems = structure_settings({"generation": {"samples": 0,
+                                                            "confidenceThreshold": 1.5},
+                                             "openai": {"baseUrl": "ftp://x"}})
+    assert settings.generation.samples >= 1
+    assert 0 <= settings.generation.confidence_threshold <= 1
+    assert settings.openai.base_url.startswith("http")
+    assert len(problems) == 3
+
+
+def test_a_section_that_is_not_an_object():
+    settings, problems = structure_settings({"model": "qwen"})
+    assert settings.model.name == "qwen2.5-coder-0.5b"
+    assert problems == ["hearth.model must be an object, got str"]
+
+
+def test_broken_pyproject_is_reported_not_fatal(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text("[tool.hearth\n")
+    settings, problems = load_settings(tmp_path)
+    assert settings == Settings()
+    assert "cannot read [tool.hearth]" in problems[0]
+
+
+def test_round_trip_uses_camel_case():
+    data = unstructure_settings(Settings())
+    assert data["model"]["contextLength"] == 4096
+    assert data["openai"]["apiKeyEnv"] == "HEARTH_API_KEY"
+    assert structure_settings(data) == (Settings(), [])
