@@ -1,0 +1,54 @@
+/**
+ * Builds the language client for one server process: stdio transport, Python documents,
+ * settings as initializationOptions and as the `workspace/configuration` answer, and the
+ * presentation of server command results whichever way the command was run.
+ */
+import * as vscode from "vscode";
+import {
+  LanguageClient,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from "vscode-languageclient/node";
+import type { ServerCommand } from "./serverDiscovery";
+import { serverStdio } from "./serverLog";
+import { answerConfiguration, type ServerSettings } from "./settings";
+
+export const CLIENT_ID = "hearth";
+export const CLIENT_NAME = "Hearth";
+
+export interface ClientHooks {
+  outputChannel: vscode.LogOutputChannel;
+  readSettings: (scopeUri?: string) => ServerSettings;
+  /** Called with every server command's result, from the palette or from a code action. */
+  presentResult: (command: string, result: unknown) => Promise<void>;
+}
+
+export function createLanguageClient(server: ServerCommand, hooks: ClientHooks): LanguageClient {
+  const serverOptions: ServerOptions = { command: server.command, args: server.args };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [
+      { scheme: "file", language: "python" },
+      { scheme: "untitled", language: "python" },
+    ],
+    outputChannel: hooks.outputChannel,
+    stdioOptions: serverStdio,
+    initializationOptions: () => hooks.readSettings(),
+    middleware: {
+      workspace: {
+        configuration: async (params, token, next) => {
+          const defaults = await next(params, token);
+          if (!Array.isArray(defaults)) {
+            return defaults;
+          }
+          return answerConfiguration(params.items, defaults, hooks.readSettings);
+        },
+      },
+      executeCommand: async (command, args, next) => {
+        const result = await next(command, args);
+        await hooks.presentResult(command, result);
+        return result;
+      },
+    },
+  };
+  return new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+}

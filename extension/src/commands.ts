@@ -1,0 +1,106 @@
+/**
+ * The palette commands that run a server command: the arguments they send (built from the active
+ * editor) and what is shown with the server's answer (Explain's Markdown, messages).
+ */
+import { isRecord } from "./json";
+
+export interface PaletteCommand {
+  /** The id contributed to the palette, registered by this extension. */
+  palette: string;
+  /** The id the server registers through executeCommandProvider. */
+  server: string;
+  /** Whether the command works on the code at the cursor rather than on the whole workspace. */
+  needsEditor: boolean;
+}
+
+export const PALETTE_COMMANDS: readonly PaletteCommand[] = [
+  { palette: "hearth.palette.generate", server: "hearth.generate", needsEditor: true },
+  { palette: "hearth.palette.fix", server: "hearth.fix", needsEditor: true },
+  { palette: "hearth.palette.explain", server: "hearth.explain", needsEditor: true },
+  { palette: "hearth.palette.generateTests", server: "hearth.generateTests", needsEditor: true },
+  { palette: "hearth.palette.indexWorkspace", server: "hearth.indexWorkspace", needsEditor: false },
+];
+
+export const EXPLAIN_COMMAND = "hearth.explain";
+
+export interface LspPosition {
+  line: number;
+  character: number;
+}
+
+export interface LspRange {
+  start: LspPosition;
+  end: LspPosition;
+}
+
+/** The one argument every Hearth server command takes. */
+export interface CommandArguments {
+  uri: string;
+  position?: LspPosition;
+  range?: LspRange;
+  version?: number;
+}
+
+/** The parts of `vscode.TextEditor` the arguments come from. */
+export interface EditorLike {
+  document: { uri: { toString(): string }; version: number; languageId: string };
+  selection: { start: LspPosition; end: LspPosition; active: LspPosition; isEmpty: boolean };
+}
+
+export class CommandArgumentError extends Error {}
+
+function plainPosition(position: LspPosition): LspPosition {
+  return { line: position.line, character: position.character };
+}
+
+/**
+ * Arguments from the active editor: the cursor, and the selection when there is one (an empty
+ * selection is left out so that the server picks the code around the cursor). Index workspace
+ * also runs without an editor, on the first workspace folder.
+ */
+export function buildCommandArguments(
+  command: PaletteCommand,
+  editor: EditorLike | undefined,
+  workspaceFolderUri: string | undefined,
+): CommandArguments {
+  if (!editor || editor.document.languageId !== "python") {
+    if (!command.needsEditor && workspaceFolderUri) {
+      return { uri: workspaceFolderUri };
+    }
+    throw new CommandArgumentError(
+      command.needsEditor
+        ? "Open a Python file and put the cursor in the code first."
+        : "Open a folder or a Python file first.",
+    );
+  }
+  const { document, selection } = editor;
+  const args: CommandArguments = {
+    uri: document.uri.toString(),
+    position: plainPosition(selection.active),
+    version: document.version,
+  };
+  if (!selection.isEmpty) {
+    args.range = { start: plainPosition(selection.start), end: plainPosition(selection.end) };
+  }
+  return args;
+}
+
+/** What to show for a server command's result. */
+export interface Presentation {
+  markdown?: string;
+  message?: string;
+}
+
+export function presentationOf(command: string, result: unknown): Presentation {
+  if (!isRecord(result)) {
+    return {};
+  }
+  const presentation: Presentation = {};
+  if (command === EXPLAIN_COMMAND && typeof result.markdown === "string") {
+    presentation.markdown = result.markdown;
+  }
+  if (typeof result.message === "string" && result.message.trim()) {
+    presentation.message = result.message;
+  }
+  return presentation;
+}

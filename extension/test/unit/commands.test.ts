@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import manifest from "../../../package.json";
+import {
+  buildCommandArguments,
+  CommandArgumentError,
+  PALETTE_COMMANDS,
+  presentationOf,
+  type EditorLike,
+} from "../../src/commands";
+
+const generate = PALETTE_COMMANDS.find((command) => command.server === "hearth.generate")!;
+const index = PALETTE_COMMANDS.find((command) => command.server === "hearth.indexWorkspace")!;
+
+function editor(
+  selection: [number, number, number, number],
+  languageId = "python",
+  cursorAtStart = false,
+): EditorLike {
+  const [startLine, startCharacter, endLine, endCharacter] = selection;
+  const start = { line: startLine, character: startCharacter };
+  const end = { line: endLine, character: endCharacter };
+  return {
+    document: { uri: { toString: () => "file:///p/add.py" }, version: 7, languageId },
+    selection: {
+      start,
+      end,
+      active: cursorAtStart ? start : end,
+      isEmpty: startLine === endLine && startCharacter === endCharacter,
+    },
+  };
+}
+
+describe("palette commands", () => {
+  it("are contributed in package.json with their own ids, apart from the server's", () => {
+    const contributed = manifest.contributes.commands.map((command) => command.command);
+    for (const command of PALETTE_COMMANDS) {
+      assert.ok(contributed.includes(command.palette), command.palette);
+      assert.ok(!contributed.includes(command.server), `${command.server} is the server's to register`);
+    }
+    assert.ok(contributed.includes("hearth.showLogs"));
+    assert.ok(contributed.includes("hearth.restart"));
+  });
+
+  it("cover the five server commands", () => {
+    assert.deepEqual(
+      PALETTE_COMMANDS.map((command) => command.server),
+      ["hearth.generate", "hearth.fix", "hearth.explain", "hearth.generateTests", "hearth.indexWorkspace"],
+    );
+  });
+});
+
+describe("buildCommandArguments", () => {
+  it("sends the cursor, the version and no range for an empty selection", () => {
+    assert.deepEqual(buildCommandArguments(generate, editor([2, 4, 2, 4]), undefined), {
+      uri: "file:///p/add.py",
+      position: { line: 2, character: 4 },
+      version: 7,
+    });
+  });
+
+  it("sends the selection as the range", () => {
+    assert.deepEqual(buildCommandArguments(generate, editor([1, 0, 3, 8], "python", true), "file:///p"), {
+      uri: "file:///p/add.py",
+      position: { line: 1, character: 0 },
+      range: { start: { line: 1, character: 0 }, end: { line: 3, character: 8 } },
+      version: 7,
+    });
+  });
+
+  it("sends plain JSON positions, not the editor's objects", () => {
+    const args = buildCommandArguments(generate, editor([0, 1, 0, 2]), undefined);
+    assert.deepEqual(Object.keys(args.position!), ["line", "character"]);
+  });
+
+  it("asks for a Python editor when there is none", () => {
+    assert.throws(() => buildCommandArguments(generate, undefined, "file:///p"), CommandArgumentError);
+    assert.throws(
+      () => buildCommandArguments(generate, editor([0, 0, 0, 0], "markdown"), "file:///p"),
+      /Open a Python file/,
+    );
+  });
+
+  it("indexes the workspace folder without an editor", () => {
+    assert.deepEqual(buildCommandArguments(index, undefined, "file:///p"), { uri: "file:///p" });
+    assert.throws(() => buildCommandArguments(index, undefined, undefined), /Open a folder/);
+  });
+});
+
+describe("presentationOf", () => {
+  it("shows Explain's Markdown", () => {
+    assert.deepEqual(presentationOf("hearth.explain", { markdown: "# add\nAdds.", confidence: 0.9 }), {
+      markdown: "# add\nAdds.",
+    });
+  });
+
+  it("shows a message from any command", () => {
+    assert.deepEqual(presentationOf("hearth.indexWorkspace", { message: "Indexed 12 files" }), {
+      message: "Indexed 12 files",
+    });
+  });
+
+  it("shows nothing for results without either", () => {
+    assert.deepEqual(presentationOf("hearth.generate", { markdown: "only explain previews" }), {});
+    assert.deepEqual(presentationOf("hearth.generate", null), {});
+    assert.deepEqual(presentationOf("hearth.explain", "text"), {});
+    assert.deepEqual(presentationOf("hearth.fix", { message: "  " }), {});
+  });
+});

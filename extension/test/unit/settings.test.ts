@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import manifest from "../../../package.json";
+import {
+  answerConfiguration,
+  contributedKeys,
+  needsRestart,
+  serverSettingKeys,
+  toServerSettings,
+  type SettingsReader,
+} from "../../src/settings";
+
+/** A reader over values set at the user, workspace and folder levels. */
+function reader(levels: {
+  user?: Record<string, unknown>;
+  workspace?: Record<string, unknown>;
+  folder?: Record<string, unknown>;
+}): SettingsReader {
+  return {
+    inspect: (key) => ({
+      globalValue: levels.user?.[key],
+      workspaceValue: levels.workspace?.[key],
+      workspaceFolderValue: levels.folder?.[key],
+    }),
+  };
+}
+
+describe("settings keys", () => {
+  it("lists every contributed hearth setting without the prefix", () => {
+    const keys = contributedKeys();
+    assert.equal(keys.length, Object.keys(manifest.contributes.configuration.properties).length);
+    assert.ok(keys.includes("model.name"));
+    assert.ok(keys.includes("index.contextTokens"));
+    assert.ok(keys.includes("server.path"));
+  });
+
+  it("keeps the extension's own settings away from the server", () => {
+    const keys = serverSettingKeys();
+    assert.ok(!keys.some((key) => key.startsWith("server.") || key.startsWith("trace.")));
+    assert.deepEqual(
+      [...new Set(keys.map((key) => key.split(".")[0]))].sort(),
+      ["diagnostics", "generation", "guardrails", "index", "model", "openai"],
+    );
+  });
+});
+
+describe("toServerSettings", () => {
+  it("sends nothing when nothing is set, so the server's defaults and [tool.hearth] apply", () => {
+    assert.deepEqual(toServerSettings(reader({})), {});
+  });
+
+  it("nests set values by group in camelCase", () => {
+    const settings = toServerSettings(
+      reader({
+        user: {
+          "model.name": "qwen2.5-coder-1.5b",
+          "model.threads": 2,
+          "openai.baseUrl": "http://127.0.0.1:9000/v1",
+          "guardrails.disabledRules": ["eval"],
+          "index.exclude": ["build/**"],
+          "diagnostics.flake8": false,
+        },
+      }),
+    );
+    assert.deepEqual(settings, {
+      model: { name: "qwen2.5-coder-1.5b", threads: 2 },
+      openai: { baseUrl: "http://127.0.0.1:9000/v1" },
+      guardrails: { disabledRules: ["eval"] },
+      index: { exclude: ["build/**"] },
+      diagnostics: { flake8: false },
+    });
+  });
+
+  it("lets folder settings beat workspace settings beat user settings", () => {
+    const settings = toServerSettings(
+      reader({
+        user: { "generation.samples": 2, "generation.maxTokens": 100 },
+        workspace: { "generation.samples": 3 },
+        folder: { "generation.samples": 4 },
+      }),
+    );
+    assert.deepEqual(settings, { generation: { samples: 4, maxTokens: 100 } });
+  });
+
+  it("never sends server.* or trace.* even when set", () => {
+    const settings = toServerSettings(
+      reader({ user: { "server.path": "/usr/bin/hearth", "trace.server": "verbose" } }),
+    );
+    assert.deepEqual(settings, {});
+  });
+});
+
+describe("needsRestart", () => {
+  const changed = (...sections: string[]) => (section: string) =>
+    sections.some((key) => key === section || key.startsWith(`${section}.`));
+
+  for (const key of ["hearth.model.name", "hearth.model.path", "hearth.openai.baseUrl", "hearth.server.python"]) {
+    it(`restarts for ${key}`, () => assert.equal(needsRestart(changed(key)), true));
+  }
+
+  for (const key of [
+    "hearth.generation.samples",
+    "hearth.guardrails.policy",
+    "hearth.diagnostics.flake8",
+    "hearth.index.exclude",
+    "hearth.trace.server",
+    "editor.fontSize",
+  ]) {
+    it(`does not restart for ${key}`, () => assert.equal(needsRestart(changed(key)), false));
+  }
+});
+
+describe("answerConfiguration", () => {
+  const settings = { generation: { samples: 3 }, model: { name: "x" } };
+  const read = () => settings;
+
+  it("answers hearth with the server settings and leaves other sections to the default", () => {
+    const answers = answerConfiguration(
+      [{ section: "hearth" }, { section: "python" }, { section: "hearth.generation" }],
+      [{ raw: true }, { pythonPath: "py" }, null],
+      read,
+    );
+    assert.deepEqual(answers, [settings, { pythonPath: "py" }, { samples: 3 }]);
+  });
+
+  it("answers single keys and unset groups", () => {
+    const answers = answerConfiguration(
+      [{ section: "hearth.model.name" }, { section: "hearth.index" }, { section: "hearth.index.enabled" }],
+      [null, null, null],
+      read,
+    );
+    assert.deepEqual(answers, ["x", {}, null]);
+  });
+
+  it("passes the scope of each item", () => {
+    const scopes: (string | undefined)[] = [];
+    answerConfiguration([{ section: "hearth", scopeUri: "file:///a" }, { section: "hearth" }], [null, null], (scope) => {
+      scopes.push(scope);
+      return {};
+    });
+    assert.deepEqual(scopes, ["file:///a", undefined]);
+  });
+});
