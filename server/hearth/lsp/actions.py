@@ -197,8 +197,8 @@ def register(server: HearthServer) -> None:
             offered.append(types.CodeAction(
                 title=title, kind=KINDS.get(action.name, types.CodeActionKind.QuickFix),
                 data=call.to_json(),
-                command=None if resolvable else types.Command(title, action.command,
-                                                              [call.to_json()])))
+                command=None if resolvable else types.Command(
+                    title=title, command=action.command, arguments=[call.to_json()])))
         return offered
 
     @server.feature(types.CODE_ACTION_RESOLVE)
