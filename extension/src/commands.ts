@@ -9,16 +9,18 @@ export interface PaletteCommand {
   palette: string;
   /** The id the server registers through executeCommandProvider. */
   server: string;
+  /** As in the palette, after "Hearth: ". */
+  title: string;
   /** Whether the command works on the code at the cursor rather than on the whole workspace. */
   needsEditor: boolean;
 }
 
 export const PALETTE_COMMANDS: readonly PaletteCommand[] = [
-  { palette: "hearth.palette.generate", server: "hearth.generate", needsEditor: true },
-  { palette: "hearth.palette.fix", server: "hearth.fix", needsEditor: true },
-  { palette: "hearth.palette.explain", server: "hearth.explain", needsEditor: true },
-  { palette: "hearth.palette.generateTests", server: "hearth.generateTests", needsEditor: true },
-  { palette: "hearth.palette.indexWorkspace", server: "hearth.indexWorkspace", needsEditor: false },
+  { palette: "hearth.palette.generate", server: "hearth.generate", title: "Generate implementation", needsEditor: true },
+  { palette: "hearth.palette.fix", server: "hearth.fix", title: "Fix", needsEditor: true },
+  { palette: "hearth.palette.explain", server: "hearth.explain", title: "Explain", needsEditor: true },
+  { palette: "hearth.palette.generateTests", server: "hearth.generateTests", title: "Generate tests", needsEditor: true },
+  { palette: "hearth.palette.indexWorkspace", server: "hearth.indexWorkspace", title: "Index workspace", needsEditor: false },
 ];
 
 export const EXPLAIN_COMMAND = "hearth.explain";
@@ -103,4 +105,26 @@ export function presentationOf(command: string, result: unknown): Presentation {
     presentation.message = result.message;
   }
   return presentation;
+}
+
+// LSP error codes that decide what the user is told about a failed command.
+const REQUEST_CANCELLED = -32800;
+const CONTENT_MODIFIED = -32801;
+const REQUEST_FAILED = -32803;
+
+/**
+ * What to tell the user when a server command fails, or undefined when there is nothing to add:
+ * a cancellation is the user's own doing, and for RequestFailed the server has already shown
+ * its message (with a hint) through window/showMessage.
+ */
+export function failureMessage(command: PaletteCommand, error: unknown): string | undefined {
+  const code = isRecord(error) && typeof error.code === "number" ? error.code : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === REQUEST_CANCELLED || code === REQUEST_FAILED) {
+    return undefined;
+  }
+  if (code === CONTENT_MODIFIED) {
+    return `Hearth: ${message}`;
+  }
+  return `Hearth: ${command.title} failed: ${message}`;
 }

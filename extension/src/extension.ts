@@ -1,6 +1,13 @@
 /** The extension's entry point: wires the server session, the status bar and the commands. */
 import * as vscode from "vscode";
-import { buildCommandArguments, CommandArgumentError, PALETTE_COMMANDS, type PaletteCommand } from "./commands";
+import { ExecuteCommandRequest } from "vscode-languageclient/node";
+import {
+  buildCommandArguments,
+  CommandArgumentError,
+  failureMessage,
+  PALETTE_COMMANDS,
+  type PaletteCommand,
+} from "./commands";
 import { RESTART_COMMAND, ServerSession, SHOW_LOGS_COMMAND } from "./session";
 import { StatusBar } from "./status";
 
@@ -46,8 +53,9 @@ export async function deactivate(): Promise<void> {
 }
 
 /**
- * Runs the server's command through the id the language client registered for it, so that its
- * result goes through the same middleware as when a code action runs it.
+ * Sends the server's command itself rather than running the id the language client registered
+ * for it: that way the request carries a cancellation token, tied to the progress notification's
+ * Cancel button, which reaches the server as $/cancelRequest.
  */
 async function runPaletteCommand(
   current: ServerSession,
@@ -90,9 +98,28 @@ async function runPaletteCommand(
     return;
   }
   try {
-    await vscode.commands.executeCommand(command.server, args);
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Hearth: ${command.title}`, cancellable: true },
+      async (_progress, token) => {
+        const params = { command: command.server, arguments: [args] };
+        let result: unknown;
+        try {
+          result = await client.sendRequest(ExecuteCommandRequest.type, params, token);
+        } catch (error) {
+          if (token.isCancellationRequested) {
+            log.info(`${command.server} cancelled`);
+            return;
+          }
+          throw error;
+        }
+        await current.presentResult(command.server, result);
+      },
+    );
   } catch (error) {
-    // The language client has already shown the server's error; keep the details in the logs.
-    log.error(`${command.server} failed: ${String(error)}`);
+    log.warn(`${command.server} failed: ${String(error)}`);
+    const message = failureMessage(command, error);
+    if (message) {
+      void vscode.window.showErrorMessage(message);
+    }
   }
 }

@@ -159,9 +159,38 @@ describe("the extension with the real language client, server and model", { skip
     assert.match(text, /def untouched\(\):\n {4}return 42\n/);
   });
 
-  it("runs Generate from the palette through workspace/executeCommand and applyEdit", async (t) => {
+  async function putCursorInScale(): Promise<void> {
     const line = document.getText().split("\n").findIndex((text) => text.startsWith("def scale("));
     await vscode.window.showTextDocument(document, { selection: new vscode.Range(line + 2, 4, line + 2, 4) });
+  }
+
+  it("cancels a palette command from its progress notification", async () => {
+    await putCursorInScale();
+    const textBefore = document.getText();
+    const running = vscode.commands.executeCommand("hearth.palette.generate");
+    const progress = await waitFor("the progress notification", () =>
+      testing.progress.find(
+        (entry) => entry.options.location === vscode.ProgressLocation.Notification && !entry.done,
+      ),
+    );
+    assert.equal(progress.options.title, "Hearth: Generate implementation");
+    assert.equal(progress.options.cancellable, true);
+    await waitFor("the server to start working", () =>
+      api.statusBar.current.state === "busy" ? true : undefined,
+    );
+    progress.cancel();
+    await running;
+    assert.equal(
+      document.getText(),
+      textBefore,
+      `nothing was applied\n--- output ---\n${outputLines().split("\n").filter((l) => /cancel|busy|executeCommand|applyEdit/i.test(l)).join("\n")}`,
+    );
+    assert.deepEqual(testing.messages, [], "a cancellation is not an error");
+    assert.match(outputLines(), /hearth\.generate cancelled/);
+  });
+
+  it("runs Generate from the palette through workspace/executeCommand and applyEdit", async (t) => {
+    await putCursorInScale();
     const versionBefore = document.version;
     await vscode.commands.executeCommand("hearth.palette.generate");
 

@@ -416,6 +416,9 @@ export const testing = {
   outputChannels: [],
   /** @type {any[]} */
   openedExternally: [],
+  /** window.withProgress calls: [{options, reports, cancel(), done}] */
+  /** @type {any[]} */
+  progress: [],
   /** The log level of output channels created from now on (the language client traces at Trace). */
   logLevel: LogLevel.Info,
   reset() {
@@ -423,6 +426,7 @@ export const testing = {
     this.messageAnswers.length = 0;
     this.externalCommands.length = 0;
     this.openedExternally.length = 0;
+    this.progress.length = 0;
     userSettings.clear();
   },
   /** The provider object passed to the newest languages.register<name>. */
@@ -773,7 +777,13 @@ export const window = withQuietEvents("window", {
   },
   async withProgress(options, task) {
     const source = new CancellationTokenSource();
-    return task({ report: () => undefined }, source.token);
+    const entry = { options, reports: [], cancel: () => source.cancel(), done: false };
+    testing.progress.push(entry);
+    try {
+      return await task({ report: (value) => entry.reports.push(value) }, source.token);
+    } finally {
+      entry.done = true;
+    }
   },
 });
 

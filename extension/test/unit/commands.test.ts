@@ -4,6 +4,7 @@ import manifest from "../../../package.json";
 import {
   buildCommandArguments,
   CommandArgumentError,
+  failureMessage,
   PALETTE_COMMANDS,
   presentationOf,
   type EditorLike,
@@ -40,6 +41,14 @@ describe("palette commands", () => {
     }
     assert.ok(contributed.includes("hearth.showLogs"));
     assert.ok(contributed.includes("hearth.restart"));
+  });
+
+  it("carry the titles the palette shows", () => {
+    for (const command of PALETTE_COMMANDS) {
+      const contributed = manifest.contributes.commands.find((entry) => entry.command === command.palette)!;
+      assert.equal(contributed.title, command.title);
+      assert.equal(contributed.category, "Hearth");
+    }
   });
 
   it("cover the five server commands", () => {
@@ -105,5 +114,29 @@ describe("presentationOf", () => {
     assert.deepEqual(presentationOf("hearth.generate", null), {});
     assert.deepEqual(presentationOf("hearth.explain", "text"), {});
     assert.deepEqual(presentationOf("hearth.fix", { message: "  " }), {});
+  });
+});
+
+describe("failureMessage", () => {
+  const error = (code: number, message: string) => Object.assign(new Error(message), { code });
+
+  it("adds nothing to a cancellation or to an error the server has shown", () => {
+    assert.equal(failureMessage(generate, error(-32800, "Cancelled")), undefined);
+    assert.equal(failureMessage(generate, error(-32803, "The model file is missing")), undefined);
+  });
+
+  it("passes on the server's word when the document changed", () => {
+    assert.equal(
+      failureMessage(generate, error(-32801, "The document changed; run it again.")),
+      "Hearth: The document changed; run it again.",
+    );
+  });
+
+  it("names the command for anything else", () => {
+    assert.equal(
+      failureMessage(generate, error(-32602, "hearth.generate needs a position")),
+      "Hearth: Generate implementation failed: hearth.generate needs a position",
+    );
+    assert.equal(failureMessage(index, "connection closed"), "Hearth: Index workspace failed: connection closed");
   });
 });
