@@ -68,6 +68,11 @@ export function formatLastAction(action: LastAction): string {
   return `${action.name} ${seconds} s${confidence}`;
 }
 
+/** Action titles start with "Hearth: ", which the item already says. */
+function withoutPrefix(message: string | undefined): string | undefined {
+  return message?.replace(/^Hearth:\s*/, "");
+}
+
 export function describeStatus(status: HearthStatus): StatusView {
   const detail = status.message ? `: ${status.message}` : "";
   const last = status.lastAction ? `\nLast action: ${formatLastAction(status.lastAction)}` : "";
@@ -89,7 +94,7 @@ export function describeStatus(status: HearthStatus): StatusView {
       };
     case "busy":
       return {
-        text: `${spin} ${status.message ?? "working"}${formatPercentage(status.percentage)}`,
+        text: `${spin} ${withoutPrefix(status.message) || "working"}${formatPercentage(status.percentage)}`,
         tooltip: `Hearth: working${detail}${last}`,
         isError: false,
       };

@@ -213,12 +213,18 @@ describe("the extension with the real language client, server and model", { skip
   });
 
   it("opens Explain's Markdown in a preview beside the editor", async (t) => {
+    await vscode.window.showTextDocument(document, { selection: new vscode.Range(1, 4, 1, 4) });
     const offered = await vscode.commands.getCommands();
     if (!offered.includes("hearth.explain")) {
-      t.skip("the server does not offer hearth.explain yet");
+      testing.messages.length = 0;
+      await vscode.commands.executeCommand("hearth.palette.explain");
+      assert.deepEqual(
+        testing.messages.map((message) => message.message),
+        ["Hearth: this server does not offer hearth.explain yet; update Hearth."],
+      );
+      t.skip("the server does not offer hearth.explain yet: the preview is not tested");
       return;
     }
-    await vscode.window.showTextDocument(document, { selection: new vscode.Range(1, 4, 1, 4) });
     await vscode.commands.executeCommand("hearth.palette.explain");
     const preview = testing.externalCommands.find((command) => command.id === "markdown.showPreviewToSide");
     assert.ok(preview, "the Markdown preview was opened");

@@ -53,6 +53,10 @@ describe("describeStatus", () => {
   it("shows what the server is busy with", () => {
     assert.equal(describeStatus({ state: "busy", message: "explain" }).text, "$(sync~spin) Hearth explain");
     assert.equal(describeStatus({ state: "busy" }).text, "$(sync~spin) Hearth working");
+    assert.equal(
+      describeStatus({ state: "busy", message: "Hearth: Generate implementation" }).text,
+      "$(sync~spin) Hearth Generate implementation",
+    );
   });
 
   it("marks errors and a stopped server", () => {

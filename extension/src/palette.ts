@@ -1,0 +1,125 @@
+/**
+ * The palette commands that run a server command: argument from the active editor, a running
+ * server that offers the command, and a cancellable progress notification while it works.
+ */
+import * as vscode from "vscode";
+import { ExecuteCommandRequest, type LanguageClient } from "vscode-languageclient/node";
+import {
+  buildCommandArguments,
+  CommandArgumentError,
+  failureMessage,
+  PALETTE_COMMANDS,
+  type CommandArguments,
+  type PaletteCommand,
+} from "./commands";
+import type { ServerSession } from "./session";
+
+export function registerPaletteCommands(
+  session: ServerSession,
+  log: vscode.LogOutputChannel,
+): vscode.Disposable[] {
+  return PALETTE_COMMANDS.map((command) =>
+    vscode.commands.registerCommand(command.palette, () => runPaletteCommand(session, command, log)),
+  );
+}
+
+async function runPaletteCommand(
+  session: ServerSession,
+  command: PaletteCommand,
+  log: vscode.LogOutputChannel,
+): Promise<void> {
+  const args = argumentsFromEditor(command);
+  if (!args) {
+    return;
+  }
+  const client = await clientOffering(session, command, log);
+  if (!client) {
+    return;
+  }
+  try {
+    await sendWithProgress(client, session, command, args, log);
+  } catch (error) {
+    log.warn(`${command.server} failed: ${String(error)}`);
+    const message = failureMessage(command, error);
+    if (message) {
+      void vscode.window.showErrorMessage(message);
+    }
+  }
+}
+
+function argumentsFromEditor(command: PaletteCommand): CommandArguments | undefined {
+  try {
+    return buildCommandArguments(
+      command,
+      vscode.window.activeTextEditor,
+      vscode.workspace.workspaceFolders?.[0]?.uri.toString(),
+    );
+  } catch (error) {
+    if (error instanceof CommandArgumentError) {
+      void vscode.window.showWarningMessage(`Hearth: ${error.message}`);
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/** The running client, once any restart is over, if its server offers the command. */
+async function clientOffering(
+  session: ServerSession,
+  command: PaletteCommand,
+  log: vscode.LogOutputChannel,
+): Promise<LanguageClient | undefined> {
+  const client = await session.runningClient();
+  if (!client) {
+    const choice = await vscode.window.showErrorMessage(
+      "Hearth: the server is not running.",
+      "Show logs",
+      "Restart server",
+    );
+    if (choice === "Show logs") {
+      log.show();
+    } else if (choice === "Restart server") {
+      await session.restart();
+    }
+    return undefined;
+  }
+  const offered = client.initializeResult?.capabilities.executeCommandProvider?.commands ?? [];
+  if (!offered.includes(command.server)) {
+    void vscode.window.showWarningMessage(`Hearth: this server does not offer ${command.server} yet; update Hearth.`);
+    return undefined;
+  }
+  return client;
+}
+
+/**
+ * Sends the command itself rather than running the id the language client registered for it:
+ * that way the request carries a cancellation token, tied to the notification's Cancel button,
+ * which reaches the server as $/cancelRequest.
+ */
+async function sendWithProgress(
+  client: LanguageClient,
+  session: ServerSession,
+  command: PaletteCommand,
+  args: CommandArguments,
+  log: vscode.LogOutputChannel,
+): Promise<void> {
+  const options = {
+    location: vscode.ProgressLocation.Notification,
+    title: `Hearth: ${command.title}`,
+    cancellable: true,
+  };
+  await vscode.window.withProgress(options, async (_progress, token) => {
+    let result: unknown;
+    try {
+      const params = { command: command.server, arguments: [args] };
+      result = await client.sendRequest(ExecuteCommandRequest.type, params, token);
+    } catch (error) {
+      if (token.isCancellationRequested) {
+        log.info(`${command.server} cancelled`);
+        return;
+      }
+      throw error;
+    }
+    await session.presentResult(command.server, result);
+  });
+}
