@@ -52,12 +52,17 @@ class OpenAISettings:
     api_key_env: str = "HEARTH_API_KEY"  # the key itself never sits in a settings file
     timeout_s: float = 120.0
     retries: int = 2
+    # Concurrent requests for several samples. llama-cpp-python's server interrupts a running
+    # request when another arrives, so 1 is the safe default; vLLM and llama.cpp's own server
+    # (with --parallel) serve several at once.
+    parallel: int = 1
 
     def __post_init__(self) -> None:
         if not re.match(r"^https?://", self.base_url):
             raise ValueError(f"baseUrl must start with http:// or https://, got {self.base_url!r}")
         _at_least("timeoutS", self.timeout_s, 1)
         _at_least("retries", self.retries, 0)
+        _at_least("parallel", self.parallel, 1)
 
 
 @dataclass

@@ -23,7 +23,7 @@ class OpenAIBackend:
     name = "openai"
 
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "HEARTH_API_KEY",
-                 timeout_s: float = 120.0, retries: int = 2, parallel: int = 4) -> None:
+                 timeout_s: float = 120.0, retries: int = 2, parallel: int = 1) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key_env = api_key_env
@@ -49,8 +49,9 @@ class OpenAIBackend:
     def generate(self, request: GenerationRequest, cancel: CancelToken | None = None,
                  on_token: OnToken | None = None) -> list[Completion]:
         self.load()
-        if len(request.params) == 1:
-            return [self._sample(request, request.params[0], cancel, on_token)]
+        if len(request.params) == 1 or self.parallel == 1:
+            return [self._sample(request, params, cancel, on_token if index == 0 else None)
+                    for index, params in enumerate(request.params)]
         with ThreadPoolExecutor(max_workers=min(self.parallel, len(request.params))) as pool:
             futures = [pool.submit(self._sample, request, params, cancel, None)
                        for params in request.params]
@@ -95,6 +96,9 @@ class OpenAIBackend:
     def _stream(self, request: GenerationRequest, payload: dict, cancel: CancelToken | None,
                 on_token: OnToken | None) -> Completion:
         assert self._client is not None
+        # stop_when judges the text that follows the prefill; a chat API cannot prefill, so the
+        # answer starts from scratch and only the server's own stops apply.
+        stop_when = None if request.prefill else request.stop_when
         start = time.perf_counter()
         text = ""
         tokens = 0
@@ -132,7 +136,7 @@ class OpenAIBackend:
                         text += piece
                         if on_token:
                             on_token(piece)
-                        if request.stop_when is not None and request.stop_when(text):
+                        if stop_when is not None and stop_when(text):
                             finish = "stop_when"
                             break
                     if choice.get("finish_reason"):

@@ -31,7 +31,8 @@ def make_backend(model: ModelSettings, openai: OpenAISettings) -> ModelBackend:
         from hearth.core.models.openai import OpenAIBackend
 
         return OpenAIBackend(openai.base_url, openai.model, api_key_env=openai.api_key_env,
-                             timeout_s=openai.timeout_s, retries=openai.retries)
+                             timeout_s=openai.timeout_s, retries=openai.retries,
+                            parallel=openai.parallel)
     from hearth.core.models.llama_cpp import LlamaCppBackend
 
     return LlamaCppBackend(resolve_model_path(model), n_ctx=model.context_length,
