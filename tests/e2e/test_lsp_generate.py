@@ -168,16 +168,25 @@ async def test_progress_cancel_button_stops_the_model(start, tmp_path: Path):
 
 async def test_bad_settings_are_reported_and_the_server_keeps_working(start, tmp_path: Path):
     client = await start(
-        capabilities("visual-studio-code"),
-        init_options={"generation": {"samples": "lots"}, "model": {"backend": "cloud"}},
-        configuration={"hearth": {"diagnostics": {"debounceMs": -5}}})
+        capabilities("neovim@v0.7.0"),  # no workspace/configuration: initializationOptions rule
+        init_options={"generation": {"samples": "lots"}, "model": {"backend": "cloud"}})
     await _wait_until(lambda: client.messages)
     text = client.messages[0].message
     assert "hearth.generation.samples" in text and "hearth.model.backend" in text
-    assert "hearth.diagnostics.debounceMs" in text
     uri = open_document(client, tmp_path / "shop.py", SOURCE)
     actions = await code_actions(client, uri, position_of(SOURCE, "pass"))
     assert [a.title for a in actions] == [TITLE]
+
+
+async def test_bad_pulled_configuration_is_reported(start, tmp_path: Path):
+    client = await start(capabilities("visual-studio-code"),
+                         configuration={"hearth": {"diagnostics": {"debounceMs": -5}}})
+    await _wait_until(lambda: client.messages)
+    assert "hearth.diagnostics.debounceMs" in client.messages[0].message
+    client.set_configuration({"hearth": {"generation": {"samples": 0}}})
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await _wait_until(lambda: len(client.messages) >= 2)
+    assert "hearth.generation.samples" in client.messages[1].message
 
 
 async def test_a_missing_model_file_is_a_clear_error(start, tmp_path: Path):

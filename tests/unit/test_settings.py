@@ -72,3 +72,11 @@ def test_round_trip_uses_camel_case():
     assert data["model"]["contextLength"] == 4096
     assert data["openai"]["apiKeyEnv"] == "HEARTH_API_KEY"
     assert structure_settings(data) == (Settings(), [])
+
+
+def test_the_pulled_configuration_supersedes_initialization_options():
+    from hearth.lsp.config import editor_layer
+
+    start_up = {"generation": {"samples": 3}}
+    assert editor_layer(start_up, None) == start_up  # the client never answered
+    assert editor_layer(start_up, {}) == {}  # it answered: the user removed the setting

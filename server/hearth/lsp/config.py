@@ -24,8 +24,19 @@ def _hearth_section(value: Any) -> dict[str, Any]:
     return {}
 
 
+def editor_layer(init_options: dict[str, Any], pulled: dict[str, Any] | None) -> dict[str, Any]:
+    """The editor's settings: its ``workspace/configuration`` answer once it has given one.
+
+    initializationOptions are the same settings as they were at start-up; once the client
+    answers with an object, that answer is the current truth (a setting the user removed
+    must not live on in the start-up snapshot).
+    """
+    return pulled if pulled is not None else init_options
+
+
 def apply_settings(server: HearthServer) -> None:
-    settings, problems = load_settings(server.root, server.init_options, server.client_settings)
+    settings, problems = load_settings(
+        server.root, editor_layer(server.init_options, server.client_settings))
     server.settings = settings
     if problems:
         message = "Hearth settings: " + "; ".join(problems)
@@ -45,7 +56,7 @@ async def pull_configuration(server: HearthServer) -> None:
         log.warning("workspace/configuration failed: %s", exc)
         return
     value = result[0] if result else None
-    server.client_settings = _hearth_section(value) if value else {}
+    server.client_settings = _hearth_section(value) if isinstance(value, Mapping) else None
 
 
 def register(server: HearthServer) -> None:

@@ -59,7 +59,7 @@ class HearthServer(LanguageServer):
                          text_document_sync_kind=types.TextDocumentSyncKind.Full)
         self.settings = Settings()
         self.init_options: dict[str, Any] = {}
-        self.client_settings: dict[str, Any] = {}
+        self.client_settings: dict[str, Any] | None = None  # workspace/configuration's answer
         self.root: Path | None = None
         self.queue = InferenceQueue()
         self.actions: list[Action] = [GenerateAction()]
