@@ -216,45 +216,81 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
+def cmd_action(args: argparse.Namespace) -> int:
+    """Any action at FILE:LINE, through the same core as the language server."""
+    from hearth.core.actions import action_named
     from hearth.core.actions.base import ActionRequest, language_of
-    from hearth.core.actions.generate import GenerateAction
     from hearth.core.models.registry import make_backend
     from hearth.core.pipeline.engine import EngineOptions, run_action
     from hearth.core.text import Pos
 
-    path, line, _end, col = parse_location(args.location)
+    action = action_named(args.action)
+    assert action is not None
+    path, line, last, col = parse_location(args.location)
     source = read_source(path)
     root = project_root(path.resolve().parent)
     settings = settings_for(args, root)
     lines = source.splitlines() or [""]
-    if line > len(lines):
-        raise CliError(f"{path} has {len(lines)} lines; line {line} is past the end.",
-                       code=EXIT_USAGE)
-    request = ActionRequest(source=source, position=Pos(line - 1, (col or 1) - 1), path=path,
-                            language=language_of(path) or "text", workspace=root)
-    action = GenerateAction()
+    if max(line, last or line) > len(lines):
+        raise CliError(f"{path} has {len(lines)} lines; line {max(line, last or line)} is past "
+                       "the end.", code=EXIT_USAGE)
+    position = Pos(line - 1, (col or 1) - 1)
+    end = Pos(last, 0) if last is not None else None  # a FILE:A-B range selects whole lines
+    if end is None and getattr(args, "instruction", None):
+        end = Pos(line, 0)  # an instruction without a range applies to that line
+    request = ActionRequest(source=source, position=position, end=end, path=path,
+                            language=language_of(path) or "text",
+                            instruction=getattr(args, "instruction", None), workspace=root)
     backend = make_backend(settings.model, settings.openai)
     options = EngineOptions(samples=settings.generation.samples,
                             max_tokens=settings.generation.max_tokens,
                             confidence_threshold=settings.generation.confidence_threshold)
     result = run_action(action, request, backend, options, progress=progress_printer(args))
-    new_text = result.new_source or source
+    written = []
     if args.write:
-        write_if_unchanged(path, source, new_text)
-    diff = unified_diff(path, source, new_text)
-    payload = {"action": "generate", "file": str(path), "function": result.payload.get("function"),
-               "new_text": new_text, "diff": diff, "confidence": result.confidence,
-               "low_confidence": result.low_confidence, "reasons": result.reasons,
-               "samples": result.samples, "tokens": result.tokens,
-               "elapsed_s": round(result.elapsed_s, 3), "written": bool(args.write),
-               "context": [vars(c) | {"text": None} for c in result.context]}
-    emit(args, payload, diff)
+        if result.new_source is not None and result.new_source != source:
+            write_if_unchanged(path, source, result.new_source)
+            written.append(str(path))
+        for change in result.files:
+            write_file_change(change)
+            written.append(str(change.path))
+    payload: dict[str, Any] = {
+        "action": action.name, "file": str(path), "title": result.title,
+        "confidence": result.confidence, "low_confidence": result.low_confidence,
+        "reasons": result.reasons, "samples": result.samples, "tokens": result.tokens,
+        "elapsed_s": round(result.elapsed_s, 3), "written": written,
+        "context": [{"path": c.path, "name": c.name, "start_line": c.start_line,
+                     "end_line": c.end_line, "score": round(c.score, 4)}
+                    for c in result.context]}
+    text_out = ""
+    if result.new_source is not None:
+        payload["new_text"] = result.new_source
+        payload["diff"] = text_out = unified_diff(path, source, result.new_source)
+    for change in result.files:
+        text_out += unified_diff(change.path, change.old_text or "", change.new_text)
+    payload.update(result.payload)
+    if "markdown" in result.payload:
+        text_out = result.payload["markdown"]
+    emit(args, payload, text_out)
     if not args.json:
         print(f"hearth: {result.title}: confidence {result.confidence}, {result.samples} "
               f"sample(s), {result.tokens} tokens, {result.elapsed_s:.1f} s"
-              + ("" if args.write else " (not written; use --write)"), file=sys.stderr)
+              + ("" if args.write or not (result.edits or result.files)
+                 else " (not written; use --write)"), file=sys.stderr)
     return 0
+
+
+def write_file_change(change) -> None:
+    """Create or replace another file (a test module), if it is still as it was read."""
+    current = change.path.read_text(encoding="utf-8") if change.path.exists() else None
+    if current != change.old_text:
+        raise CliError(f"{change.path} changed while Hearth was working; nothing was written.",
+                       "Run the command again.", EXIT_CHANGED)
+    change.path.parent.mkdir(parents=True, exist_ok=True)
+    if current is None:
+        change.path.write_text(change.new_text, encoding="utf-8")
+    else:
+        write_if_unchanged(change.path, current, change.new_text)
 
 
 def _version(package: str) -> str | None:
@@ -361,13 +397,19 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--json", action="store_true", help="one JSON object on stdout")
     models.set_defaults(func=cmd_models)
 
-    generate = sub.add_parser("generate", help="implement the stub function at FILE:LINE")
-    generate.add_argument("location", metavar="FILE:LINE")
-    generate.add_argument("--write", action="store_true", help="write the result to the file")
-    generate.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    generate.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    add_setting_flags(generate)
-    generate.set_defaults(func=cmd_generate)
+    from hearth.core.actions import all_actions
+
+    for action in all_actions():
+        command = sub.add_parser(action.name, help=action.cli_help)
+        command.add_argument("location", metavar="FILE:LINE",
+                             help="FILE:LINE, FILE:LINE:COL or FILE:FIRST-LAST (lines from 1)")
+        if action.name == "generate":
+            command.add_argument("--instruction", help="what to write, for a line or a range")
+        command.add_argument("--write", action="store_true", help="write the result")
+        command.add_argument("--json", action="store_true", help="one JSON object on stdout")
+        command.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+        add_setting_flags(command)
+        command.set_defaults(func=cmd_action, action=action.name)
 
     doctor = sub.add_parser("doctor", help="check the installation and the model")
     doctor.add_argument("--json", action="store_true", help="one JSON object on stdout")

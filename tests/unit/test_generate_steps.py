@@ -63,9 +63,10 @@ def test_function_at_cursor(line, expected):
 def test_no_action_outside_a_stub():
     action = GenerateAction()
     for line in (0, 1, 16, 23, 27):
-        assert action.applies(ActionRequest(STUBS, Pos(line, 0))) is None
-    assert action.applies(ActionRequest(STUBS, Pos(3, 0))) == "Hearth: Generate implementation"
-    assert action.applies(ActionRequest(STUBS, Pos(3, 0), language="go")) is None
+        assert action.offers(ActionRequest(STUBS, Pos(line, 0))) == []
+    [offer] = action.offers(ActionRequest(STUBS, Pos(3, 0)))
+    assert offer.title == "Hearth: Generate implementation"
+    assert action.offers(ActionRequest(STUBS, Pos(3, 0), language="go")) == []
 
 
 def test_class_context_is_given_for_methods():
@@ -182,3 +183,65 @@ def test_text_helpers():
     assert apply_edits(text, [edit]) == "a😀B\r\nsecond\r\n"
     # A position past the end of the line clamps to the line's end.
     assert apply_edits("ab\ncd\n", [TextEdit(Pos(0, 99), Pos(0, 99), "!")]) == "ab!\ncd\n"
+
+
+JS = """function total(items) {
+  // TODO: return the sum of item.price * item.qty
+}
+"""
+
+
+def test_todo_line_in_another_language_is_replaced_by_the_continuation():
+    action = GenerateAction()
+    request = ActionRequest(JS, Pos(1, 5), language="javascript")
+    [offer] = action.offers(request)
+    assert offer.title.startswith("Hearth: Generate code for “return the sum")
+    prompt = action.prompt(request, [], 64)
+    assert prompt.prefill == "```javascript\nfunction total(items) {\n"
+    assert not prompt.stop_when("  let sum = 0;\n")
+    assert prompt.stop_when("  return 1;\n}\n")
+    answer = prompt.prefill + "  return items.reduce((s, i) => s + i.price * i.qty, 0);\n}\n"
+    candidate = action.candidate(request, completion(answer))
+    assert candidate.usable
+    assert candidate.new_source == (
+        "function total(items) {\n  return items.reduce((s, i) => s + i.price * i.qty, 0);\n}\n")
+
+
+def test_a_todo_with_the_wrong_comment_syntax_is_not_offered():
+    assert GenerateAction().offers(ActionRequest("# TODO: x\n", Pos(0, 0), language="go")) == []
+
+
+def test_a_javascript_answer_that_does_not_parse_is_rejected():
+    action = GenerateAction()
+    request = ActionRequest(JS, Pos(1, 0), language="javascript")
+    prompt = action.prompt(request, [], 64)
+    candidate = action.candidate(request, completion(prompt.prefill + "  return (1 + ;\n}\n"))
+    assert any(f.rule == "syntax" and f.fatal for f in candidate.findings)
+
+
+def test_selection_with_an_instruction_is_rewritten_in_place():
+    source = "def f(xs):\n    out = []\n    for x in xs:\n        out.append(x * 2)\n    return out\n"
+    action = GenerateAction()
+    request = ActionRequest(source, Pos(1, 4), end=Pos(4, 0), instruction="use a comprehension")
+    [offer] = action.offers(request)
+    assert offer.title == "Hearth: Generate from instruction"
+    prompt = action.prompt(request, [], 64)
+    assert "use a comprehension" in prompt.messages[1].content
+    candidate = action.candidate(request, completion(
+        prompt.prefill + "out = [x * 2 for x in xs]\n```"))
+    assert candidate.new_source == ("def f(xs):\n    out = [x * 2 for x in xs]\n"
+                                    "    return out\n")
+
+
+def test_a_stub_in_a_file_with_a_syntax_error_elsewhere():
+    source = ("def broken(:\n    pass\n\n\nclass K:\n    def m(self, a):\n"
+              "        \"\"\"Return a doubled.\"\"\"\n        pass\n")
+    action = GenerateAction()
+    request = ActionRequest(source, Pos(7, 8))
+    [offer] = action.offers(request)
+    prompt = action.prompt(request, [], 64)
+    assert prompt.prefill.startswith("```python\ndef m(self, a):")
+    candidate = action.candidate(request, completion(prompt.prefill + "    return a * 2\n"))
+    assert candidate.usable
+    assert candidate.new_source.endswith(
+        "    def m(self, a):\n        \"\"\"Return a doubled.\"\"\"\n        return a * 2\n")

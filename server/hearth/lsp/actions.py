@@ -13,14 +13,13 @@ from hearth.core.actions.base import Action, ActionRequest, ActionResult
 from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.pipeline.engine import EngineOptions, run_action
+from hearth.core.text import split_lines
 from hearth.lsp.convert import edits_to_client
+from hearth.lsp.diagnostics import from_lsp, to_lsp
 from hearth.lsp.progress import WorkProgress
 from hearth.lsp.server import HearthServer, content_modified
 
 log = logging.getLogger(__name__)
-
-KINDS = {"generate": types.CodeActionKind.RefactorRewrite}
-
 
 @dataclass
 class Invocation:
@@ -32,6 +31,7 @@ class Invocation:
     end: types.Position | None = None
     version: int | None = None
     instruction: str | None = None
+    extra: dict[str, Any] | None = None  # what the menu entry carried (Offer.data)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"action": self.action, "uri": self.uri,
@@ -43,6 +43,8 @@ class Invocation:
             data["version"] = self.version
         if self.instruction:
             data["instruction"] = self.instruction
+        if self.extra:
+            data["extra"] = self.extra
         return data
 
     @classmethod
@@ -70,9 +72,11 @@ class Invocation:
             end = position_of(value["range"].get("end"))
         version = value.get("version")
         instruction = value.get("instruction")
+        extra = value.get("extra")
         return cls(action, value["uri"], start, end,
                    version if isinstance(version, int) else None,
-                   instruction if isinstance(instruction, str) else None)
+                   instruction if isinstance(instruction, str) else None,
+                   extra if isinstance(extra, dict) else None)
 
 
 def position_of(raw: Any) -> types.Position | None:
@@ -124,7 +128,7 @@ async def compute(server: HearthServer, call: Invocation,
     action = action_named(server, call.action)
     try:
         request, version = server.action_request(call.uri, call.position, call.end,
-                                                 call.instruction)
+                                                 call.instruction, call.extra)
     except HearthError as exc:
         raise server.user_error(exc) from None
     if call.version is not None and version is not None and call.version != version:
@@ -172,33 +176,36 @@ def summary(result: ActionResult, applied: bool | None = None) -> dict[str, Any]
 
 
 def register(server: HearthServer) -> None:
-    kinds = sorted(set(KINDS.values()))
+    kinds = sorted({action.kind for action in server.actions})
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
                     types.CodeActionOptions(code_action_kinds=kinds, resolve_provider=True))
     def code_actions(params: types.CodeActionParams) -> list[types.CodeAction]:
+        uri = params.text_document.uri
         try:
-            request, version = server.action_request(params.text_document.uri,
-                                                     params.range.start, params.range.end)
+            request, version = server.action_request(uri, params.range.start, params.range.end)
         except HearthError:
             return []
+        lines = split_lines(request.source)
+        request.diagnostics = [finding for d in params.context.diagnostics
+                               if (finding := from_lsp(server, lines, d)) is not None]
         resolvable = supports_resolving_edits(server)
         offered = []
         for action in server.actions:
             try:
-                title = action.applies(request)
+                offers = action.offers(request)
             except Exception:  # noqa: BLE001 - listing must never fail the request
-                log.exception("%s.applies failed", action.name)
+                log.exception("%s.offers failed", action.name)
                 continue
-            if title is None:
-                continue
-            call = Invocation(action.name, params.text_document.uri, params.range.start,
-                              params.range.end, version)
-            offered.append(types.CodeAction(
-                title=title, kind=KINDS.get(action.name, types.CodeActionKind.QuickFix),
-                data=call.to_json(),
-                command=None if resolvable else types.Command(
-                    title=title, command=action.command, arguments=[call.to_json()])))
+            for offer in offers:
+                call = Invocation(action.name, uri, params.range.start, params.range.end,
+                                  version, extra=offer.data or None)
+                offered.append(types.CodeAction(
+                    title=offer.title, kind=action.kind, data=call.to_json(),
+                    diagnostics=[to_lsp(server, lines, d) for d in offer.diagnostics] or None,
+                    command=None if resolvable else types.Command(
+                        title=offer.title, command=action.command,
+                        arguments=[call.to_json()])))
         return offered
 
     @server.feature(types.CODE_ACTION_RESOLVE)

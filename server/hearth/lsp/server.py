@@ -17,7 +17,7 @@ from pygls.uris import to_fs_path
 
 from hearth import __version__
 from hearth.core.actions.base import Action, ActionRequest, language_of
-from hearth.core.actions.generate import GenerateAction
+from hearth.core.actions import all_actions
 from hearth.core.cancel import Cancelled, CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.inference import InferenceQueue, Priority
@@ -62,7 +62,8 @@ class HearthServer(LanguageServer):
         self.client_settings: dict[str, Any] | None = None  # workspace/configuration's answer
         self.root: Path | None = None
         self.queue = InferenceQueue()
-        self.actions: list[Action] = [GenerateAction()]
+        self.actions: list[Action] = all_actions()
+        self.diagnostic_tasks: dict[str, asyncio.Task] = {}
         self._backend: ModelBackend | None = None
         self._backend_key: tuple | None = None
         self._jobs: dict[Any, CancelToken] = {}
@@ -106,8 +107,9 @@ class HearthServer(LanguageServer):
 
     # -- documents ----------------------------------------------------------------------------
     def action_request(self, uri: str, position: types.Position,
-                       end: types.Position | None = None,
-                       instruction: str | None = None) -> tuple[ActionRequest, int | None]:
+                       end: types.Position | None = None, instruction: str | None = None,
+                       extra: dict[str, Any] | None = None,
+                       ) -> tuple[ActionRequest, int | None]:
         """A core request for the document at ``uri`` as it is now, and its version."""
         document = self.workspace.get_text_document(uri)
         if document.version is None and uri not in self.workspace.text_documents:
@@ -120,7 +122,7 @@ class HearthServer(LanguageServer):
             source=source, position=to_core(lines, position, encoding),
             end=to_core(lines, end, encoding) if end is not None else None,
             path=path, language=language_of(path, document.language_id) or "text",
-            instruction=instruction, workspace=self.root)
+            instruction=instruction, workspace=self.root, extra=dict(extra or {}))
         return request, document.version
 
     def document_version(self, uri: str) -> int | None:
@@ -155,9 +157,10 @@ class HearthServer(LanguageServer):
 
 
 def create_server() -> HearthServer:
-    from hearth.lsp import actions, config
+    from hearth.lsp import actions, config, diagnostics
 
     server = HearthServer()
     config.register(server)
+    diagnostics.register(server)
     actions.register(server)
     return server

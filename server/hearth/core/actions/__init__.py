@@ -1,0 +1,15 @@
+"""The actions Hearth offers. Adding one means adding a module here and a line below."""
+
+from __future__ import annotations
+
+from hearth.core.actions.base import Action
+
+
+def all_actions() -> list[Action]:
+    from hearth.core.actions.generate import GenerateAction
+
+    return [GenerateAction()]
+
+
+def action_named(name: str) -> Action | None:
+    return next((action for action in all_actions() if action.name == name), None)

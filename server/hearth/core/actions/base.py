@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from hearth.core.analysis import Finding as Diagnostic
 from hearth.core.models.backend import Completion
 from hearth.core.pipeline.prompt import ContextSnippet, Prompt
 from hearth.core.text import Pos, TextEdit
@@ -43,7 +44,34 @@ class ActionRequest:
     end: Pos | None = None  # the end of a selection, when there is one
     instruction: str | None = None
     workspace: Path | None = None
+    # The diagnostics the editor shows here (LSP: the code action's context); None: compute.
+    diagnostics: list[Diagnostic] | None = None
+    # What the offer carried (Offer.data), so that resolve does what the menu said.
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def selection(self) -> tuple[Pos, Pos] | None:
+        if self.end is not None and self.end != self.position:
+            return (min(self.position, self.end), max(self.position, self.end))
+        return None
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One entry for the quick-fix menu: its title and what resolving it needs to know."""
+
+    title: str
+    data: dict[str, Any] = field(default_factory=dict)
+    diagnostics: tuple[Diagnostic, ...] = ()  # the diagnostics a fix addresses
+
+
+@dataclass
+class FileChange:
+    """A whole-file change to a file other than the request's (Generate tests' test file)."""
+
+    path: Path
+    new_text: str
+    old_text: str | None  # None: the file is created
 
 
 @dataclass
@@ -61,6 +89,7 @@ class Candidate:
     completion: Completion | None
     edits: list[TextEdit] = field(default_factory=list)
     new_source: str | None = None
+    files: list[FileChange] = field(default_factory=list)
     payload: dict[str, Any] = field(default_factory=dict)  # action-specific (markdown, tests)
     findings: list[Finding] = field(default_factory=list)
     confidence: float = 0.0
@@ -84,15 +113,19 @@ class ActionResult:
     elapsed_s: float
     context: list[ContextSnippet] = field(default_factory=list)
     payload: dict[str, Any] = field(default_factory=dict)
+    files: list[FileChange] = field(default_factory=list)
 
 
 class Action(Protocol):
     name: str  # "generate"
     command: str  # "hearth.generate"
     title: str  # "Hearth: Generate implementation"
+    kind: str  # the LSP code action kind: "quickfix", "refactor.rewrite", ...
+    languages: frozenset[str]  # where it is offered
+    cli_help: str  # one line for `hearth --help`; the CLI subcommand is ``name``
 
-    def applies(self, request: ActionRequest) -> str | None:
-        """A title for the quick-fix menu if the action applies here, else None. Must be cheap."""
+    def offers(self, request: ActionRequest) -> list[Offer]:
+        """What to list in the quick-fix menu here (often nothing). Must be cheap: no model."""
 
     def prompt(self, request: ActionRequest, context: list[ContextSnippet],
                max_tokens: int) -> Prompt:

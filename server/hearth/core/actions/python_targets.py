@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from dataclasses import dataclass
 
 from hearth.core.text import Pos, indent_of, split_lines
 
-TODO_COMMENT = re.compile(r"#\s*(TODO|FIXME|hearth)\b", re.IGNORECASE)
+DEF_LINE = re.compile(r"^([ \t]*)(?:async[ \t]+)?def[ \t]")
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 
@@ -75,15 +76,51 @@ def _enclosing_functions(tree: ast.AST, line: int):
 
 
 def function_at(source: str, position: Pos, tree: ast.Module | None = None) -> FunctionTarget | None:
-    """The innermost function containing ``position``, or None."""
+    """The innermost function containing ``position``, or None.
+
+    In a file that does not parse, the function around the cursor is parsed on its own.
+    """
     tree = tree or parse_or_none(source)
     if tree is None:
-        return None
+        return _isolated_function_at(source, position)
     found = list(_enclosing_functions(tree, position.line + 1))
     if not found:
         return None
     fn, qualname, cls = max(found, key=lambda item: item[0].lineno)
     return _target(source, fn, qualname, cls)
+
+
+def _isolated_function_at(source: str, position: Pos) -> FunctionTarget | None:
+    """The function around ``position`` when the rest of the file has a syntax error."""
+    lines = split_lines(source)
+    cursor = min(max(position.line, 0), len(lines) - 1)
+    start, match = next(((i, m) for i in range(cursor, -1, -1)
+                         if (m := DEF_LINE.match(lines[i]))), (None, None))
+    if start is None:
+        return None
+    indent = match.group(1)
+    end = start + 1
+    while end < len(lines):
+        stripped = lines[end].strip()
+        if stripped and not stripped.startswith("#") and len(indent_of(lines[end])) <= len(indent):
+            break
+        end += 1
+    if cursor >= end:
+        return None
+    # Keep the line numbers, blank everything else, and dedent the function to column 0.
+    segment = [line[len(indent):] if line.startswith(indent) else line.lstrip(" \t")
+               for line in lines[start:end]]
+    padded = "".join(["\n"] * start + segment + ["\n"] * (len(lines) - end))
+    tree = parse_or_none(padded)
+    if tree is None:
+        return None
+    target = function_at(padded, Pos(cursor, 0), tree)
+    if target is None or not indent:
+        return target
+    return dataclasses.replace(
+        target, body_indent=indent + target.body_indent,
+        region_start=Pos(target.region_start.line, target.region_start.col + len(indent)),
+        region_end=Pos(target.region_end.line, target.region_end.col + len(indent)))
 
 
 def _target(source: str, fn: FunctionNode, qualname: str,

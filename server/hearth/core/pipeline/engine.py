@@ -53,8 +53,11 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     start = time.perf_counter()
     cancel = cancel or CancelToken()
     report = progress or (lambda message, percentage: None)
-    if action.applies(request) is None:
-        raise HearthError(f"{action.title} does not apply at this position.")
+    offers = action.offers(request)
+    if not offers:
+        raise HearthError(f"{action.title} does not apply at this position.",
+                          "Place the cursor where the editor offers the action.")
+    title = offers[0].title
     context: list[ContextSnippet] = []
     if context_provider is not None:
         report("Gathering context", 5)
@@ -80,13 +83,13 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     if not best.usable:
         reasons = sorted({f.reason for c in candidates for f in c.findings if f.fatal})
         raise HearthError(
-            f"{action.title}: none of {len(candidates)} candidate(s) passed the checks "
+            f"{title}: none of {len(candidates)} candidate(s) passed the checks "
             f"({'; '.join(reasons)}).",
             "Try again, add detail to the docstring, or raise generation.samples.")
     low = best.confidence < options.confidence_threshold
     return ActionResult(
-        action=action.name, title=action.title + (" (low confidence)" if low else ""),
+        action=action.name, title=title + (" (low confidence)" if low else ""),
         edits=best.edits, new_source=best.new_source, confidence=round(best.confidence, 3),
         low_confidence=low, reasons=[f.reason for f in best.findings],
         samples=len(candidates), tokens=tokens, elapsed_s=time.perf_counter() - start,
-        context=prompt.context, payload=best.payload)
+        context=prompt.context, payload=best.payload, files=best.files)

@@ -1,0 +1,127 @@
+"""Diagnostics: flake8 and the security rules, debounced per document, never waiting for the model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from hearth.core.analysis import Finding, Severity, run_flake8, scan
+from hearth.core.errors import HearthError
+from hearth.core.text import Pos, split_lines
+from hearth.lsp.convert import to_client, to_core
+from hearth.lsp.server import HearthServer
+
+log = logging.getLogger(__name__)
+
+SEVERITY = {Severity.ERROR: types.DiagnosticSeverity.Error,
+            Severity.WARNING: types.DiagnosticSeverity.Warning,
+            Severity.INFORMATION: types.DiagnosticSeverity.Information,
+            Severity.HINT: types.DiagnosticSeverity.Hint}
+LSP_TO_SEVERITY = {value: key for key, value in SEVERITY.items()}
+
+
+def analyse(server: HearthServer, uri: str, source: str) -> list[Finding]:
+    """Every finding the settings ask for, for one Python document's text."""
+    settings = server.settings.diagnostics
+    path = Path(to_fs_path(uri)) if uri.startswith("file:") else Path("untitled.py")
+    findings: list[Finding] = []
+    if settings.flake8:
+        try:
+            findings += run_flake8(source, path, server.root)
+        except HearthError as exc:  # a broken flake8 configuration: say so once per change
+            server.show(f"Hearth: {exc}", types.MessageType.Warning)
+    if settings.security:
+        findings += scan(source, disabled=server.settings.guardrails.disabled_rules)
+    return findings
+
+
+def to_lsp(server: HearthServer, lines: list[str], finding: Finding) -> types.Diagnostic:
+    encoding = server.workspace.position_encoding or types.PositionEncodingKind.Utf16
+    text_caps = server.client_capabilities.text_document
+    publish = text_caps.publish_diagnostics if text_caps else None
+    described = bool(publish and publish.code_description_support)
+    return types.Diagnostic(
+        range=types.Range(to_client(lines, Pos(finding.line, finding.column), encoding),
+                          to_client(lines, Pos(finding.end_line, finding.end_column), encoding)),
+        message=finding.message, severity=SEVERITY[Severity(finding.severity)],
+        code=finding.code, source=finding.source,
+        code_description=types.CodeDescription(href=finding.url)
+        if described and finding.url else None)
+
+
+def from_lsp(server: HearthServer, lines: list[str],
+             diagnostic: types.Diagnostic) -> Finding | None:
+    """A client's diagnostic (from a code action's context) as a core finding, if it is ours."""
+    if diagnostic.source not in ("flake8", "hearth") or diagnostic.code is None:
+        return None
+    encoding = server.workspace.position_encoding or types.PositionEncodingKind.Utf16
+    start = to_core(lines, diagnostic.range.start, encoding)
+    end = to_core(lines, diagnostic.range.end, encoding)
+    severity = LSP_TO_SEVERITY.get(diagnostic.severity or types.DiagnosticSeverity.Warning,
+                                   Severity.WARNING)
+    return Finding(code=str(diagnostic.code), message=diagnostic.message, line=start.line,
+                   column=start.col, end_line=end.line, end_column=end.col, severity=severity,
+                   source=diagnostic.source, url=None, explanation=None)
+
+
+async def publish_later(server: HearthServer, uri: str, delay_s: float) -> None:
+    """Wait out the debounce, analyse off the event loop, publish if still current."""
+    await asyncio.sleep(delay_s)
+    document = server.workspace.text_documents.get(uri)
+    if document is None:
+        return
+    version, source = document.version, document.source
+    if document.language_id != "python" and not uri.endswith((".py", ".pyi")):
+        findings: list[Finding] = []
+    else:
+        findings = await asyncio.to_thread(analyse, server, uri, source)
+    current = server.workspace.text_documents.get(uri)
+    if current is None or current.version != version:
+        return  # closed or edited meanwhile: a newer run will publish
+    lines = split_lines(source)
+    server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+        uri=uri, version=version, diagnostics=[to_lsp(server, lines, f) for f in findings]))
+
+
+def schedule(server: HearthServer, uri: str, delay_s: float) -> None:
+    """Debounce per document: a new edit cancels the pending run for that document."""
+    pending = server.diagnostic_tasks.pop(uri, None)
+    if pending is not None:
+        pending.cancel()
+    task = asyncio.ensure_future(publish_later(server, uri, delay_s))
+    server.diagnostic_tasks[uri] = task
+    task.add_done_callback(lambda t: _forget(server, uri, t))
+
+
+def _forget(server: HearthServer, uri: str, task: asyncio.Task) -> None:
+    if server.diagnostic_tasks.get(uri) is task:
+        del server.diagnostic_tasks[uri]
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Diagnostics for %s failed", uri, exc_info=task.exception())
+
+
+def register(server: HearthServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(params: types.DidOpenTextDocumentParams) -> None:
+        schedule(server, params.text_document.uri, 0)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(params: types.DidChangeTextDocumentParams) -> None:
+        schedule(server, params.text_document.uri,
+                 server.settings.diagnostics.debounce_ms / 1000)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(params: types.DidSaveTextDocumentParams) -> None:
+        schedule(server, params.text_document.uri, 0)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(params: types.DidCloseTextDocumentParams) -> None:
+        pending = server.diagnostic_tasks.pop(params.text_document.uri, None)
+        if pending is not None:
+            pending.cancel()
+        server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+            uri=params.text_document.uri, diagnostics=[]))
