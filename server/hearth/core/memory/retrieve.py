@@ -1,0 +1,94 @@
+"""Rank and select retrieved chunks: reciprocal rank fusion of the vector and BM25
+rankings blended with importance, then de-duplication and a token budget for prompts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+from hearth.core.memory.records import Chunk
+
+MODES = ("vector", "bm25", "hybrid")
+CHARS_PER_TOKEN = 3.0  # code tokenises denser than prose; err on the side of fewer chunks
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A chunk that either ranking found, with what the final score needs."""
+
+    key: Hashable
+    chunk: Chunk
+    content_hash: str
+    importance: float
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[Hashable]], rrf_k: int
+) -> dict[Hashable, float]:
+    """Sum of 1/(rrf_k + rank) over the rankings, scaled so that first in all is 1.0."""
+    if not rankings:
+        return {}
+    best = len(rankings) / (rrf_k + 1)
+    fused: dict[Hashable, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            fused[key] = fused.get(key, 0.0) + 1.0 / (rrf_k + rank)
+    return {key: value / best for key, value in fused.items()}
+
+
+def score_candidates(
+    mode: str,
+    vector_ranking: Sequence[tuple[Hashable, float]],
+    lexical_ranking: Sequence[tuple[Hashable, float]],
+    importance: dict[Hashable, float],
+    similarity_weight: float,
+    rrf_k: int,
+) -> list[tuple[Hashable, float]]:
+    """Best-first (key, score): raw similarity or BM25 for the single modes; for hybrid,
+    ``w * fused + (1 - w) * importance``."""
+    if mode == "vector":
+        return list(vector_ranking)
+    if mode == "bm25":
+        return list(lexical_ranking)
+    fused = reciprocal_rank_fusion(
+        [[key for key, _ in vector_ranking], [key for key, _ in lexical_ranking]], rrf_k
+    )
+    scored = [
+        (key, similarity_weight * value + (1.0 - similarity_weight) * importance.get(key, 0.0))
+        for key, value in fused.items()
+    ]
+    scored.sort(key=lambda item: item[1], reverse=True)
+    return scored
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def overlaps(chunk: Chunk, path: str, lines: tuple[int, int]) -> bool:
+    return chunk.path == path and chunk.start_line <= lines[1] and lines[0] <= chunk.end_line
+
+
+def select_within_budget(
+    ranked: Sequence[tuple[Candidate, float]], budget_tokens: int
+) -> list[tuple[Candidate, float]]:
+    """Keep ranked candidates, best first, that add something new (no repeated content,
+    no span overlapping one already kept in the same file) and still fit the budget."""
+    kept: list[tuple[Candidate, float]] = []
+    seen_hashes: set[str] = set()
+    used = 0
+    for candidate, score in ranked:
+        chunk = candidate.chunk
+        if candidate.content_hash in seen_hashes:
+            continue
+        if any(overlaps(chunk, other.chunk.path, (other.chunk.start_line, other.chunk.end_line))
+               for other, _ in kept):
+            continue
+        cost = estimate_tokens(chunk.text)
+        if used + cost > budget_tokens:
+            continue
+        kept.append((candidate, score))
+        seen_hashes.add(candidate.content_hash)
+        used += cost
+    return kept
