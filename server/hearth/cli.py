@@ -242,9 +242,7 @@ def cmd_action(args: argparse.Namespace) -> int:
                             language=language_of(path) or "text",
                             instruction=getattr(args, "instruction", None), workspace=root)
     backend = make_backend(settings.model, settings.openai)
-    options = EngineOptions(samples=settings.generation.samples,
-                            max_tokens=settings.generation.max_tokens,
-                            confidence_threshold=settings.generation.confidence_threshold)
+    options = EngineOptions.from_settings(settings)
     result = run_action(action, request, backend, options, progress=progress_printer(args))
     written = []
     if args.write:

@@ -115,12 +115,6 @@ def workspace_edit(server: HearthServer, uri: str, version: int | None,
     return types.WorkspaceEdit(changes={uri: edits})
 
 
-def engine_options(server: HearthServer) -> EngineOptions:
-    generation = server.settings.generation
-    return EngineOptions(samples=generation.samples, max_tokens=generation.max_tokens,
-                         confidence_threshold=generation.confidence_threshold)
-
-
 async def compute(server: HearthServer, call: Invocation,
                   progress_token: types.ProgressToken | None = None,
                   ) -> tuple[ActionResult, ActionRequest, int | None]:
@@ -137,7 +131,7 @@ async def compute(server: HearthServer, call: Invocation,
             "was offered; run it again.")
     cancel = CancelToken()
     job_id = server.track_job(cancel)
-    options = engine_options(server)
+    options = EngineOptions.from_settings(server.settings)
     try:
         async with WorkProgress(server, action.title, cancel, progress_token) as progress:
             server.status("busy", action.title)

@@ -75,6 +75,15 @@ def content_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Overlay:
+    """Unsaved editor texts for one retrieval: their chunks, vectors and paths."""
+
+    candidates: list[Candidate]
+    vectors: dict[str, np.ndarray]
+    paths: set[str]
+
+
 @dataclass
 class _PreparedFile:
     """A changed file, read and chunked, waiting for embeddings."""
@@ -122,6 +131,7 @@ class WorkspaceIndex:
         self._last_vector_save = time.monotonic()
         self._rebuilt = False
         self._overlay_embeddings: dict[str, np.ndarray] = {}
+        self._overlay_lock = threading.Lock()
 
     # -- public API -----------------------------------------------------------------------
 
@@ -227,7 +237,7 @@ class WorkspaceIndex:
         self._check_query(query, mode)
         if k <= 0:
             raise HearthError(f"k must be positive, got {k}.")
-        ranked = self._rank(query, mode, overlay={}, hidden_paths=set())
+        ranked = self._rank(query, mode, _Overlay([], {}, set()))
         return [self._hit(candidate, score) for candidate, score in ranked[:k]]
 
     def context_for(
@@ -246,10 +256,7 @@ class WorkspaceIndex:
         self._check_query(query, "hybrid")
         if budget_tokens <= 0:
             return []
-        overlay_chunks = self._overlay_chunks(overlay or {})
-        hidden_paths = {chunks[0].chunk.path for chunks in overlay_chunks.values() if chunks}
-        hidden_paths |= {self._relative(path) for path in (overlay or {})}
-        ranked = self._rank(query, "hybrid", overlay=overlay_chunks, hidden_paths=hidden_paths)
+        ranked = self._rank(query, "hybrid", self._overlay(overlay or {}))
         if exclude_path is not None:
             ranked = self._without_edited(ranked, self._relative(exclude_path), exclude_lines)
         kept = select_within_budget(ranked, budget_tokens)
@@ -478,8 +485,7 @@ class WorkspaceIndex:
         self,
         query: str,
         mode: str,
-        overlay: Mapping[str, list[Candidate]],
-        hidden_paths: set[str],
+        overlay: _Overlay,
     ) -> list[tuple[Candidate, float]]:
         wanted = self.settings.candidates
         query_vector = None
@@ -489,7 +495,7 @@ class WorkspaceIndex:
         with self._lock:
             catalogue = self._open()
             hidden_ids = {
-                stored.id for path in hidden_paths for stored in catalogue.chunks_of(path)
+                stored.id for path in overlay.paths for stored in catalogue.chunks_of(path)
             }
             vector_ranking: list[tuple[Hashable, float]] = []
             if query_vector is not None:
@@ -498,9 +504,9 @@ class WorkspaceIndex:
             lexical_ranking: list[tuple[Hashable, float]] = []
             if mode != "vector":
                 lexical_ranking = list(self._lexical.search(query_terms, wanted, hidden_ids))
-            extra = [candidate for chunks in overlay.values() for candidate in chunks]
+            extra = overlay.candidates
             vector_ranking, lexical_ranking = self._merge_overlay(
-                extra, query_vector, query_terms, vector_ranking, lexical_ranking, mode
+                overlay, query_vector, query_terms, vector_ranking, lexical_ranking, mode
             )
             ids = {key for key, _ in vector_ranking + lexical_ranking if isinstance(key, int)}
             stored = catalogue.chunks_by_id(ids)
@@ -518,19 +524,19 @@ class WorkspaceIndex:
 
     def _merge_overlay(
         self,
-        extra: list[Candidate],
+        overlay: _Overlay,
         query_vector: np.ndarray | None,
         query_terms: list[str],
         vector_ranking: list[tuple[Hashable, float]],
         lexical_ranking: list[tuple[Hashable, float]],
         mode: str,
     ) -> tuple[list[tuple[Hashable, float]], list[tuple[Hashable, float]]]:
+        extra = overlay.candidates
         if not extra:
             return vector_ranking, lexical_ranking
         if query_vector is not None:
             vector_ranking = vector_ranking + [
-                (candidate.key, float(self._overlay_embeddings[candidate.content_hash]
-                                      @ query_vector))
+                (candidate.key, float(overlay.vectors[candidate.content_hash] @ query_vector))
                 for candidate in extra
             ]
             vector_ranking.sort(key=lambda item: item[1], reverse=True)
@@ -544,39 +550,43 @@ class WorkspaceIndex:
             lexical_ranking.sort(key=lambda item: item[1], reverse=True)
         return vector_ranking, lexical_ranking
 
-    def _overlay_chunks(self, overlay: Mapping[Path, str]) -> dict[str, list[Candidate]]:
+    def _overlay(self, texts: Mapping[Path, str]) -> _Overlay:
         """Chunk unsaved texts and embed the chunks not seen before (kept in a small
-        in-memory cache, never in the store)."""
-        result: dict[str, list[Candidate]] = {}
-        for path, text in overlay.items():
+        in-memory cache, never in the store); their stored versions are hidden."""
+        paths = {self._relative(path) for path in texts}
+        candidates: list[Candidate] = []
+        for path, text in texts.items():
             rel_path = self._relative(path)
             if self._rules.excludes(self.root, rel_path):
                 continue
             checked = decode_indexable(text.encode("utf-8"), self.settings)
             chunks = chunk_file(rel_path, checked, self.settings) if checked else []
-            result[rel_path] = [
-                Candidate(("overlay", rel_path, index), chunk, content_hash(embedding_text(chunk)),
-                          self._importance(chunk))
+            candidates += [
+                Candidate(("overlay", rel_path, index), chunk,
+                          content_hash(embedding_text(chunk)), self._importance(chunk))
                 for index, chunk in enumerate(chunks)
             ]
-        self._embed_overlay([c for chunks in result.values() for c in chunks])
-        return result
+        return _Overlay(candidates, self._overlay_vectors(candidates), paths)
 
-    def _embed_overlay(self, candidates: list[Candidate]) -> None:
-        missing = {c.content_hash: embedding_text(c.chunk) for c in candidates
-                   if c.content_hash not in self._overlay_embeddings}
-        if not missing:
-            return
-        with self._lock:
-            stored = self._open().embeddings_by_hash(missing)
-        for digest, blob in stored.items():
-            self._overlay_embeddings[digest] = np.frombuffer(blob, dtype=np.float32)
-        todo = {digest: text for digest, text in missing.items() if digest not in stored}
-        if todo:
-            vectors = self._embedder_instance().embed(list(todo.values()))
-            self._overlay_embeddings.update(zip(todo, vectors))
-        while len(self._overlay_embeddings) > _OVERLAY_CACHE_SIZE:
-            self._overlay_embeddings.pop(next(iter(self._overlay_embeddings)))
+    def _overlay_vectors(self, candidates: list[Candidate]) -> dict[str, np.ndarray]:
+        wanted = {c.content_hash: embedding_text(c.chunk) for c in candidates}
+        with self._overlay_lock:
+            found = {digest: self._overlay_embeddings[digest] for digest in wanted
+                     if digest in self._overlay_embeddings}
+        missing = {digest: text for digest, text in wanted.items() if digest not in found}
+        if missing:
+            with self._lock:
+                stored = self._open().embeddings_by_hash(missing)
+            found.update((digest, np.frombuffer(blob, dtype=np.float32))
+                         for digest, blob in stored.items())
+            todo = {digest: text for digest, text in missing.items() if digest not in stored}
+            if todo:
+                found.update(zip(todo, self._embedder_instance().embed(list(todo.values()))))
+        with self._overlay_lock:
+            self._overlay_embeddings.update(found)
+            while len(self._overlay_embeddings) > _OVERLAY_CACHE_SIZE:
+                self._overlay_embeddings.pop(next(iter(self._overlay_embeddings)))
+        return found
 
     def _without_edited(
         self,

@@ -8,17 +8,19 @@ import threading
 import time
 from pathlib import Path
 
-from hearth.core.cancel import Cancelled, CancelToken
+from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.models.backend import (
     Completion,
     GenerationRequest,
     OnToken,
-    SamplingParams,
 )
+from hearth.core.models.llama_batch import BatchDecoder
 from hearth.core.models.provision import check_gguf
 
 log = logging.getLogger(__name__)
+
+UNUSED_LLAMA_CONTEXT = 256
 
 
 def default_threads() -> int:
@@ -44,8 +46,10 @@ class LlamaCppBackend:
         self.seed = seed
         self.load_s: float | None = None
         self._llm = None
+        self._decoder: BatchDecoder | None = None
         self._formatter = None
         self._lock = threading.Lock()
+        self._decode_lock = threading.Lock()
 
     @property
     def loaded(self) -> bool:
@@ -66,9 +70,11 @@ class LlamaCppBackend:
                     "Run `make setup`, or `pip install llama-cpp-python`.",
                 ) from None
             try:
-                llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
-                            n_threads=self.n_threads, n_threads_batch=self.n_threads,
-                            seed=self.seed, verbose=False)
+                # Decoding happens in the BatchDecoder's own context; the one Llama always makes
+                # is never decoded in, so it is kept small (its KV cache alone would be ~50 MB).
+                llm = Llama(model_path=str(self.model_path), n_ctx=UNUSED_LLAMA_CONTEXT,
+                            n_batch=UNUSED_LLAMA_CONTEXT, n_threads=self.n_threads,
+                            n_threads_batch=self.n_threads, seed=self.seed, verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise HearthError(
                     f"llama.cpp could not load {self.model_path}: {exc}.",
@@ -85,6 +91,7 @@ class LlamaCppBackend:
                 eos_token=_token_text(llm, llm.token_eos()),
                 bos_token=_token_text(llm, llm.token_bos()),
             )
+            self._decoder = BatchDecoder(llm, n_ctx=self.n_ctx, n_threads=self.n_threads)
             self._llm = llm
             self.load_s = time.perf_counter() - start
             log.info("Loaded %s in %.2f s (%d threads, n_ctx %d)", self.model_path.name,
@@ -105,7 +112,15 @@ class LlamaCppBackend:
 
     def generate(self, request: GenerationRequest, cancel: CancelToken | None = None,
                  on_token: OnToken | None = None) -> list[Completion]:
+        """All samples of ``request`` decoded together in one batch per step.
+
+        ``on_token`` streams the first sample's text (the greedy one in the engine's ladder).
+        """
         self.load(cancel)
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if not request.params:
+            return []
         prompt, template_stops = self.render_prompt(request)
         prompt_tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         if len(prompt_tokens) >= self.n_ctx - 16:
@@ -114,60 +129,16 @@ class LlamaCppBackend:
                 f"({self.n_ctx}).",
                 "Select less code, or raise model.contextLength.",
             )
-        return [self._sample(prompt, prompt_tokens, params, template_stops, request, cancel,
-                             on_token, index)
-                for index, params in enumerate(request.params)]
-
-    def _sample(self, prompt: str, prompt_tokens: list[int], params: SamplingParams,
-                template_stops: list[str], request: GenerationRequest,
-                cancel: CancelToken | None, on_token: OnToken | None, index: int) -> Completion:
-        from llama_cpp import StoppingCriteriaList
-
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        start = time.perf_counter()
-        text = ""
-        tokens = 0
-        stopped_by_callback = False
-
-        def should_stop(_input_ids, _logits) -> bool:
-            # Runs inside llama-cpp-python's decode loop after every token: this is where a
-            # cancellation reaches the decoder.
-            return cancel is not None and cancel.cancelled
-
-        max_tokens = min(params.max_tokens, self.n_ctx - len(prompt_tokens) - 1)
-        stream = self._llm.create_completion(
-            prompt_tokens, max_tokens=max_tokens, temperature=params.temperature,
-            top_p=params.top_p, top_k=params.top_k, repeat_penalty=params.repeat_penalty,
-            stop=list(params.stop) + template_stops, stream=True,
-            seed=params.seed if params.seed is not None else self.seed + index,
-            stopping_criteria=StoppingCriteriaList([should_stop]),
-        )
-        finish = "stop"
-        try:
-            for chunk in stream:
-                choice = chunk["choices"][0]
-                piece = choice.get("text") or ""
-                if piece:
-                    tokens += 1
-                    text += piece
-                    if on_token:
-                        on_token(piece)
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-                if request.stop_when is not None and piece and request.stop_when(text):
-                    stopped_by_callback = True
-                    break
-        finally:
-            stream.close()
-        if cancel is not None and cancel.cancelled:
-            raise Cancelled()
-        return Completion(
-            text=request.prefill + text, tokens=tokens,
-            finish_reason="stop_when" if stopped_by_callback else finish,
-            elapsed_s=time.perf_counter() - start, prompt_tokens=len(prompt_tokens),
-            prefilled=True,
-        )
+        seeds = [p.seed if p.seed is not None else self.seed + index
+                 for index, p in enumerate(request.params)]
+        with self._decode_lock:
+            samples = self._decoder.decode(prompt_tokens, request.params, seeds,
+                                           stops=template_stops, stop_when=request.stop_when,
+                                           cancel=cancel, on_token=on_token)
+        return [Completion(text=request.prefill + sample.text, tokens=sample.tokens,
+                           finish_reason=sample.finish_reason, elapsed_s=sample.elapsed_s,
+                           prompt_tokens=len(prompt_tokens), prefilled=True)
+                for sample in samples]
 
     def info(self) -> dict[str, object]:
         return {"backend": self.name, "model_path": str(self.model_path),
@@ -175,7 +146,10 @@ class LlamaCppBackend:
                 "loaded": self.loaded, "load_s": self.load_s}
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._decode_lock:
+            if self._decoder is not None:
+                self._decoder.close()
+                self._decoder = None
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None

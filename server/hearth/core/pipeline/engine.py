@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hearth.core.actions.base import Action, ActionRequest, ActionResult, Candidate
+from hearth.core.actions.base import Action, ActionRequest, ActionResult, Candidate, Finding
 from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.models.backend import GenerationRequest, ModelBackend, SamplingParams
@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int | None], None]  # (message, percentage)
 ContextProvider = Callable[[ActionRequest], list[ContextSnippet]]
+# Checks shared by every action, run on each usable candidate after the action's own.
+Validator = Callable[[ActionRequest, Candidate], list[Finding]]
+# Orders candidates best first (after scoring); the default is by confidence.
+Ranker = Callable[[ActionRequest, list[Candidate]], list[Candidate]]
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,19 @@ class EngineOptions:
     max_tokens: int = 384
     confidence_threshold: float = 0.6
     seed: int = 0
+    validators: tuple[Validator, ...] = ()
+    ranker: Ranker | None = None
+
+    @classmethod
+    def from_settings(cls, settings) -> EngineOptions:  # noqa: ANN001 - hearth.settings.Settings
+        generation = settings.generation
+        return cls(samples=generation.samples, max_tokens=generation.max_tokens,
+                   confidence_threshold=generation.confidence_threshold)
+
+
+def by_confidence(request: ActionRequest, candidates: list[Candidate]) -> list[Candidate]:
+    """Highest confidence first; among equals the earlier sample (the greedy one) wins."""
+    return sorted(candidates, key=lambda c: -c.confidence)
 
 
 def sampling_ladder(samples: int, max_tokens: int, seed: int = 0) -> list[SamplingParams]:
@@ -77,8 +94,11 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     report("Checking candidates", 90)
     candidates = [action.candidate(request, completion) for completion in completions]
     for candidate in candidates:
+        if candidate.usable:
+            for validate in options.validators:
+                candidate.findings.extend(validate(request, candidate))
         candidate.confidence = score(candidate)
-    best = max(candidates, key=lambda c: c.confidence)  # first of equals: the greedy sample
+    best = (options.ranker or by_confidence)(request, candidates)[0]
     tokens = sum(c.completion.tokens for c in candidates if c.completion)
     if not best.usable:
         reasons = sorted({f.reason for c in candidates for f in c.findings if f.fatal})

@@ -1,0 +1,239 @@
+"""The prompt-side guard: refuses (or warns about) an instruction that is too long or asks for
+something destructive, before any of it reaches the model."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from hearth.core.errors import HearthError
+from hearth.core.guardrails.rules import RULES, GuardFinding, excerpt, is_enabled, normalise, verdict
+from hearth.settings import GuardrailSettings
+
+_I = re.IGNORECASE
+
+
+def _words(*words: str) -> str:
+    """An alternation of ``words`` that also matches their -s, -es, -ed and -ing forms."""
+    return r"\b(?:" + "|".join(re.escape(word) for word in words) + r")(?:s|es|ed|ing)?\b"
+
+
+# -- HG202: SQL that destroys tables or every row of one
+_TABLE_WORDS = r"(?:tables?|databases?|db|schemas?|collections?|keyspaces?)"
+_DESTRUCTIVE_SQL = (
+    re.compile(r"\bdrop\s+(?:table|database|schema|view|index|collection|keyspace|user|role)"
+               r"\b(?:\s+if\s+exists)?\s*[\w.`\"\[]", _I),
+    re.compile(r"\bdrop\s+(?:(?:all|every|the)\s+)?(?:of\s+the\s+)?(?:\w+\s+){0,2}?"
+               + _TABLE_WORDS + r"\b(?!'s|\s+(?:rows?|columns?|entr(?:y|ies)|duplicates|nulls?|"
+               r"connections?|sessions?|cursors?|handles?|locks?|pools?|caches?|clients?|"
+               r"validation|objects?|names?|prefix(?:es)?|suffix(?:es)?|fields?)\b)", _I),
+    re.compile(r"\btruncate\s+(?:table\b|(?:all|every|the|each)\s+(?:\w+\s+){0,2}?"
+               + _TABLE_WORDS + r"\b)", _I),
+    re.compile(r"\bTRUNCATE\s+[\w.`\"]+\s*(?:;|$)"),
+    # A DELETE statement with no WHERE before the statement ends: written in capitals, or
+    # ending right after the table name ("delete from the cart the item" is English).
+    re.compile(r"\bDELETE\s+FROM\s+[\w.`\"\[\]]+(?![^;]*\b(?i:where)\b)"),
+    re.compile(r"\bdelete\s+from\s+[\w.`\"\[\]]+\s*(?:;|$|[\"'`)])", _I),
+    re.compile(r"\b(?:delete|remove|erase|wipe|purge|clear)\s+(?:all|every(?:thing)?)\s+"
+               r"(?:of\s+)?(?:the\s+)?(?:\w+\s+){0,2}?(?:in|from)\s+(?:the\s+)?(?:\w+\s+){0,2}?"
+               + _TABLE_WORDS + r"\b", _I),
+    re.compile(r"\b(?:wipe|erase|purge|nuke|destroy)\s+(?:out\s+)?(?:the\s+|all\s+|my\s+)?"
+               r"(?:\w+\s+)?(?:database|db|tables)\b", _I),
+)
+
+# -- HG203: rm -rf and its relatives aimed at /, ~, *, .., $HOME or a system directory
+_DANGEROUS_PATH = (
+    r"[\"']?(?:/\*?|~/?\*?|\*|\.{1,2}/?\*?|\$\{?HOME\}?/?\*?|\$env:USERPROFILE|%USERPROFILE%"
+    r"|/(?:home|etc|usr|var|bin|sbin|boot|lib|lib64|root|opt|srv|dev|System|Users|Library)/?\*?"
+    r"|[A-Za-z]:\\\*?)[\"']?(?=\s|$|[;&|)`])"
+)
+_RECURSIVE_DELETE = (
+    re.compile(r"\brm\s+(?:-{1,2}[\w-]+\s+)*?(?:-[a-zA-Z]*[rR][a-zA-Z]*|--recursive)\s+"
+               r"(?:-{1,2}[\w-]+\s+)*(?:[^\s;&|]+\s+)*?" + _DANGEROUS_PATH),
+    re.compile(r"--no-preserve-root\b"),
+    re.compile(r"\b(?:shutil\.)?rmtree\(\s*(?:[rRbB]?[\"'](?:/|~/?|[A-Za-z]:\\\\?)[\"']"
+               r"|os\.path\.expanduser\(\s*[\"']~/?[\"']\s*\)|(?:pathlib\.)?Path\.home\(\)"
+               r"|(?:pathlib\.)?Path\(\s*[\"'](?:/|~)[\"']\s*\)"
+               r"|os\.environ\[\s*[\"']HOME[\"']\s*\]|os\.getenv\(\s*[\"']HOME[\"']\s*\))"),
+    re.compile(r"\b(?:rd|rmdir)\s+/s\s+(?:/q\s+)?[\"']?[A-Za-z]:\\?[\"']?(?=\s|$)", _I),
+    re.compile(r"\bdel\s+(?:/[a-z]\s+)*[\"']?[A-Za-z]:\\\*?(?:\.\*)?[\"']?(?=\s|$)", _I),
+    re.compile(r"\bRemove-Item\b(?=[^\n]*-Recurse)[^\n]*?\s" + _DANGEROUS_PATH, _I),
+    re.compile(r"\b(?:delete|remove|erase|wipe|nuke|destroy)\s+(?:all\s+|every\s+)?(?:the\s+)?"
+               r"(?:files?\s+(?:on|in|from|under)\s+)?(?:the\s+|my\s+|their\s+|a\s+)?"
+               r"(?:entire\s+|whole\s+|user'?s\s+)?(?:file\s*system|root\s+(?:directory|folder|"
+               r"partition|dir)|home\s+(?:directory|folder|dir)|system\s+(?:files|directory))\b",
+               _I),
+    re.compile(r"\b(?:delete|remove|erase|wipe)\s+everything\s+(?:on|in|from)\s+(?:the\s+|my\s+|"
+               r"this\s+|a\s+)?(?:computer|machine|system|server|disk|drive|home)\b", _I),
+)
+
+# -- HG204: formatting or overwriting a disk
+_BLOCK_DEVICE = r"/dev/(?:sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|disk\d|rdisk\d|md\d)"
+_DISK_WIPE = (
+    re.compile(r"\bmkfs(?:\.\w+)?\b"),
+    re.compile(r"\bdd\b[^\n]*\bof=" + _BLOCK_DEVICE),
+    re.compile(r"(?:>|\btee\s+)\s*" + _BLOCK_DEVICE),
+    re.compile(r"\b(?:shred|wipefs|blkdiscard)\b[^\n]*" + _BLOCK_DEVICE),
+    re.compile(r"\bsgdisk\s+(?:-Z|--zap-all)\b|\bwipefs\s+-a\b|\bdiskpart\b", _I),
+    re.compile(r"\bformat\s+[A-Za-z]:(?=[\s\\/\"',.;]|$)", _I),
+    re.compile(r"\b(?:Format-Volume|Clear-Disk|Initialize-Disk)\b", _I),
+    re.compile(r"\b(?:format|re-?format|wipe|erase|zero(?:\s+out)?|re-?partition|overwrite)\s+"
+               r"(?:the\s+|my\s+|a\s+|all\s+|every\s+|their\s+)?(?:(?:entire|whole|system|main|"
+               r"primary|boot|usb|external|internal|hard)\s+){0,2}(?:disk|drive|partition|ssd|"
+               r"hdd|volume)s?\b", _I),
+)
+
+# -- HG205: fork bombs
+_FORK_BOMB = (
+    # :(){ :|:& };:  and the same with any function name
+    re.compile(r"(?P<f>[\w:.]+)\s*\(\)\s*\{\s*(?P=f)\s*\|\s*(?P=f)\s*&\s*;?\s*\}\s*;\s*(?P=f)"),
+    re.compile(r"%0\s*\|\s*%0"),
+    re.compile(r"\bwhile\s*\(?\s*(?:True|1|true)\s*\)?\s*:?\s*\{?\s*(?:os\.)?fork\s*\(\s*\)"),
+    re.compile(r"\bfor\s*\(\s*;\s*;\s*\)\s*\{?\s*fork\s*\(\s*\)"),
+    re.compile(r"\b(?:write|create|make|generate|run|implement|build|code|craft|launch|execute|"
+               r"start|give\s+me)\s+(?:me\s+)?(?:a\s+|an\s+|the\s+|some\s+|another\s+)?"
+               r"(?:\w+\s+){0,2}?fork[\s-]?bombs?\b", _I),
+    re.compile(r"\bspawn\w*\s+(?:\w+\s+){0,3}?process(?:es)?\s+(?:\w+\s+){0,3}?(?:forever|endlessly|"
+               r"infinitely|without\s+(?:end|limit)|until\s+the\s+(?:machine|system|computer|"
+               r"server)\s+(?:crashes|freezes|hangs|dies))\b", _I),
+)
+
+# -- HG206: turning a security check off
+_WORLD_WRITABLE_MODE = r"(?:0?777|0?666|a\+rwx|a\+w|o\+w|o\+rwx|ugo\+rwx)"
+# Atomic, so that "csrf token field" cannot shrink to "csrf" to get past the exclusions below.
+_SECURITY_OBJECT = (
+    r"(?>auth(?:entication|orization)?(?:\s+checks?)?|login\s+(?:checks?|requirements?)|"
+    r"csrf(?:\s+(?:protection|checks?|tokens?|validation))?|firewall|selinux|apparmor|antivirus|"
+    r"(?:windows\s+)?defender|(?:ssl|tls|https|certificate|cert|host\s*name)\s+(?:verification|"
+    r"validation|checks?|checking)|security\s+(?:checks?|features?|controls?|scanning|rules?|"
+    r"policies|policy)|permission\s+checks?|access\s+control|2fa|mfa|two[\s-]factor(?:\s+auth"
+    r"(?:entication)?)?|password\s+(?:checks?|requirements?|verification)|signature\s+"
+    r"(?:verification|checks?|validation)|sandbox(?:ing)?|guardrails?|same[\s-]origin\s+policy|"
+    r"cors\s+(?:checks?|restrictions?)|content\s+security\s+policy|aslr)"
+)
+_SECURITY_DISABLED = (
+    re.compile(r"\bverify\s*=\s*(?:False|0)\b|\bverify_ssl\s*=\s*False\b"
+               r"|\bcheck_hostname\s*=\s*False\b|\bssl\._create_unverified_context\b"
+               r"|\bCERT_NONE\b|\bInsecureSkipVerify\s*:\s*true\b"
+               r"|\brejectUnauthorized\s*:\s*false\b"),
+    re.compile(r"\b(?:NODE_TLS_REJECT_UNAUTHORIZED|PYTHONHTTPSVERIFY|GIT_SSL_NO_VERIFY)"
+               r"\s*=\s*[\"']?(?:0|1|true)\b"),
+    re.compile(r"\bcurl\b[^\n|;]*\s(?:-k|--insecure)(?=\s|$)|\bwget\b[^\n|;]*\s"
+               r"--no-check-certificate\b"),
+    re.compile(r"\bsetenforce\s+(?:0|permissive)\b|\bSELINUX\s*=\s*(?:disabled|permissive)\b"
+               r"|\bufw\s+disable\b|\biptables\s+(?:-F|--flush)\b"
+               r"|\bsystemctl\s+(?:stop|disable|mask)\s+(?:firewalld|ufw|apparmor|iptables|"
+               r"nftables)\b|\bnetsh\s+advfirewall\s+set\s+\w+\s+state\s+off\b"
+               r"|\bSet-MpPreference\b[^\n]*-Disable\w+", _I),
+    re.compile(r"@?\bcsrf_exempt\b|\bWTF_CSRF_ENABLED\s*=\s*False\b|\bCSRF_ENABLED\s*=\s*False\b"
+               r"|\bcsrf\s*=\s*False\b"),
+    re.compile(r"\bchmod\s+(?:-\w+\s+)*(?:-R|--recursive)\s+(?:-\w+\s+)*" + _WORLD_WRITABLE_MODE
+               + r"\b|\bchmod\s+" + _WORLD_WRITABLE_MODE + r"\s+(?:-R|--recursive)\b"
+               r"|\bchmod\s+(?:-\w+\s+)*" + _WORLD_WRITABLE_MODE + r"\s+" + _DANGEROUS_PATH),
+    re.compile(r"\b(?:disable|turn\s+off|switch\s+off|deactivate|remove|bypass|skip|circumvent|"
+               r"get\s+rid\s+of|strip\s+out|comment\s+out|rip\s+out)\s+(?:all\s+|any\s+|every\s+)?"
+               r"(?:the\s+|of\s+the\s+|its\s+|our\s+|my\s+)?(?:\w+\s+)?" + _SECURITY_OBJECT
+               # "remove the unused auth import" is about code, not about a check
+               + r"\b(?!\s*(?:imports?|modules?|tests?|comments?|docstrings?|log(?:ging|s)?|"
+               r"messages?|parameters?|arguments?|variables?|helpers?|typos?|warnings?|"
+               r"fixtures?|mocks?|docs?|documentation|buttons?|links?|pages?|forms?|screens?|"
+               r"views?|headers?|fields?|labels?|icons?|menus?|columns?|class(?:es)?|"
+               r"functions?|methods?|files?|folders?|directory|directories|errors?|exceptions?)"
+               r"\b)", _I),
+)
+
+# -- HG207: sending host secrets somewhere else
+_HOST_SECRET = (
+    r"(?:(?:the\s+)?(?:environment\s+variables?|env\s+vars?|env(?:ironment)?)\b|os\.environ\b"
+    r"|process\.env\b|\$ENV\b|~?/?\.ssh\b(?:/[\w.]+)?|(?:ssh\s+|gpg\s+|pgp\s+)?private\s+"
+    r"(?:ssh\s+|gpg\s+|pgp\s+)?keys?\b"
+    r"|id_(?:rsa|ed25519|ecdsa|dsa)\b|~?/?\.aws(?:/credentials)?\b|aws\s+(?:credentials|keys)\b"
+    r"|\.env\s+files?\b|\.env\b|/etc/(?:shadow|passwd)\b|\.netrc\b|\.pgpass\b|\.npmrc\b"
+    r"|\.pypirc\b|\.git-credentials\b|kube-?config\b|\.kube/config\b|keychain\b"
+    r"|browser\s+(?:cookies|passwords|history)\b|(?:saved|stored)\s+passwords\b"
+    r"|(?:all|every)\s+(?:of\s+)?(?:the\s+|my\s+|our\s+|their\s+|user'?s?\s+)?(?:\w+\s+)?"
+    r"(?:credentials|tokens|passwords|secrets|api\s+keys|private\s+keys|cookies)\b)"
+)
+_SENDING = _words("send", "upload", "post", "exfiltrate", "transmit", "forward", "leak",
+                  "ship", "beacon", "copy", "sync", "pipe", "push", "dump", "email", "mail",
+                  "smuggle", "stream") + r"|\bsent\b|\bcopies\b"
+_DIRECT_OBJECT_FILLER = (r"(?:(?:all|the|every|of|my|our|their|user'?s?|contents?|whole|entire|"
+                         r"full|current|process'?s?|local|machine'?s?|system|this|these|those)"
+                         r"\s+){0,4}")
+_REMOTE = (
+    r"\b(?:to|into|onto|at|via|over\s+to|towards?)\s+(?:a\s+|an\s+|the\s+|my\s+|our\s+|some\s+|"
+    r"this\s+|that\s+|their\s+)?(?:https?://|s?ftp://|[\w.+-]+@[\w-]+\.\w+"
+    r"|(?:(?:remote|external|third[\s-]party|attacker'?s?|personal|public|evil|foreign|outside|"
+    r"secret|hidden|unknown)\s+)?(?:url|uri|server|endpoint|webhook|host|ip(?:\s+address)?|domain|"
+    r"pastebin|gist|discord|telegram|ngrok|requestbin|bucket|s3|ftp|api|website|site|collector|"
+    r"c2|machine|computer|service|location|address|channel)\b"
+    r"|[\w-]+\.(?:com|net|org|io|ru|cn|xyz|sh|site|top|info)\b)"
+)
+_SECRET_EXFILTRATION = (
+    re.compile("(?:" + _SENDING + r")\s+" + _DIRECT_OBJECT_FILLER + _HOST_SECRET
+               + r"[^\n]{0,80}?" + _REMOTE, _I),
+    re.compile(_HOST_SECRET + r"[^\n]{0,80}?\b(?:and|then)\s+(?:" + _SENDING
+               + r")\s+(?:them|it|those|everything|all\s+of\s+(?:them|it))\s+[^\n]{0,40}?"
+               + _REMOTE, _I),
+    re.compile(r"\b(?:requests|httpx|urllib\.request|urllib3|aiohttp|session|client)\.\w+\("
+               r"[^\n]*?(?:os\.environ\b(?!\s*(?:\[|\.get\())|dict\(os\.environ\)|~/\.ssh|id_rsa"
+               r"|\.aws/credentials)"),
+    re.compile(r"\bfetch\([^\n]*?JSON\.stringify\(\s*process\.env\s*\)"),
+    re.compile(r"\b(?:curl|wget|nc|ncat|netcat|scp|rsync)\b[^\n]*?(?:~/\.ssh|\.ssh/|id_rsa"
+               r"|\.aws/credentials|\$\((?:env|printenv)\)|`(?:env|printenv)`|/etc/shadow"
+               r"|\.git-credentials|\.netrc)"),
+    re.compile(r"\b(?:env|printenv|cat\s+[^\n|]*?(?:\.ssh|id_rsa|credentials|\.env|shadow|netrc))"
+               r"\s*\|\s*(?:curl|nc|ncat|netcat|wget|ssh)\b"),
+)
+
+_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
+    "HG202": _DESTRUCTIVE_SQL,
+    "HG203": _RECURSIVE_DELETE,
+    "HG204": _DISK_WIPE,
+    "HG205": _FORK_BOMB,
+    "HG206": _SECURITY_DISABLED,
+    "HG207": _SECRET_EXFILTRATION,
+}
+
+
+def _first_match(patterns: Iterable[re.Pattern[str]], text: str) -> re.Match[str] | None:
+    return next((match for pattern in patterns if (match := pattern.search(text))), None)
+
+
+def check_instruction(instruction: str | None, settings: GuardrailSettings) -> list[GuardFinding]:
+    """What the guardrails make of the user's instruction: one finding per rule that matched.
+
+    An empty list means the instruction may go to the model as it is. Under policy ``block``
+    a finding is ``fatal`` (the request is refused: see ``refuse_if_blocked``).
+    """
+    if not instruction:
+        return []
+    findings = []
+    if is_enabled("HG201", settings) and len(instruction) > settings.max_instruction_chars:
+        findings.append(verdict("HG201", (
+            f"HG201 {RULES['HG201'].name}: the instruction has {len(instruction):,} characters, "
+            f"more than the limit of {settings.max_instruction_chars:,}"), settings, penalty=0.0))
+    text = normalise(instruction)
+    for rule_id, patterns in _PATTERNS.items():
+        if not is_enabled(rule_id, settings):
+            continue
+        match = _first_match(patterns, text)
+        if match:
+            rule = RULES[rule_id]
+            findings.append(verdict(rule_id, (
+                f"{rule.id} {rule.name}: the instruction {rule.summary} "
+                f"(matched \"{excerpt(match.group())}\")"), settings, penalty=0.0))
+    return findings
+
+
+def refuse_if_blocked(findings: Iterable[GuardFinding]) -> None:
+    """Raise the ``HearthError`` that refuses a request if any finding blocks it."""
+    blocking = [finding for finding in findings if finding.fatal]
+    if not blocking:
+        return
+    rule_ids = ", ".join(f'"{finding.rule}"' for finding in blocking)
+    raise HearthError(
+        "Hearth refused the instruction: " + "; ".join(f.reason for f in blocking) + ".",
+        "Rephrase the instruction. If this is really what you want, set "
+        "hearth.guardrails.policy to \"warn\" or add " + rule_ids
+        + " to hearth.guardrails.disabledRules.")

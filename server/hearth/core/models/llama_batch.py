@@ -1,0 +1,366 @@
+"""Decode N samples of one prompt together: llama.cpp evaluates the prompt once into sequence 0,
+shares its KV cells with sequences 1..N, and decodes one token of every live sequence per step.
+
+Built on llama-cpp-python's own thin wrappers (``llama_cpp._internals``: the context, batch and
+sampler-chain objects its ``Llama`` class uses, which free native memory in the right order);
+the version is pinned in pyproject.toml because these wrappers are not a public API.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from hearth.core.cancel import Cancelled, CancelToken
+from hearth.core.errors import HearthError
+from hearth.core.models.backend import OnToken, SamplingParams, StopWhen
+
+log = logging.getLogger(__name__)
+
+PROMPT_SEQUENCE = 0
+# Prompt tokens per llama_decode call. A cancellation is noticed between calls, so this bounds
+# how long a cancelled prompt evaluation goes on (docs/sampling.md: 128 costs a few percent
+# of prefill speed against 512 and answers a cancel in ~0.3 s on a busy 2-core machine).
+PREFILL_CHUNK = 128
+# Sequences the context is first made for: the prompt plus up to 9 samples, the largest ladder
+# the engine is benchmarked with; a larger request makes a larger context once.
+DEFAULT_SEQUENCES = 10
+# The sampling details that SamplingParams leaves open take llama-cpp-python's defaults for
+# create_completion, which the backend used before batching.
+PENALTY_LAST_N = 64
+MIN_P = 0.05
+CELL_ROUNDING = 512
+
+FinishReason = str  # "stop" | "length" | "stop_when", as Completion.finish_reason
+
+
+@dataclass
+class SampleText:
+    """One decoded sequence: the text after the prompt, and why it ended."""
+
+    text: str
+    tokens: int
+    finish_reason: FinishReason
+    elapsed_s: float
+
+
+@dataclass
+class TextTail:
+    """The text of one sequence, grown a token at a time, with the request's stop rules.
+
+    Token pieces are bytes that may cut a UTF-8 character in two: the incremental decoder keeps
+    the partial bytes until the character is complete. A character left incomplete when the
+    sequence ends (max_tokens in the middle of an emoji) is dropped.
+    """
+
+    stops: Sequence[str]
+    stop_when: StopWhen | None
+    max_tokens: int
+    text: str = ""
+    tokens: int = 0
+    finish: FinishReason | None = None
+    streamed: int = 0
+    _utf8: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace"))
+
+    def end(self, reason: FinishReason) -> None:
+        self.finish = reason
+
+    def push(self, piece: bytes) -> None:
+        """Append one token's bytes and apply, in order: stop strings, stop_when, max_tokens."""
+        self.tokens += 1
+        added = self._utf8.decode(piece)
+        if added:
+            before = len(self.text)
+            self.text += added
+            cut = self._first_stop(before)
+            if cut is not None:
+                self.text = self.text[:cut]
+                self.end("stop")
+                return
+            if self.stop_when is not None and self.stop_when(self.text):
+                self.end("stop_when")
+                return
+        if self.tokens >= self.max_tokens:
+            self.end("length")
+
+    def _first_stop(self, before: int) -> int | None:
+        cuts = []
+        for stop in self.stops:
+            index = self.text.find(stop, max(0, before - len(stop) + 1))
+            if index >= 0:
+                cuts.append(index)
+        return min(cuts) if cuts else None
+
+    def unstreamed(self) -> str:
+        """New text that can be shown: all of it once finished, else all but a possible stop."""
+        end = len(self.text) if self.finish else len(self.text) - self._held_back()
+        piece = self.text[self.streamed:end]
+        self.streamed = max(self.streamed, end)
+        return piece
+
+    def _held_back(self) -> int:
+        """Length of the longest end of the text that could still grow into a stop string."""
+        held = 0
+        for stop in self.stops:
+            for size in range(min(len(stop) - 1, len(self.text)), held, -1):
+                if self.text.endswith(stop[:size]):
+                    held = size
+                    break
+        return held
+
+
+@dataclass
+class _Sequence:
+    seq_id: int
+    sampler: object  # llama_cpp._internals.LlamaSampler
+    tail: TextTail
+    token: int = -1
+    elapsed_s: float = 0.0
+
+
+class BatchDecoder:
+    """A llama_context of its own on a loaded model, for decoding N samples per prompt.
+
+    It keeps the last prompt in sequence 0 between requests, so a prompt that starts like the
+    previous one (the same system prompt, the same file) evaluates only the new tokens.
+    Not thread-safe: the backend serialises calls.
+    """
+
+    def __init__(self, llm, *, n_ctx: int, n_threads: int) -> None:
+        import llama_cpp
+
+        self._llama_cpp = llama_cpp
+        self._model = llm._model  # llama-cpp-python's LlamaModel wrapper: weights are shared
+        self._vocab = llm._model.vocab
+        self._n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self._ctx = None
+        self._batch = None
+        self._n_seq_max = 0
+        self._n_cells = 0
+        self._cached_prompt: list[int] = []
+        self._piece_buffer = ctypes.create_string_buffer(64)
+
+    # -- the context -------------------------------------------------------------------------
+
+    def _ensure_context(self, n_sequences: int, n_cells: int) -> None:
+        if self._ctx is not None and n_sequences <= self._n_seq_max and n_cells <= self._n_cells:
+            return
+        from llama_cpp import _internals
+
+        self._free_context()
+        n_seq_max = max(n_sequences, DEFAULT_SEQUENCES)
+        cells = max(self.n_ctx, -(-n_cells // CELL_ROUNDING) * CELL_ROUNDING)
+        params = self._llama_cpp.llama_context_default_params()
+        params.n_ctx = cells
+        params.n_batch = params.n_ubatch = max(PREFILL_CHUNK, n_seq_max)
+        params.n_seq_max = n_seq_max
+        # One KV buffer for all sequences: the prompt's cells are shared by reference, not
+        # copied, and a sequence may use any free cell (llama.cpp's split cache would give each
+        # sequence n_ctx / n_seq_max cells and copy the prompt into each).
+        params.kv_unified = True
+        params.n_threads = params.n_threads_batch = self.n_threads
+        params.no_perf = True
+        try:
+            self._ctx = _internals.LlamaContext(model=self._model, params=params, verbose=False)
+        except ValueError as exc:
+            raise HearthError(
+                f"llama.cpp could not make a context of {cells} cells for {n_sequences - 1} "
+                f"samples ({exc}).",
+                "Lower generation.samples, generation.maxTokens or model.contextLength.",
+            ) from None
+        self._batch = _internals.LlamaBatch(n_tokens=params.n_batch, embd=0, n_seq_max=1,
+                                            verbose=False)
+        self._n_seq_max = n_seq_max
+        self._n_cells = cells
+        self._cached_prompt = []
+        log.info("Batch context: %d cells, %d sequences, %d threads", cells, n_seq_max,
+                 self.n_threads)
+
+    def _free_context(self) -> None:
+        if self._batch is not None:
+            self._batch.close()
+            self._batch = None
+        if self._ctx is not None:
+            self._ctx.close()
+            self._ctx = None
+        self._cached_prompt = []
+
+    def close(self) -> None:
+        self._free_context()
+
+    def forget_prompt(self) -> None:
+        """Make the next request evaluate its whole prompt (for measurements)."""
+        self._cached_prompt = []
+
+    def set_threads(self, n_threads: int) -> None:
+        self.n_threads = n_threads
+        if self._ctx is not None:
+            self._ctx.set_n_threads(n_threads, n_threads)
+
+    @property
+    def _memory(self):
+        return self._ctx.memory
+
+    # -- decoding ----------------------------------------------------------------------------
+
+    def decode(self, prompt: list[int], params: Sequence[SamplingParams], seeds: Sequence[int],
+               *, stops: Sequence[str] = (), stop_when: StopWhen | None = None,
+               cancel: CancelToken | None = None,
+               on_token: OnToken | None = None) -> list[SampleText]:
+        """One text per entry of ``params``; ``on_token`` streams the first sample's text.
+
+        ``stops`` are stop strings for every sample, on top of each one's ``params.stop``.
+
+        ``prompt`` must be shorter than ``n_ctx``; each sample's max_tokens is cut to the room
+        the context has after the prompt. Raises Cancelled within one decode step (or one
+        prompt chunk) of ``cancel`` being set.
+        """
+        start = time.perf_counter()
+        room = self.n_ctx - len(prompt)
+        budgets = [max(1, min(p.max_tokens, room)) for p in params]
+        self._ensure_context(len(params) + 1, len(prompt) + sum(budgets))
+        sequences = [
+            _Sequence(PROMPT_SEQUENCE + 1 + index, self._sampler(p, seed),
+                      TextTail(stops=(*p.stop, *stops), stop_when=stop_when,
+                               max_tokens=budget))
+            for index, (p, seed, budget) in enumerate(zip(params, seeds, budgets))]
+        try:
+            self._evaluate_prompt(prompt, cancel)
+            for sequence in sequences:
+                self._llama_cpp.llama_memory_seq_cp(self._memory, PROMPT_SEQUENCE,
+                                                    sequence.seq_id, -1, -1)
+                sequence.token = sequence.sampler.sample(self._ctx, -1)
+            self._run(sequences, len(prompt), start, cancel, on_token)
+        finally:
+            for sequence in sequences:
+                self._llama_cpp.llama_memory_seq_rm(self._memory, sequence.seq_id, -1, -1)
+                sequence.sampler.close()
+        return [SampleText(s.tail.text, s.tail.tokens, s.tail.finish or "length", s.elapsed_s)
+                for s in sequences]
+
+    def _run(self, sequences: list[_Sequence], n_prompt: int, start: float,
+             cancel: CancelToken | None, on_token: OnToken | None) -> None:
+        """Take each live sequence's sampled token, then decode all those still going."""
+        first = sequences[0]
+        step = 0
+        while True:
+            live = []
+            for sequence in sequences:
+                if sequence.tail.finish is None:
+                    self._accept(sequence, start)
+                    if sequence.tail.finish is None:
+                        live.append(sequence)
+            if on_token is not None:
+                piece = first.tail.unstreamed()
+                if piece:
+                    on_token(piece)
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
+            if not live:
+                return
+            self._decode_step(live, n_prompt + step)
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
+            for row, sequence in enumerate(live):
+                sequence.token = sequence.sampler.sample(self._ctx, row)
+            step += 1
+
+    def _accept(self, sequence: _Sequence, start: float) -> None:
+        if self._llama_cpp.llama_vocab_is_eog(self._vocab, sequence.token):
+            sequence.tail.end("stop")
+        else:
+            sequence.tail.push(self._piece(sequence.token))
+        if sequence.tail.finish is not None:
+            sequence.elapsed_s = time.perf_counter() - start
+            # Free the finished sequence's cells at once: attention then spans fewer cells.
+            self._llama_cpp.llama_memory_seq_rm(self._memory, sequence.seq_id, -1, -1)
+
+    def _decode_step(self, live: list[_Sequence], position: int) -> None:
+        batch = self._batch.batch
+        for row, sequence in enumerate(live):
+            batch.token[row] = sequence.token
+            batch.pos[row] = position
+            batch.n_seq_id[row] = 1
+            batch.seq_id[row][0] = sequence.seq_id
+            # Every row is sampled, so every row must output logits: sampling a row without
+            # them makes llama.cpp abort the whole process.
+            batch.logits[row] = 1
+        batch.n_tokens = len(live)
+        self._check(self._llama_cpp.llama_decode(self._ctx.ctx, batch))
+
+    def _evaluate_prompt(self, prompt: list[int], cancel: CancelToken | None) -> None:
+        """Put ``prompt`` in sequence 0, reusing the longest prefix of the previous prompt.
+
+        At least the last token is always evaluated, because sampling needs its logits.
+        """
+        keep = 0
+        for old, new in zip(self._cached_prompt, prompt[:-1]):
+            if old != new:
+                break
+            keep += 1
+        memory = self._memory
+        self._llama_cpp.llama_memory_seq_keep(memory, PROMPT_SEQUENCE)
+        if not self._llama_cpp.llama_memory_seq_rm(memory, PROMPT_SEQUENCE, keep, -1):
+            self._llama_cpp.llama_memory_clear(memory, True)
+            keep = 0
+        self._cached_prompt = []
+        batch = self._batch.batch
+        for chunk_start in range(keep, len(prompt), PREFILL_CHUNK):
+            if cancel is not None and cancel.cancelled:
+                self._llama_cpp.llama_memory_clear(memory, True)
+                raise Cancelled()
+            chunk = prompt[chunk_start:chunk_start + PREFILL_CHUNK]
+            for row, token in enumerate(chunk):
+                batch.token[row] = token
+                batch.pos[row] = chunk_start + row
+                batch.n_seq_id[row] = 1
+                batch.seq_id[row][0] = PROMPT_SEQUENCE
+                batch.logits[row] = 0
+            batch.logits[len(chunk) - 1] = 1
+            batch.n_tokens = len(chunk)
+            try:
+                self._check(self._llama_cpp.llama_decode(self._ctx.ctx, batch))
+            except HearthError:
+                self._llama_cpp.llama_memory_clear(memory, True)
+                raise
+        self._cached_prompt = list(prompt)
+        log.debug("Prompt: %d tokens, %d reused from the previous one", len(prompt), keep)
+
+    def _check(self, status: int) -> None:
+        if status != 0:
+            raise HearthError(
+                f"llama.cpp could not decode the batch (llama_decode returned {status}).",
+                "Lower generation.samples or generation.maxTokens; if it persists, run "
+                "`hearth doctor`.")
+
+    def _sampler(self, params: SamplingParams, seed: int):
+        """The sampler chain llama-cpp-python's create_completion builds for these params."""
+        from llama_cpp import _internals
+
+        sampler = _internals.LlamaSampler()
+        sampler.add_penalties(self._n_vocab, PENALTY_LAST_N, params.repeat_penalty, 0.0, 0.0)
+        if params.temperature <= 0:
+            sampler.add_greedy()
+        else:
+            sampler.add_top_k(params.top_k)
+            sampler.add_top_p(params.top_p, 1)
+            sampler.add_min_p(MIN_P, 1)
+            sampler.add_temp(params.temperature)
+            sampler.add_dist(seed & 0xFFFFFFFF)
+        return sampler
+
+    def _piece(self, token: int) -> bytes:
+        size = self._llama_cpp.llama_token_to_piece(
+            self._vocab, token, self._piece_buffer, len(self._piece_buffer), 0, False)
+        if size < 0:  # the buffer is too small: llama.cpp says how large it must be
+            self._piece_buffer = ctypes.create_string_buffer(-size)
+            size = self._llama_cpp.llama_token_to_piece(
+                self._vocab, token, self._piece_buffer, len(self._piece_buffer), 0, False)
+        return self._piece_buffer.raw[:size]
