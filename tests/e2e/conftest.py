@@ -56,6 +56,16 @@ def client_factory() -> LanguageClient:
 
     converter.register_structure_hook(typing.Union[types.Command, types.CodeAction],
                                       command_or_code_action)
+    # pytest-lsp keeps the diagnostics; also keep the version they were published for.
+    client.diagnostic_versions: dict[str, int | None] = {}
+    features = client.protocol.fm.features
+    keep_diagnostics = features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS]
+
+    def publish_diagnostics(params: types.PublishDiagnosticsParams) -> None:
+        client.diagnostic_versions[params.uri] = params.version
+        keep_diagnostics(params)
+
+    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish_diagnostics
     client.applied_edits: list[types.ApplyWorkspaceEditParams] = []
     client.statuses: list[dict[str, Any]] = []
 

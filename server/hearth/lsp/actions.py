@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import platformdirs
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -13,7 +18,7 @@ from hearth.core.actions.base import Action, ActionRequest, ActionResult
 from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.pipeline.engine import EngineOptions, run_action
-from hearth.core.text import split_lines
+from hearth.core.text import Pos, TextEdit, split_lines
 from hearth.lsp.convert import edits_to_client
 from hearth.lsp.diagnostics import from_lsp, to_lsp
 from hearth.lsp.progress import WorkProgress
@@ -102,17 +107,64 @@ def supports_resolving_edits(server: HearthServer) -> bool:
 
 def workspace_edit(server: HearthServer, uri: str, version: int | None,
                    request: ActionRequest, result: ActionResult) -> types.WorkspaceEdit:
+    """The result as one edit: the document's (versioned where the client allows) and any
+    other files' (created where needed)."""
     encoding = server.workspace.position_encoding or types.PositionEncodingKind.Utf16
-    edits = edits_to_client(request.source, result.edits, encoding)
     workspace = server.client_capabilities.workspace
     edit_caps = workspace.workspace_edit if workspace else None
-    if edit_caps and edit_caps.document_changes:
-        # Versioned: the client refuses the edit if the document moved on meanwhile.
-        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri,
-                                                                        version=version),
-            edits=edits)])
-    return types.WorkspaceEdit(changes={uri: edits})
+    versioned = bool(edit_caps and edit_caps.document_changes)
+    can_create = versioned and types.ResourceOperationKind.Create in (
+        edit_caps.resource_operations or [])
+    document_changes: list = []
+    changes: dict[str, list[types.TextEdit]] = {}
+    if result.edits:
+        edits = edits_to_client(request.source, result.edits, encoding)
+        if versioned:
+            # Versioned: the client refuses the edit if the document moved on meanwhile.
+            document_changes.append(types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri,
+                                                                            version=version),
+                edits=edits))
+        else:
+            changes[uri] = edits
+    for change in result.files:
+        file_uri = change.path.resolve().as_uri()
+        if change.old_text is None and not can_create:
+            raise HearthError(f"Your editor cannot create {change.path.name} through an edit.",
+                              "Run `hearth tests FILE:LINE --write` from a terminal instead.")
+        whole = edits_to_client(change.old_text or "", [TextEdit(
+            Pos(0, 0), Pos(1 << 30, 1 << 30), change.new_text)], encoding)
+        if versioned:
+            if change.old_text is None:
+                document_changes.append(types.CreateFile(
+                    uri=file_uri, options=types.CreateFileOptions(ignore_if_exists=True)))
+            document_changes.append(types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(
+                    uri=file_uri, version=server.document_version(file_uri)),
+                edits=whole))
+        else:
+            changes[file_uri] = whole
+    if versioned:
+        return types.WorkspaceEdit(document_changes=document_changes)
+    return types.WorkspaceEdit(changes=changes)
+
+
+def show_markdown(server: HearthServer, result: ActionResult) -> str | None:
+    """Write an explanation to the cache folder and ask the client to show it."""
+    markdown = result.payload.get("markdown")
+    if not markdown:
+        return None
+    folder = Path(os.environ.get("HEARTH_CACHE_DIR") or platformdirs.user_cache_dir("hearth"))
+    folder = folder / "explain"
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(markdown.encode("utf-8")).hexdigest()[:12]
+    path = folder / f"explain-{digest}.md"
+    path.write_text(markdown, encoding="utf-8")
+    window = server.client_capabilities.window
+    if window and window.show_document and window.show_document.support:
+        server.window_show_document(types.ShowDocumentParams(
+            uri=path.as_uri(), external=False, take_focus=False))
+    return str(path)
 
 
 async def compute(server: HearthServer, call: Invocation,
@@ -191,13 +243,15 @@ def register(server: HearthServer) -> None:
             except Exception:  # noqa: BLE001 - listing must never fail the request
                 log.exception("%s.offers failed", action.name)
                 continue
+            # An action without an edit (Explain) is always a command; others resolve lazily.
+            lazy = resolvable and getattr(action, "makes_edits", True)
             for offer in offers:
                 call = Invocation(action.name, uri, params.range.start, params.range.end,
                                   version, extra=offer.data or None)
                 offered.append(types.CodeAction(
-                    title=offer.title, kind=action.kind, data=call.to_json(),
+                    title=offer.title, kind=action.kind, data=call.to_json() if lazy else None,
                     diagnostics=[to_lsp(server, lines, d) for d in offer.diagnostics] or None,
-                    command=None if resolvable else types.Command(
+                    command=None if lazy else types.Command(
                         title=offer.title, command=action.command,
                         arguments=[call.to_json()])))
         return offered
@@ -216,8 +270,11 @@ def register(server: HearthServer) -> None:
         async def run_command(*args: Any) -> dict[str, Any]:
             call = Invocation.from_json(action.name, args[0] if args else None)
             result, request, version = await compute(server, call)
-            if not result.edits:
-                return summary(result)
+            if not (result.edits or result.files):
+                out = summary(result)
+                if "markdown" in result.payload:
+                    out["path"] = show_markdown(server, result)
+                return out
             response = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
                 edit=workspace_edit(server, call.uri, version, request, result),
                 label=result.title))

@@ -13,7 +13,7 @@ from hearth.core.analysis import Finding, Severity, run_flake8, scan
 from hearth.core.errors import HearthError
 from hearth.core.text import Pos, split_lines
 from hearth.lsp.convert import to_client, to_core
-from hearth.lsp.server import HearthServer
+from hearth.lsp.server import MAX_DOCUMENT_CHARS, HearthServer
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,12 @@ async def publish_later(server: HearthServer, uri: str, delay_s: float) -> None:
     version, source = document.version, document.source
     if document.language_id != "python" and not uri.endswith((".py", ".pyi")):
         findings: list[Finding] = []
+    elif len(source) > MAX_DOCUMENT_CHARS:
+        findings = []
+        if not server.large_documents_reported.get(uri):
+            server.large_documents_reported[uri] = True
+            server.log_to_client(f"Hearth: {uri} is too large to analyse; no diagnostics.",
+                                 types.MessageType.Warning)
     else:
         findings = await asyncio.to_thread(analyse, server, uri, source)
     current = server.workspace.text_documents.get(uri)

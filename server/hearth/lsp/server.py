@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 REQUEST_FAILED = -32803  # LSP's RequestFailed
+# Larger documents get no analysis or actions: parsing and linting them would stall the editor
+# for seconds, and no prompt could hold them anyway.
+MAX_DOCUMENT_CHARS = 1_000_000
 
 
 def request_failed(message: str) -> JsonRpcException:
@@ -64,6 +67,7 @@ class HearthServer(LanguageServer):
         self.queue = InferenceQueue()
         self.actions: list[Action] = all_actions()
         self.diagnostic_tasks: dict[str, asyncio.Task] = {}
+        self.large_documents_reported: dict[str, bool] = {}
         self._backend: ModelBackend | None = None
         self._backend_key: tuple | None = None
         self._jobs: dict[Any, CancelToken] = {}
@@ -115,6 +119,10 @@ class HearthServer(LanguageServer):
         if document.version is None and uri not in self.workspace.text_documents:
             raise HearthError(f"{uri} is not open in the editor.", "Open the file first.")
         source = document.source
+        if len(source) > MAX_DOCUMENT_CHARS:
+            raise HearthError(f"{Path(uri).name} is too large for Hearth "
+                              f"({len(source) / 1e6:.1f} M characters; the limit is "
+                              f"{MAX_DOCUMENT_CHARS / 1e6:.0f} M).")
         lines = split_lines(source)
         encoding = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
         path = Path(to_fs_path(uri)) if uri.startswith("file:") else None

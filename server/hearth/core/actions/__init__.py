@@ -6,9 +6,11 @@ from hearth.core.actions.base import Action
 
 
 def all_actions() -> list[Action]:
+    from hearth.core.actions.explain import ExplainAction
+    from hearth.core.actions.fix import FixAction
     from hearth.core.actions.generate import GenerateAction
 
-    return [GenerateAction()]
+    return [GenerateAction(), FixAction(), ExplainAction()]
 
 
 def action_named(name: str) -> Action | None:

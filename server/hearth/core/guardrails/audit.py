@@ -40,7 +40,7 @@ def default_audit_path() -> Path:
     return folder / FILE_NAME
 
 
-def subject_hash(text: str) -> str:
+def subject_digest(text: str) -> str:
     """The first 16 hex digits of the SHA-256 of ``text`` (UTF-8): enough to match two records
     about the same text, not enough to reveal it.
 
@@ -91,7 +91,7 @@ class AuditLog:
 
     def record(self, action: str, rule: str, decision: str, *,
                subject_hash: str | None = None) -> None:
-        """Write one decision. ``subject_hash`` should come from ``subject_hash(text)``."""
+        """Write one decision. ``subject_hash`` should come from ``subject_digest(text)``."""
         entry = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "action": _safe(action),
@@ -99,16 +99,23 @@ class AuditLog:
             "decision": _safe(decision),
         }
         if subject_hash is not None:
-            entry["subject"] = subject_hash if _HEX.fullmatch(subject_hash) else \
-                globals()["subject_hash"](subject_hash)
+            entry["subject"] = (subject_hash if _HEX.fullmatch(subject_hash)
+                                else subject_digest(subject_hash))
         self._write(json.dumps(entry, ensure_ascii=True))
 
     def record_findings(self, action: str, findings: Iterable[GuardFinding], *,
                         subject: str | None = None) -> None:
         """Write a line for each finding; ``subject`` is the text they concern (hashed here)."""
-        digest = subject_hash(subject) if subject is not None else None
+        digest = subject_digest(subject) if subject is not None else None
         for finding in findings:
             self.record(action, finding.rule, finding.decision, subject_hash=digest)
+
+    def close(self) -> None:
+        """Close the file (a later ``record`` opens it again)."""
+        with _handlers_lock:
+            handler = _handlers.pop(self.path, None)
+        if handler is not None:
+            handler.close()
 
     def _write(self, line: str) -> None:
         if self._unavailable:
@@ -128,4 +135,4 @@ def _safe(value: str) -> str:
     if _SAFE_FIELD.fullmatch(text):
         return text
     logger.warning("Audit field is not an identifier; writing its hash instead")
-    return "sha256:" + subject_hash(text)
+    return "sha256:" + subject_digest(text)

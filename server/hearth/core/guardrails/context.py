@@ -97,4 +97,3 @@ def fence_context(snippets: Iterable[S],
             f"\"{excerpt(match.group())}\"",
             decision="block"))
     return kept, findings
-

@@ -121,8 +121,8 @@ def _new_security_findings(original: str, candidate: str,
     after = scan(_WAIVER.sub(r"\1", candidate), disabled=disabled)
     return [
         verdict(finding.code, (
-            f"{finding.code} {SECURITY_RULES[finding.code].name}: the answer adds "
-            f"{finding.message} (line {finding.line + 1}), which your code did not have"),
+            f"{finding.code} {SECURITY_RULES[finding.code].name}: new in the answer at line "
+            f"{finding.line + 1}: {finding.message}"),
             settings)
         for finding in new_findings(before, after)
     ]
@@ -150,7 +150,7 @@ def _new_side_effects(original_tree: ast.Module | None, candidate_tree: ast.Modu
         elif is_enabled(rule_id, settings):
             rule = RULES[rule_id]
             findings.append(verdict(rule_id, (
-                f"{rule_id} {rule.name}: the answer {rule.summary}: {name} (line {line})"),
+                f"{rule_id} {rule.name}: the answer {rule.summary}: {name} at line {line}"),
                 settings))
     return findings
 

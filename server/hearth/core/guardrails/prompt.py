@@ -7,7 +7,14 @@ import re
 from collections.abc import Iterable
 
 from hearth.core.errors import HearthError
-from hearth.core.guardrails.rules import RULES, GuardFinding, excerpt, is_enabled, normalise, verdict
+from hearth.core.guardrails.rules import (
+    RULES,
+    GuardFinding,
+    excerpt,
+    is_enabled,
+    normalise,
+    verdict,
+)
 from hearth.settings import GuardrailSettings
 
 _I = re.IGNORECASE
@@ -20,6 +27,7 @@ def _words(*words: str) -> str:
 
 # -- HG202: SQL that destroys tables or every row of one
 _TABLE_WORDS = r"(?:tables?|databases?|db|schemas?|collections?|keyspaces?)"
+_TABLE_NAME = r"[`\"\[]?[\w.]++[`\"\]]?"
 _DESTRUCTIVE_SQL = (
     re.compile(r"\bdrop\s+(?:table|database|schema|view|index|collection|keyspace|user|role)"
                r"\b(?:\s+if\s+exists)?\s*[\w.`\"\[]", _I),
@@ -29,11 +37,11 @@ _DESTRUCTIVE_SQL = (
                r"validation|objects?|names?|prefix(?:es)?|suffix(?:es)?|fields?)\b)", _I),
     re.compile(r"\btruncate\s+(?:table\b|(?:all|every|the|each)\s+(?:\w+\s+){0,2}?"
                + _TABLE_WORDS + r"\b)", _I),
-    re.compile(r"\bTRUNCATE\s+[\w.`\"]+\s*(?:;|$)"),
+    re.compile(r"\bTRUNCATE\s+" + _TABLE_NAME + r"\s*(?:;|$)"),
     # A DELETE statement with no WHERE before the statement ends: written in capitals, or
     # ending right after the table name ("delete from the cart the item" is English).
-    re.compile(r"\bDELETE\s+FROM\s+[\w.`\"\[\]]+(?![^;]*\b(?i:where)\b)"),
-    re.compile(r"\bdelete\s+from\s+[\w.`\"\[\]]+\s*(?:;|$|[\"'`)])", _I),
+    re.compile(r"\bDELETE\s+FROM\s+" + _TABLE_NAME + r"(?![^;]*\b(?i:where)\b)"),
+    re.compile(r"\bdelete\s+from\s+" + _TABLE_NAME + r"\s*(?:;|$|[\"'`)])", _I),
     re.compile(r"\b(?:delete|remove|erase|wipe|purge|clear)\s+(?:all|every(?:thing)?)\s+"
                r"(?:of\s+)?(?:the\s+)?(?:\w+\s+){0,2}?(?:in|from)\s+(?:the\s+)?(?:\w+\s+){0,2}?"
                + _TABLE_WORDS + r"\b", _I),
@@ -48,8 +56,9 @@ _DANGEROUS_PATH = (
     r"|[A-Za-z]:\\\*?)[\"']?(?=\s|$|[;&|)`])"
 )
 _RECURSIVE_DELETE = (
-    re.compile(r"\brm\s+(?:-{1,2}[\w-]+\s+)*?(?:-[a-zA-Z]*[rR][a-zA-Z]*|--recursive)\s+"
-               r"(?:-{1,2}[\w-]+\s+)*(?:[^\s;&|]+\s+)*?" + _DANGEROUS_PATH),
+    # rm with a recursive flag anywhere in the command, and a dangerous path among its arguments
+    re.compile(r"\brm(?=[^\n;&|]*\s(?:-[a-zA-Z]*[rR][a-zA-Z]*|--recursive)(?=\s))[^\n;&|]*?\s"
+               + _DANGEROUS_PATH),
     re.compile(r"--no-preserve-root\b"),
     re.compile(r"\b(?:shutil\.)?rmtree\(\s*(?:[rRbB]?[\"'](?:/|~/?|[A-Za-z]:\\\\?)[\"']"
                r"|os\.path\.expanduser\(\s*[\"']~/?[\"']\s*\)|(?:pathlib\.)?Path\.home\(\)"
@@ -86,16 +95,16 @@ _DISK_WIPE = (
 # -- HG205: fork bombs
 _FORK_BOMB = (
     # :(){ :|:& };:  and the same with any function name
-    re.compile(r"(?P<f>[\w:.]+)\s*\(\)\s*\{\s*(?P=f)\s*\|\s*(?P=f)\s*&\s*;?\s*\}\s*;\s*(?P=f)"),
+    re.compile(r"(?<![\w:.])(?P<f>[\w:.]++)\s*\(\)\s*\{\s*(?P=f)\s*\|\s*(?P=f)\s*&\s*;?\s*\}\s*;\s*(?P=f)"),
     re.compile(r"%0\s*\|\s*%0"),
     re.compile(r"\bwhile\s*\(?\s*(?:True|1|true)\s*\)?\s*:?\s*\{?\s*(?:os\.)?fork\s*\(\s*\)"),
     re.compile(r"\bfor\s*\(\s*;\s*;\s*\)\s*\{?\s*fork\s*\(\s*\)"),
     re.compile(r"\b(?:write|create|make|generate|run|implement|build|code|craft|launch|execute|"
                r"start|give\s+me)\s+(?:me\s+)?(?:a\s+|an\s+|the\s+|some\s+|another\s+)?"
                r"(?:\w+\s+){0,2}?fork[\s-]?bombs?\b", _I),
-    re.compile(r"\bspawn\w*\s+(?:\w+\s+){0,3}?process(?:es)?\s+(?:\w+\s+){0,3}?(?:forever|endlessly|"
-               r"infinitely|without\s+(?:end|limit)|until\s+the\s+(?:machine|system|computer|"
-               r"server)\s+(?:crashes|freezes|hangs|dies))\b", _I),
+    re.compile(r"\bspawn\w*\s+(?:\w+\s+){0,3}?process(?:es)?\s+(?:\w+\s+){0,3}?"
+               r"(?:forever|endlessly|infinitely|without\s+(?:end|limit)|until\s+the\s+"
+               r"(?:machine|system|computer|server)\s+(?:crashes|freezes|hangs|dies))\b", _I),
 )
 
 # -- HG206: turning a security check off

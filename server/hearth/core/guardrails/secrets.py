@@ -41,7 +41,7 @@ _STRING_LITERAL = re.compile(r"[rRbBuUfF]{0,2}(?P<quote>'''|\"\"\"|'|\")(?P<body
 
 # name = "value", name: "value", name := "value", name => "value", cfg["name"] = "value"
 _NAMED_LITERAL = re.compile(
-    r"(?P<name>[A-Za-z_$][\w$.-]*)[\"'\]]*\s*(?::=|=>|=(?!=)|:)\s*"
+    r"(?<![\w$.-])(?P<name>[A-Za-z_$][\w$.-]*+)[\"'\]]*\s*(?::=|=>|=(?!=)|:)\s*"
     r"(?P<quote>[\"'`])(?P<value>(?:(?!(?P=quote))[^\\\n]|\\.){1,500})(?P=quote)"
 )
 

@@ -180,6 +180,7 @@ class WorkspaceIndex:
                 elapsed_s=time.perf_counter() - started, removed=len(removed),
                 cancelled=cancelled(), rebuilt=self._rebuilt,
             )
+            self._rebuilt = False
         logger.info(
             "Indexed %s: %d files, %d chunks, %d embedded in %.1f s%s", self.root,
             stats.files, stats.chunks, stats.embedded, stats.elapsed_s,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hearth.core.errors import HearthError
+
 VENDORED_DIRS: tuple[str, ...] = (
     ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "site-packages", "dist", "build",
     "__pycache__", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs",
@@ -54,8 +56,6 @@ class IndexSettings:
     honour_gitignore: bool = True
 
     def __post_init__(self) -> None:
-        from hearth.core.errors import HearthError
-
         if self.embedder not in ("onnx", "torch"):
             raise HearthError(
                 f"Unknown embedder backend {self.embedder!r}.", 'Use "onnx" or "torch".'

@@ -106,6 +106,9 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
             f"{title}: none of {len(candidates)} candidate(s) passed the checks "
             f"({'; '.join(reasons)}).",
             "Try again, add detail to the docstring, or raise generation.samples.")
+    if "markdown" in best.payload and prompt.context:
+        best.payload["markdown"] += "\n## Context used\n" + "".join(
+            f"- `{c.path}` lines {c.start_line}-{c.end_line} ({c.name})\n" for c in prompt.context)
     low = best.confidence < options.confidence_threshold
     return ActionResult(
         action=action.name, title=title + (" (low confidence)" if low else ""),

@@ -1,0 +1,233 @@
+"""Fix: repair the flake8 or security diagnostic under the cursor with the smallest edit.
+
+The edit covers the enclosing function or top-level statement. A candidate counts as a fix
+only if the targeted diagnostic is gone, no new diagnostic appears, the code still parses, and
+no function defined in the region is lost; otherwise it is never applied.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from hearth.core.actions.base import ActionRequest, Candidate, Diagnostic, Finding, Offer
+from hearth.core.actions.generate import as_model_text, fence_closed
+from hearth.core.actions.python_targets import parse_or_none
+from hearth.core.analysis import codes, new_findings, run_flake8, scan
+from hearth.core.errors import HearthError
+from hearth.core.models.backend import ChatMessage, Completion
+from hearth.core.pipeline.extract import main_code, reindent
+from hearth.core.pipeline.prompt import (
+    ContextSnippet,
+    Prompt,
+    fence,
+    python_imports,
+    quoted_context,
+    system_prompt,
+)
+from hearth.core.text import Pos, TextEdit, apply_edits, indent_of, newline_of, split_lines
+
+MAX_REGION_LINES = 80
+
+
+def analyse(source: str, path: Path | None, workspace: Path | None,
+            disabled: tuple[str, ...] = ()) -> list[Diagnostic]:
+    """The diagnostics Fix works from: flake8 plus the security rules."""
+    return run_flake8(source, path or Path("untitled.py"), workspace) + scan(source, disabled)
+
+
+@dataclass(frozen=True)
+class Region:
+    start: int  # 0-based first line
+    end: int  # 0-based last line, inclusive
+    kind: str  # "function", "statement" or "lines"
+    names: tuple[str, ...]  # functions defined in it
+
+
+def region_for(source: str, line: int) -> Region:
+    """The smallest enclosing function, else the enclosing statement, else nearby lines."""
+    tree = parse_or_none(source)
+    lines = split_lines(source)
+    if tree is None:  # a syntax error: the lines around it
+        return Region(max(0, line - 3), min(len(lines) - 1, line + 3), "lines", ())
+    best: ast.AST | None = None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            start = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
+            if start <= line <= node.end_lineno - 1 and node.end_lineno - start <= MAX_REGION_LINES:
+                if best is None or start >= _start(best):
+                    best = node
+    if best is None:
+        statement = _innermost_statement(tree.body, line)
+        if statement is not None and statement.end_lineno - statement.lineno < MAX_REGION_LINES:
+            best = statement
+    if best is None:
+        return Region(max(0, line - 3), min(len(lines) - 1, line + 3), "lines", ())
+    names = tuple(n.name for n in ast.walk(best)
+                  if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    kind = "function" if isinstance(best, (ast.FunctionDef, ast.AsyncFunctionDef)) else "statement"
+    return Region(_start(best), best.end_lineno - 1, kind, names)
+
+
+def _start(node: ast.AST) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([d.lineno for d in decorators] + [node.lineno]) - 1
+
+
+def _innermost_statement(body: list[ast.stmt], line: int) -> ast.stmt | None:
+    for node in body:
+        if _start(node) <= line <= node.end_lineno - 1:
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                inner = getattr(node, field, None)
+                if isinstance(inner, list) and inner and not isinstance(node, ast.ClassDef):
+                    found = _innermost_statement(inner, line)
+                    if found is not None and found.end_lineno - found.lineno < 3:
+                        return node  # keep a small compound statement whole
+            if isinstance(node, ast.ClassDef):
+                return _innermost_statement(node.body, line) or node
+            return node
+    return None
+
+
+def _in_region(finding: Diagnostic, start: int, end: int) -> bool:
+    return start <= finding.line <= end
+
+
+class FixAction:
+    name = "fix"
+    command = "hearth.fix"
+    title = "Hearth: Fix"
+    kind = "quickfix"
+    languages = frozenset({"python"})
+    cli_help = "fix the flake8 or security diagnostic at FILE:LINE"
+
+    def _diagnostics(self, request: ActionRequest) -> list[Diagnostic]:
+        if request.diagnostics is not None:
+            return request.diagnostics
+        return analyse(request.source, request.path, request.workspace)
+
+    def offers(self, request: ActionRequest) -> list[Offer]:
+        if request.language not in self.languages:
+            return []
+        here = [d for d in self._diagnostics(request)
+                if d.line <= request.position.line <= max(d.line, d.end_line)]
+        return [Offer(f"Hearth: Fix {d.code}: {d.message}",
+                      data={"code": d.code, "line": d.line, "message": d.message},
+                      diagnostics=(d,))
+                for d in here]
+
+    def target(self, request: ActionRequest) -> Diagnostic:
+        """The diagnostic this fix is for, as it stands in the current text."""
+        wanted_code = request.extra.get("code")
+        wanted_line = request.extra.get("line", request.position.line)
+        current = analyse(request.source, request.path, request.workspace)
+        matches = [d for d in current if (wanted_code is None or d.code == wanted_code)
+                   and d.line <= request.position.line + 1 and d.end_line >= wanted_line - 1]
+        if not matches and wanted_code is None:
+            matches = [d for d in current if d.line == request.position.line]
+        if not matches:
+            raise HearthError(
+                f"There is no {wanted_code or 'diagnostic'} at line {request.position.line + 1} "
+                "any more: nothing to fix.")
+        return min(matches, key=lambda d: abs(d.line - wanted_line))
+
+    def prompt(self, request: ActionRequest, context: list[ContextSnippet],
+               max_tokens: int) -> Prompt:
+        diagnostic = self.target(request)
+        region = region_for(request.source, diagnostic.line)
+        lines = split_lines(request.source)
+        snippet = as_model_text("".join(lines[region.start: region.end + 1]))
+        flagged = lines[diagnostic.line].strip()
+        imports = python_imports(request.source, parse_or_none(request.source))
+        user = quoted_context(context, "python")
+        if imports and region.kind != "statement":
+            user += "The module's imports (for reference, do not repeat them):\n" + fence(
+                imports, "python") + "\n\n"
+        user += (f"{diagnostic.source} reports {diagnostic.code}: {diagnostic.message}\n"
+                 f"on this line: `{flagged}`\n"
+                 + (f"Why it matters: {diagnostic.explanation}\n" if diagnostic.explanation
+                    else "")
+                 + "\nThe code to fix:\n" + fence(snippet, "python")
+                 + "\n\nReply with the corrected version of exactly this code in one ```python "
+                   "block. Change as little as possible: fix this problem only, keep every "
+                   "other line, name and signature as it is.")
+        system = system_prompt("python", "You fix one reported problem with the smallest "
+                                         "possible change.")
+        return Prompt(messages=[ChatMessage("system", system), ChatMessage("user", user)],
+                      prefill="```python\n", stop_when=fence_closed, max_tokens=max_tokens,
+                      context=context)
+
+    def candidate(self, request: ActionRequest, completion: Completion) -> Candidate:
+        diagnostic = self.target(request)
+        region = region_for(request.source, diagnostic.line)
+        lines = split_lines(request.source)
+        candidate = Candidate(completion, payload={
+            "code": diagnostic.code, "region": (region.start, region.end)})
+        code = textwrap.dedent(as_model_text(main_code(completion.text))).strip("\n")
+        if not code.strip() and region.kind != "statement":
+            candidate.findings.append(Finding("empty", "the answer has no code", fatal=True))
+            return candidate
+        newline = newline_of(request.source)
+        indent = indent_of(lines[region.start])
+        last = lines[region.end].rstrip("\r\n")
+        new_text = reindent(code, indent, newline) if code.strip() else ""
+        edit = TextEdit(Pos(region.start, 0), Pos(region.end, len(last)), new_text)
+        if not new_text:  # the fix deletes the statement: take its line ending too
+            edit = TextEdit(Pos(region.start, 0), Pos(region.end + 1, 0), "")
+        candidate.edits = [edit]
+        candidate.new_source = apply_edits(request.source, [edit])
+        self._check(request, candidate, diagnostic, region, new_text)
+        return candidate
+
+    def _check(self, request: ActionRequest, candidate: Candidate, diagnostic: Diagnostic,
+               region: Region, new_text: str) -> None:
+        before = analyse(request.source, request.path, request.workspace)
+        after_source = candidate.new_source or ""
+        if parse_or_none(after_source) is None:
+            candidate.findings.append(Finding("syntax", "the fixed file does not parse",
+                                              fatal=True))
+            return
+        after = analyse(after_source, request.path, request.workspace)
+        new_end = region.start + max(0, len(new_text.splitlines()) - 1)
+        here_before = sum(1 for d in before if d.code == diagnostic.code
+                          and _in_region(d, region.start, region.end))
+        here_after = sum(1 for d in after if d.code == diagnostic.code
+                         and _in_region(d, region.start, new_end))
+        if here_after >= here_before:
+            candidate.findings.append(Finding(
+                "not-fixed", f"{diagnostic.code} is still reported", fatal=True))
+        introduced = new_findings(before, after)
+        if introduced:
+            shown = ", ".join(f"{d.code} ({d.message})" for d in introduced[:3])
+            candidate.findings.append(Finding(
+                "new-diagnostic", f"the edit introduces {shown}", fatal=True))
+        lost = set(region.names) - _function_names(after_source)
+        if lost:
+            candidate.findings.append(Finding(
+                "lost-function", f"the edit removes {', '.join(sorted(lost))}", fatal=True))
+        if _signatures(request.source) != _signatures(after_source):
+            candidate.findings.append(Finding(
+                "signature-changed", "the edit changes the function's signature",
+                penalty=0.4))
+        fixed = codes(before) - codes(after)
+        candidate.payload.update(
+            fixed=sorted(fixed.elements()),
+            remaining=sorted(f"{d.code}:{d.line + 1}" for d in after))
+
+
+def _function_names(source: str) -> set[str]:
+    tree = parse_or_none(source)
+    if tree is None:
+        return set()
+    return {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _signatures(source: str) -> Counter[str]:
+    tree = parse_or_none(source)
+    if tree is None:
+        return Counter()
+    return Counter(f"{n.name}({ast.dump(n.args)})" for n in ast.walk(tree)
+                   if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
