@@ -20,7 +20,7 @@ from hearth.settings import GuardrailSettings
 _I = re.IGNORECASE
 
 
-def _words(*words: str) -> str:
+def _inflected(*words: str) -> str:
     """An alternation of ``words`` that also matches their -s, -es, -ed and -ing forms."""
     return r"\b(?:" + "|".join(re.escape(word) for word in words) + r")(?:s|es|ed|ing)?\b"
 
@@ -95,7 +95,8 @@ _DISK_WIPE = (
 # -- HG205: fork bombs
 _FORK_BOMB = (
     # :(){ :|:& };:  and the same with any function name
-    re.compile(r"(?<![\w:.])(?P<f>[\w:.]++)\s*\(\)\s*\{\s*(?P=f)\s*\|\s*(?P=f)\s*&\s*;?\s*\}\s*;\s*(?P=f)"),
+    re.compile(r"(?<![\w:.])(?P<f>[\w:.]++)\s*\(\)\s*\{\s*(?P=f)\s*\|\s*(?P=f)\s*&\s*;?\s*\}"
+               r"\s*;\s*(?P=f)"),
     re.compile(r"%0\s*\|\s*%0"),
     re.compile(r"\bwhile\s*\(?\s*(?:True|1|true)\s*\)?\s*:?\s*\{?\s*(?:os\.)?fork\s*\(\s*\)"),
     re.compile(r"\bfor\s*\(\s*;\s*;\s*\)\s*\{?\s*fork\s*\(\s*\)"),
@@ -163,7 +164,7 @@ _HOST_SECRET = (
     r"|(?:all|every)\s+(?:of\s+)?(?:the\s+|my\s+|our\s+|their\s+|user'?s?\s+)?(?:\w+\s+)?"
     r"(?:credentials|tokens|passwords|secrets|api\s+keys|private\s+keys|cookies)\b)"
 )
-_SENDING = _words("send", "upload", "post", "exfiltrate", "transmit", "forward", "leak",
+_SENDING = _inflected("send", "upload", "post", "exfiltrate", "transmit", "forward", "leak",
                   "ship", "beacon", "copy", "sync", "pipe", "push", "dump", "email", "mail",
                   "smuggle", "stream") + r"|\bsent\b|\bcopies\b"
 _DIRECT_OBJECT_FILLER = (r"(?:(?:all|the|every|of|my|our|their|user'?s?|contents?|whole|entire|"
