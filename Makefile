@@ -11,7 +11,7 @@ export HNSWLIB_NO_NATIVE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_PROGRESS_BAR := off
 
-.PHONY: setup model demo test test-python bench clean-venv
+.PHONY: setup setup-editors setup-extension model demo test bench clean-venv
 
 setup: $(STAMP) model
 
@@ -29,8 +29,21 @@ model: $(STAMP)
 demo: setup
 	$(PY) examples/demo.py
 
-test: setup
+# Neovim 0.7, Emacs 28 and eglot from Debian for the editors' end-to-end tests. Exit 3 means
+# the packages cannot be had here: the tests then skip with that reason.
+setup-editors:
+	bash tests/e2e/editors/setup.sh || test $$? -eq 3
+
+setup-extension: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: setup setup-editors setup-extension
 	$(PY) -m pytest
+	npm run typecheck
+	npm test
+	npm run test:e2e
 
 bench: setup
 	$(PY) tests/bench/bench_lsp.py

@@ -139,3 +139,9 @@ async def code_actions(client: LanguageClient, uri: str, position: types.Positio
         range=types.Range(position, position),
         context=types.CodeActionContext(diagnostics=[])))
     return [item for item in result or [] if isinstance(item, types.CodeAction)]
+
+
+async def generate_actions(client: LanguageClient, uri: str, position: types.Position
+                           ) -> list[types.CodeAction]:
+    """Only Hearth's Generate entries (Explain and Fix may be offered at the same place)."""
+    return [a for a in await code_actions(client, uri, position) if "Generate" in a.title]

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from tests.e2e.conftest import capabilities, change_document, code_actions, open_document
+from tests.e2e.conftest import (
+    capabilities,
+    change_document,
+    generate_actions,
+    open_document,
+)
 from tests.e2e.lsp_utils import apply_text_edits, edits_for, position_of
 
 TITLE = "Hearth: Generate implementation"
@@ -61,11 +66,11 @@ async def test_generate_through_resolve(start, tmp_path: Path, client_name: str)
     uri = open_document(client, tmp_path / "shop.py", SOURCE)
 
     # Listed at a stub, at once, without an edit yet; not listed elsewhere.
-    actions = await code_actions(client, uri, position_of(SOURCE, "pass"))
+    actions = await generate_actions(client, uri, position_of(SOURCE, "pass"))
     assert [a.title for a in actions] == [TITLE]
     assert actions[0].edit is None and actions[0].command is None
-    assert await code_actions(client, uri, position_of(SOURCE, "return x * 2")) == []
-    assert await code_actions(client, uri, types.Position(0, 0)) == []
+    assert await generate_actions(client, uri, position_of(SOURCE, "return x * 2")) == []
+    assert await generate_actions(client, uri, types.Position(0, 0)) == []
 
     resolved = await client.code_action_resolve_async(actions[0])
     edits, version = edits_for(resolved.edit, uri)
@@ -79,7 +84,7 @@ async def test_generate_through_execute_command_without_resolve(start, tmp_path:
     """Emacs (eglot) does not resolve edits: the action carries a command instead."""
     client = await start(capabilities("emacs", resolve=False))
     uri = open_document(client, tmp_path / "shop.py", SOURCE)
-    actions = await code_actions(client, uri, position_of(SOURCE, "pass", "utf-32"))
+    actions = await generate_actions(client, uri, position_of(SOURCE, "pass", "utf-32"))
     assert [a.title for a in actions] == [TITLE]
     command = actions[0].command
     assert command is not None and command.command == "hearth.generate"
@@ -105,7 +110,7 @@ async def test_non_ascii_before_the_stub(start, tmp_path: Path, encoding: str, c
     uri = open_document(client, tmp_path / "greet.py", UNICODE_SOURCE)
     # The cursor sits after the emoji on the def line: its column differs per encoding.
     cursor = position_of(UNICODE_SOURCE, '") -> str:', encoding)
-    actions = await code_actions(client, uri, cursor)
+    actions = await generate_actions(client, uri, cursor)
     assert [a.title for a in actions] == [TITLE]
     resolved = await client.code_action_resolve_async(actions[0])
     edits, _ = edits_for(resolved.edit, uri)
@@ -117,7 +122,7 @@ async def test_non_ascii_before_the_stub(start, tmp_path: Path, encoding: str, c
 async def test_a_stale_version_gets_no_edit(start, tmp_path: Path):
     client = await start(capabilities("visual-studio-code"))
     uri = open_document(client, tmp_path / "shop.py", SOURCE)
-    actions = await code_actions(client, uri, position_of(SOURCE, "pass"))
+    actions = await generate_actions(client, uri, position_of(SOURCE, "pass"))
     change_document(client, uri, SOURCE.replace("Helpers", "Tools"), version=2)
     with pytest.raises(Exception, match="changed"):
         await client.code_action_resolve_async(actions[0])
@@ -126,7 +131,7 @@ async def test_a_stale_version_gets_no_edit(start, tmp_path: Path):
 async def test_an_edit_made_during_generation_cancels_the_edit(start, tmp_path: Path):
     client = await start(capabilities("visual-studio-code"))
     uri = open_document(client, tmp_path / "shop.py", SOURCE)
-    actions = await code_actions(client, uri, position_of(SOURCE, "pass"))
+    actions = await generate_actions(client, uri, position_of(SOURCE, "pass"))
     pending = asyncio.ensure_future(client.code_action_resolve_async(actions[0]))
     await asyncio.sleep(0.3)
     change_document(client, uri, SOURCE + "\n# typed meanwhile\n", version=2)
@@ -138,7 +143,7 @@ async def test_cancel_request_stops_the_model(start, tmp_path: Path):
     client = await start(capabilities("visual-studio-code"),
                          init_options={"generation": {"maxTokens": 2000}})
     uri = open_document(client, tmp_path / "shop.py", SOURCE)
-    actions = await code_actions(client, uri, position_of(SOURCE, "pass"))
+    actions = await generate_actions(client, uri, position_of(SOURCE, "pass"))
     pending = asyncio.ensure_future(client.protocol.send_request_async(
         types.CODE_ACTION_RESOLVE, actions[0], msg_id="resolve-to-cancel"))
     await _wait_for_progress(client, "Sampling")
@@ -148,7 +153,7 @@ async def test_cancel_request_stops_the_model(start, tmp_path: Path):
     ends = await _wait_for_end(client)
     assert ends[-1].message == "Cancelled"
     # The server is still there and answers at once.
-    actions = await code_actions(client, uri, position_of(SOURCE, "pass"))
+    actions = await generate_actions(client, uri, position_of(SOURCE, "pass"))
     assert [a.title for a in actions] == [TITLE]
 
 
@@ -156,7 +161,7 @@ async def test_progress_cancel_button_stops_the_model(start, tmp_path: Path):
     client = await start(capabilities("visual-studio-code"),
                          init_options={"generation": {"maxTokens": 2000}})
     uri = open_document(client, tmp_path / "shop.py", SOURCE)
-    actions = await code_actions(client, uri, position_of(SOURCE, "pass"))
+    actions = await generate_actions(client, uri, position_of(SOURCE, "pass"))
     pending = asyncio.ensure_future(client.code_action_resolve_async(actions[0]))
     token = await _wait_for_progress(client, "Sampling")
     client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
@@ -174,7 +179,7 @@ async def test_bad_settings_are_reported_and_the_server_keeps_working(start, tmp
     text = client.messages[0].message
     assert "hearth.generation.samples" in text and "hearth.model.backend" in text
     uri = open_document(client, tmp_path / "shop.py", SOURCE)
-    actions = await code_actions(client, uri, position_of(SOURCE, "pass"))
+    actions = await generate_actions(client, uri, position_of(SOURCE, "pass"))
     assert [a.title for a in actions] == [TITLE]
 
 
@@ -193,7 +198,7 @@ async def test_a_missing_model_file_is_a_clear_error(start, tmp_path: Path):
     client = await start(capabilities("visual-studio-code"),
                          init_options={"model": {"path": str(tmp_path / "nope.gguf")}})
     uri = open_document(client, tmp_path / "shop.py", SOURCE)
-    actions = await code_actions(client, uri, position_of(SOURCE, "pass"))
+    actions = await generate_actions(client, uri, position_of(SOURCE, "pass"))
     with pytest.raises(Exception, match="does not exist"):
         await client.code_action_resolve_async(actions[0])
     await _wait_until(lambda: any("does not exist" in m.message for m in client.messages))
