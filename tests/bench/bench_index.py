@@ -174,7 +174,7 @@ def time_one_file_reindex(index: WorkspaceIndex, project: Path) -> dict:
     """Edit one function of a large module five times; time update_file after each edit."""
     path = max(project.rglob("sessions.py"), key=lambda p: p.stat().st_size)
     original = path.read_text(encoding="utf-8")
-    anchor = re.search(r"\n    def \w+\(self[^\n]*\):\n", original)
+    anchor = re.search(r"\n    def \w+\(self[^\n]*:\n", original)
     assert anchor, "no method to edit"
     timings, embedded = [], []
     try:
