@@ -220,6 +220,7 @@ def cmd_action(args: argparse.Namespace) -> int:
     """Any action at FILE:LINE, through the same core as the language server."""
     from hearth.core.actions import action_named
     from hearth.core.actions.base import ActionRequest, language_of
+    from hearth.core.guardrails import AuditLog
     from hearth.core.models.registry import make_backend
     from hearth.core.pipeline.engine import EngineOptions, run_action
     from hearth.core.text import Pos
@@ -242,7 +243,7 @@ def cmd_action(args: argparse.Namespace) -> int:
                             language=language_of(path) or "text",
                             instruction=getattr(args, "instruction", None), workspace=root)
     backend = make_backend(settings.model, settings.openai)
-    options = EngineOptions.from_settings(settings)
+    options = EngineOptions.from_settings(settings, AuditLog())
     result = run_action(action, request, backend, options, progress=progress_printer(args))
     written = []
     if args.write:
@@ -433,3 +434,6 @@ def main(argv: list[str] | None = None) -> int:
         return fail(args, exc, EXIT_ERROR)
     except KeyboardInterrupt:
         return fail(args, HearthError("Cancelled."), EXIT_CANCELLED)
+    except BrokenPipeError:  # `hearth ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR

@@ -82,7 +82,9 @@ class GenerationSettings:
 
 @dataclass
 class GuardrailSettings:
-    policy: Literal["block", "warn", "off"] = "warn"
+    # block by default: a destructive instruction is refused and an answer that adds a
+    # dangerous construct is rejected, with the reason; "warn" only lowers the confidence.
+    policy: Literal["block", "warn", "off"] = "block"
     disabled_rules: list[str] = field(default_factory=list)
     max_instruction_chars: int = 2000
 

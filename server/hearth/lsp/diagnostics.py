@@ -35,7 +35,9 @@ def analyse(server: HearthServer, uri: str, source: str) -> list[Finding]:
         except HearthError as exc:  # a broken flake8 configuration: say so once per change
             server.show(f"Hearth: {exc}", types.MessageType.Warning)
     if settings.security:
-        findings += scan(source, disabled=server.settings.guardrails.disabled_rules)
+        disabled = [rule for rule in server.settings.guardrails.disabled_rules
+                    if rule.startswith("HS")]  # HG rules are the guardrails', not diagnostics
+        findings += scan(source, disabled=disabled)
     return findings
 
 

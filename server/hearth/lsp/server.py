@@ -20,6 +20,7 @@ from hearth.core.actions.base import Action, ActionRequest, language_of
 from hearth.core.actions import all_actions
 from hearth.core.cancel import Cancelled, CancelToken
 from hearth.core.errors import HearthError
+from hearth.core.guardrails import AuditLog
 from hearth.core.inference import InferenceQueue, Priority
 from hearth.core.models.backend import ModelBackend
 from hearth.core.models.registry import make_backend
@@ -68,6 +69,7 @@ class HearthServer(LanguageServer):
         self.actions: list[Action] = all_actions()
         self.diagnostic_tasks: dict[str, asyncio.Task] = {}
         self.large_documents_reported: dict[str, bool] = {}
+        self.audit = AuditLog()  # one per server: guardrail decisions, hashed, as JSON lines
         self._backend: ModelBackend | None = None
         self._backend_key: tuple | None = None
         self._jobs: dict[Any, CancelToken] = {}

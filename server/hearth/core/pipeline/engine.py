@@ -5,13 +5,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hearth.core.actions.base import Action, ActionRequest, ActionResult, Candidate, Finding
 from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
-from hearth.core.models.backend import GenerationRequest, ModelBackend, SamplingParams
-from hearth.core.pipeline.prompt import ContextSnippet
+from hearth.core.guardrails import (
+    AuditLog,
+    Redaction,
+    check_instruction,
+    check_output,
+    fence_context,
+    redact_secrets,
+    refuse_if_blocked,
+)
+from hearth.core.models.backend import (
+    ChatMessage,
+    Completion,
+    GenerationRequest,
+    ModelBackend,
+    SamplingParams,
+)
+from hearth.core.pipeline.prompt import ContextSnippet, Prompt
+from hearth.settings import GuardrailSettings
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +47,15 @@ class EngineOptions:
     seed: int = 0
     validators: tuple[Validator, ...] = ()
     ranker: Ranker | None = None
+    guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
+    audit: AuditLog | None = None
 
     @classmethod
-    def from_settings(cls, settings) -> EngineOptions:  # noqa: ANN001 - hearth.settings.Settings
+    def from_settings(cls, settings, audit: AuditLog | None = None) -> EngineOptions:  # noqa: ANN001
         generation = settings.generation
         return cls(samples=generation.samples, max_tokens=generation.max_tokens,
-                   confidence_threshold=generation.confidence_threshold)
+                   confidence_threshold=generation.confidence_threshold,
+                   guardrails=settings.guardrails, audit=audit)
 
 
 def by_confidence(request: ActionRequest, candidates: list[Candidate]) -> list[Candidate]:
@@ -63,10 +82,93 @@ def score(candidate: Candidate) -> float:
     return max(0.0, 1.0 - sum(f.penalty for f in candidate.findings))
 
 
+@dataclass
+class Guard:
+    """The guardrail state of one run: its settings, its audit log, the prompt's redaction."""
+
+    settings: GuardrailSettings
+    audit: AuditLog | None
+    action: str
+    warnings: list[str]  # the prompt side's warnings, shown with the result
+
+    def record(self, findings, subject: str | None = None, *, warn_user: bool = False) -> None:
+        if self.audit is not None and findings:
+            self.audit.record_findings(self.action, findings, subject=subject)
+        if warn_user:
+            self.warnings += [f.reason for f in findings if f.decision == "warn"]
+
+
+def guard_prompt(guard: Guard, request: ActionRequest) -> None:
+    """Refuse an instruction that is too long or asks for something destructive."""
+    findings = check_instruction(request.instruction, guard.settings)
+    guard.record(findings, request.instruction, warn_user=True)
+    refuse_if_blocked(findings)
+
+
+def gather_context(guard: Guard, request: ActionRequest,
+                   provider: ContextProvider | None) -> list[ContextSnippet]:
+    """Retrieved code, minus any snippet that tries to instruct the model."""
+    if provider is None:
+        return []
+    kept, dropped = fence_context(provider(request), guard.settings)
+    guard.record(dropped, warn_user=True)
+    return kept
+
+
+def build_prompt(guard: Guard, action: Action, request: ActionRequest,
+                 context: list[ContextSnippet], max_tokens: int) -> tuple[Prompt, Redaction]:
+    """The action's prompt with the user's secrets replaced by placeholders."""
+    prompt = action.prompt(request, context, max_tokens)
+    redaction = redact_secrets(request.source, guard.settings)
+    if redaction.finding is not None:
+        guard.record([redaction.finding])
+    prompt.messages = [ChatMessage(m.role, redaction.redact(m.content)) for m in prompt.messages]
+    prompt.prefill = redaction.redact(prompt.prefill)
+    return prompt, redaction
+
+
+def sample(backend: ModelBackend, prompt: Prompt, options: EngineOptions,
+           cancel: CancelToken, report: Progress) -> list[Completion]:
+    if not backend.loaded:
+        report("Loading the model", 10)
+        backend.load(cancel)
+    cancel.raise_if_cancelled()
+    report(f"Sampling {options.samples} candidate(s)", 20)
+    return backend.generate(
+        GenerationRequest(messages=prompt.messages,
+                          params=sampling_ladder(options.samples, prompt.max_tokens,
+                                                 options.seed),
+                          prefill=prompt.prefill, stop_when=prompt.stop_when),
+        cancel=cancel)
+
+
+def check(guard: Guard, action: Action, request: ActionRequest, completions: list[Completion],
+          redaction: Redaction, options: EngineOptions) -> list[Candidate]:
+    """Each sample as a candidate: the action's checks, the shared validators, the output
+    guardrails, and a confidence."""
+    candidates = []
+    for completion in completions:
+        completion.text = redaction.restore(completion.text)
+        candidate = action.candidate(request, completion)
+        if candidate.usable:
+            for validate in options.validators:
+                candidate.findings.extend(validate(request, candidate))
+        if candidate.new_source is not None and request.language == "python":
+            guarded = check_output(request.source, candidate.new_source,
+                                   target_name=candidate.payload.get("function"),
+                                   settings=guard.settings)
+            guard.record(guarded, candidate.new_source)
+            candidate.findings.extend(guarded)
+        candidate.confidence = score(candidate)
+        candidates.append(candidate)
+    return candidates
+
+
 def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
                options: EngineOptions, *, cancel: CancelToken | None = None,
                progress: Progress | None = None,
                context_provider: ContextProvider | None = None) -> ActionResult:
+    """Guard the prompt, gather context, prompt, sample, check, rank: the best candidate."""
     start = time.perf_counter()
     cancel = cancel or CancelToken()
     report = progress or (lambda message, percentage: None)
@@ -75,29 +177,15 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
         raise HearthError(f"{action.title} does not apply at this position.",
                           "Place the cursor where the editor offers the action.")
     title = offers[0].title
-    context: list[ContextSnippet] = []
+    guard = Guard(options.guardrails, options.audit, action.name, [])
+    guard_prompt(guard, request)
     if context_provider is not None:
         report("Gathering context", 5)
-        context = context_provider(request)
-    prompt = action.prompt(request, context, options.max_tokens)
-    if not backend.loaded:
-        report("Loading the model", 10)
-        backend.load(cancel)
-    cancel.raise_if_cancelled()
-    report(f"Sampling {options.samples} candidate(s)", 20)
-    completions = backend.generate(
-        GenerationRequest(messages=prompt.messages,
-                          params=sampling_ladder(options.samples, prompt.max_tokens,
-                                                 options.seed),
-                          prefill=prompt.prefill, stop_when=prompt.stop_when),
-        cancel=cancel)
+    context = gather_context(guard, request, context_provider)
+    prompt, redaction = build_prompt(guard, action, request, context, options.max_tokens)
+    completions = sample(backend, prompt, options, cancel, report)
     report("Checking candidates", 90)
-    candidates = [action.candidate(request, completion) for completion in completions]
-    for candidate in candidates:
-        if candidate.usable:
-            for validate in options.validators:
-                candidate.findings.extend(validate(request, candidate))
-        candidate.confidence = score(candidate)
+    candidates = check(guard, action, request, completions, redaction, options)
     best = (options.ranker or by_confidence)(request, candidates)[0]
     tokens = sum(c.completion.tokens for c in candidates if c.completion)
     if not best.usable:
@@ -110,9 +198,10 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
         best.payload["markdown"] += "\n## Context used\n" + "".join(
             f"- `{c.path}` lines {c.start_line}-{c.end_line} ({c.name})\n" for c in prompt.context)
     low = best.confidence < options.confidence_threshold
+    reasons = list(dict.fromkeys([f.reason for f in best.findings] + guard.warnings))
     return ActionResult(
         action=action.name, title=title + (" (low confidence)" if low else ""),
         edits=best.edits, new_source=best.new_source, confidence=round(best.confidence, 3),
-        low_confidence=low, reasons=[f.reason for f in best.findings],
+        low_confidence=low, reasons=reasons,
         samples=len(candidates), tokens=tokens, elapsed_s=time.perf_counter() - start,
         context=prompt.context, payload=best.payload, files=best.files)
