@@ -223,6 +223,7 @@ def _supervise(command: list[str], cwd: Path, env: dict[str, str], out: Any, err
         # this kills exactly the sandbox's stragglers.
         _kill_group(process.pid)
         process.wait()
+        _wait_until_group_gone(process.pid, time.monotonic() + 5)
     return process.returncode, not finished, time.monotonic() - start
 
 
@@ -242,6 +243,26 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _wait_until_group_gone(pgid: int, deadline: float) -> None:
+    """SIGKILL takes effect asynchronously: wait until no live process remains in the group."""
+    while _live_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _live_members(pgid: int) -> bool:
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
 
 
 def _read_output(path: Path) -> str:

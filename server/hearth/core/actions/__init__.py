@@ -9,8 +9,9 @@ def all_actions() -> list[Action]:
     from hearth.core.actions.explain import ExplainAction
     from hearth.core.actions.fix import FixAction
     from hearth.core.actions.generate import GenerateAction
+    from hearth.core.actions.tests import TestsAction
 
-    return [GenerateAction(), FixAction(), ExplainAction()]
+    return [GenerateAction(), FixAction(), ExplainAction(), TestsAction()]
 
 
 def action_named(name: str) -> Action | None:
