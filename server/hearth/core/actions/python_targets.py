@@ -6,6 +6,7 @@ import ast
 import dataclasses
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hearth.core.text import Pos, indent_of, split_lines
 
@@ -32,9 +33,16 @@ class FunctionTarget:
 
 
 def parse_or_none(source: str) -> ast.Module | None:
+    """The module's tree, or None if it does not parse. Cached: several actions list their
+    menu entries on the same text, and parsing a large file takes tens of milliseconds."""
+    return _parse_cached(source)
+
+
+@lru_cache(maxsize=4)
+def _parse_cached(source: str) -> ast.Module | None:
     try:
         return ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
 
@@ -57,15 +65,32 @@ def docstring_node(fn: FunctionNode) -> ast.Expr | None:
     return None
 
 
+STATEMENT_LISTS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
 def _enclosing_functions(tree: ast.AST, line: int):
-    """(function, qualname, enclosing class) for every function spanning ``line`` (1-based)."""
+    """(function, qualname, enclosing class) for every function spanning ``line`` (1-based).
+
+    Only statements whose span holds the line are visited, so a large module costs a few
+    hundred node visits, not one per expression.
+    """
+    def spans(node: ast.AST) -> bool:
+        start = min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno])
+        return start <= line <= (node.end_lineno or node.lineno)
+
+    def children(node: ast.AST):
+        for field in STATEMENT_LISTS:
+            for child in getattr(node, field, None) or []:
+                if isinstance(child, (ast.ExceptHandler, ast.match_case)):
+                    yield from children(child)
+                elif isinstance(child, ast.stmt) and spans(child):
+                    yield child
+
     def visit(node: ast.AST, prefix: str, cls: ast.ClassDef | None):
-        for child in ast.iter_child_nodes(node):
+        for child in children(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                start = min([d.lineno for d in child.decorator_list] + [child.lineno])
                 qualname = f"{prefix}{child.name}"
-                if start <= line <= (child.end_lineno or child.lineno):
-                    yield child, qualname, cls
+                yield child, qualname, cls
                 yield from visit(child, qualname + ".", None)
             elif isinstance(child, ast.ClassDef):
                 yield from visit(child, f"{prefix}{child.name}.", child)
