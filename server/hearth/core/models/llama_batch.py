@@ -212,16 +212,20 @@ class BatchDecoder:
 
     def decode(self, prompt: list[int], params: Sequence[SamplingParams], seeds: Sequence[int],
                *, stops: Sequence[str] = (), stop_when: StopWhen | None = None,
-               cancel: CancelToken | None = None,
-               on_token: OnToken | None = None) -> list[SampleText]:
+               cancel: CancelToken | None = None, on_token: OnToken | None = None,
+               max_parallel: int | None = None) -> list[SampleText]:
         """One text per entry of ``params``; ``on_token`` streams the first sample's text.
 
         ``stops`` are stop strings for every sample, on top of each one's ``params.stop``.
+        ``max_parallel`` decodes the samples in waves of that many (1: one after another, still
+        on one prompt evaluation); None decodes them all at once.
 
         ``prompt`` must be shorter than ``n_ctx``; each sample's max_tokens is cut to the room
         the context has after the prompt. Raises Cancelled within one decode step (or one
         prompt chunk) of ``cancel`` being set.
         """
+        if not prompt:
+            raise HearthError("The prompt is empty.", "Give the model something to answer.")
         start = time.perf_counter()
         room = self.n_ctx - len(prompt)
         budgets = [max(1, min(p.max_tokens, room)) for p in params]
@@ -233,11 +237,15 @@ class BatchDecoder:
             for index, (p, seed, budget) in enumerate(zip(params, seeds, budgets))]
         try:
             self._evaluate_prompt(prompt, cancel)
+            # Every first token comes from the prompt's logits, which the next decode replaces.
             for sequence in sequences:
                 self._llama_cpp.llama_memory_seq_cp(self._memory, PROMPT_SEQUENCE,
                                                     sequence.seq_id, -1, -1)
                 sequence.token = sequence.sampler.sample(self._ctx, -1)
-            self._run(sequences, len(prompt), start, cancel, on_token)
+            wave = max_parallel or len(sequences)
+            for first in range(0, len(sequences), wave):
+                self._run(sequences[first:first + wave], len(prompt), start, cancel,
+                          on_token if first == 0 else None)
         finally:
             for sequence in sequences:
                 self._llama_cpp.llama_memory_seq_rm(self._memory, sequence.seq_id, -1, -1)
@@ -296,15 +304,19 @@ class BatchDecoder:
         self._check(self._llama_cpp.llama_decode(self._ctx.ctx, batch))
 
     def _evaluate_prompt(self, prompt: list[int], cancel: CancelToken | None) -> None:
-        """Put ``prompt`` in sequence 0, reusing the longest prefix of the previous prompt.
+        """Put ``prompt`` in sequence 0, reusing a prefix of the previous prompt.
 
-        At least the last token is always evaluated, because sampling needs its logits.
+        The reused prefix ends on a chunk boundary, so the rest is evaluated in the very chunks
+        a fresh evaluation would use: llama.cpp's results depend slightly on how tokens are
+        batched, and this keeps the logits (and so a greedy answer) the same whether or not
+        the cache was warm. At least the last chunk is evaluated: sampling needs its logits.
         """
-        keep = 0
+        common = 0
         for old, new in zip(self._cached_prompt, prompt[:-1]):
             if old != new:
                 break
-            keep += 1
+            common += 1
+        keep = common // PREFILL_CHUNK * PREFILL_CHUNK
         memory = self._memory
         self._llama_cpp.llama_memory_seq_keep(memory, PROMPT_SEQUENCE)
         if not self._llama_cpp.llama_memory_seq_rm(memory, PROMPT_SEQUENCE, keep, -1):

@@ -39,11 +39,15 @@ class LlamaCppBackend:
     name = "llama-cpp"
 
     def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, max_parallel: int | None = None) -> None:
         self.model_path = model_path
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
         self.seed = seed
+        # Samples decoded together per step (None: all of a request's samples); 1 decodes
+        # them one after another on one prompt evaluation, the baseline batching is measured
+        # against.
+        self.max_parallel = max_parallel
         self.load_s: float | None = None
         self._llm = None
         self._decoder: BatchDecoder | None = None
@@ -134,7 +138,8 @@ class LlamaCppBackend:
         with self._decode_lock:
             samples = self._decoder.decode(prompt_tokens, request.params, seeds,
                                            stops=template_stops, stop_when=request.stop_when,
-                                           cancel=cancel, on_token=on_token)
+                                           cancel=cancel, on_token=on_token,
+                                           max_parallel=self.max_parallel)
         return [Completion(text=request.prefill + sample.text, tokens=sample.tokens,
                            finish_reason=sample.finish_reason, elapsed_s=sample.elapsed_s,
                            prompt_tokens=len(prompt_tokens), prefilled=True)
@@ -143,6 +148,7 @@ class LlamaCppBackend:
     def info(self) -> dict[str, object]:
         return {"backend": self.name, "model_path": str(self.model_path),
                 "threads": self.n_threads, "context_length": self.n_ctx,
+                "max_parallel": self.max_parallel,
                 "loaded": self.loaded, "load_s": self.load_s}
 
     def close(self) -> None:
