@@ -244,7 +244,19 @@ def cmd_action(args: argparse.Namespace) -> int:
                             instruction=getattr(args, "instruction", None), workspace=root)
     backend = make_backend(settings.model, settings.openai)
     options = EngineOptions.from_settings(settings, AuditLog())
-    result = run_action(action, request, backend, options, progress=progress_printer(args))
+    context = None
+    if root is not None and settings.index.enabled and not args.no_context:
+        from hearth.core.pipeline.context import memory_context
+
+        index = open_index(root, settings)
+        index.build(progress=terminal_progress(args, "hearth: indexing"))
+        context = memory_context(lambda path: index, settings.index.context_tokens)
+    try:
+        result = run_action(action, request, backend, options, progress=progress_printer(args),
+                            context_provider=context)
+    finally:
+        if context is not None:
+            index.close()
     written = []
     if args.write:
         if result.new_source is not None and result.new_source != source:
@@ -276,6 +288,64 @@ def cmd_action(args: argparse.Namespace) -> int:
               f"sample(s), {result.tokens} tokens, {result.elapsed_s:.1f} s"
               + ("" if args.write or not (result.edits or result.files)
                  else " (not written; use --write)"), file=sys.stderr)
+    return 0
+
+
+def open_index(root: Path, settings: Settings):
+    from hearth.core.memory import IndexSettings, WorkspaceIndex
+
+    return WorkspaceIndex(root, settings=IndexSettings(
+        exclude=list(settings.index.exclude), max_file_bytes=settings.index.max_file_bytes))
+
+
+def terminal_progress(args: argparse.Namespace, what: str) -> Callable[[int, int], None]:
+    """A one-line progress bar on a terminal; nothing when piped or with --json."""
+    live = sys.stderr.isatty() and not getattr(args, "json", False)
+
+    def report(done: int, total: int) -> None:
+        if live:
+            width = 30
+            filled = width * done // max(total, 1)
+            sys.stderr.write(f"\r{what} [{'#' * filled}{'.' * (width - filled)}] "
+                             f"{done}/{total} files")
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+    return report
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    root = Path(args.path).resolve() if args.path else (project_root(Path.cwd()) or Path.cwd())
+    settings = settings_for(args, root)
+    index = open_index(root, settings)
+    try:
+        stats = index.build(progress=terminal_progress(args, "hearth: indexing"))
+    finally:
+        index.close()
+    emit(args, {"root": str(root), "files": stats.files, "chunks": stats.chunks,
+                "embedded": stats.embedded, "removed": stats.removed,
+                "rebuilt": stats.rebuilt, "elapsed_s": round(stats.elapsed_s, 3)},
+         f"{root}: {stats.files} files, {stats.chunks} chunks ({stats.embedded} embedded) in "
+         f"{stats.elapsed_s:.1f} s" + (" (rebuilt)" if stats.rebuilt else ""))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    root = Path(args.path).resolve() if args.path else (project_root(Path.cwd()) or Path.cwd())
+    settings = settings_for(args, root)
+    index = open_index(root, settings)
+    try:
+        index.build(progress=terminal_progress(args, "hearth: indexing"))
+        hits = index.search(args.query, k=args.k, mode=args.mode)
+    finally:
+        index.close()
+    results = [{"path": str(hit.path.relative_to(root)) if hit.path.is_relative_to(root)
+                else str(hit.path), "name": hit.name, "kind": hit.kind,
+                "start_line": hit.start_line, "end_line": hit.end_line,
+                "score": round(hit.score, 4)} for hit in hits]
+    emit(args, {"root": str(root), "query": args.query, "results": results},
+         "\n".join(f"{r['score']:.3f}  {r['path']}:{r['start_line']}-{r['end_line']}  "
+                   f"{r['name']}" for r in results) or "no results")
     return 0
 
 
@@ -407,8 +477,25 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--write", action="store_true", help="write the result")
         command.add_argument("--json", action="store_true", help="one JSON object on stdout")
         command.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+        command.add_argument("--no-context", action="store_true",
+                             help="do not index the project or retrieve context from it")
         add_setting_flags(command)
         command.set_defaults(func=cmd_action, action=action.name)
+
+    index = sub.add_parser("index", help="index a project for retrieval (incremental)")
+    index.add_argument("path", nargs="?", help="the project folder (default: this project)")
+    index.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    add_setting_flags(index)
+    index.set_defaults(func=cmd_index)
+
+    search = sub.add_parser("search", help="search the project's index")
+    search.add_argument("query")
+    search.add_argument("--k", type=int, default=8, help="how many results (default 8)")
+    search.add_argument("--mode", choices=["hybrid", "vector", "bm25"], default="hybrid")
+    search.add_argument("--path", help="the project folder (default: this project)")
+    search.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    add_setting_flags(search)
+    search.set_defaults(func=cmd_search)
 
     doctor = sub.add_parser("doctor", help="check the installation and the model")
     doctor.add_argument("--json", action="store_true", help="one JSON object on stdout")

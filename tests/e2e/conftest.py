@@ -84,13 +84,20 @@ def client_factory() -> LanguageClient:
 Starter = Callable[..., Any]
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """One cache for the session: the embedder is exported to ONNX once, not per test;
+    each workspace still gets its own index folder in it."""
+    return tmp_path_factory.mktemp("hearth-cache")
+
+
 @pytest_asyncio.fixture
-async def start(tmp_path: Path) -> AsyncIterator[Starter]:
+async def start(tmp_path: Path, shared_cache: Path) -> AsyncIterator[Starter]:
     """``await start(caps, init_options=..., configuration=...)`` gives an initialized client."""
     require_default_model()
     clients: list[LanguageClient] = []
     env = {**os.environ, "HEARTH_LOG_DIR": str(tmp_path / "logs"),
-           "PYTHONPATH": str(ROOT / "server")}
+           "HEARTH_CACHE_DIR": str(shared_cache), "PYTHONPATH": str(ROOT / "server")}
 
     async def starter(caps: types.ClientCapabilities, *, init_options: Any = None,
                       configuration: dict[str, Any] | None = None,
@@ -143,5 +150,9 @@ async def code_actions(client: LanguageClient, uri: str, position: types.Positio
 
 async def generate_actions(client: LanguageClient, uri: str, position: types.Position
                            ) -> list[types.CodeAction]:
-    """Only Hearth's Generate entries (Explain and Fix may be offered at the same place)."""
-    return [a for a in await code_actions(client, uri, position) if "Generate" in a.title]
+    """Only Hearth's Generate entries (other actions may be offered at the same place)."""
+    def is_generate(action: types.CodeAction) -> bool:
+        if action.command is not None:
+            return action.command.command == "hearth.generate"
+        return isinstance(action.data, dict) and action.data.get("action") == "generate"
+    return [a for a in await code_actions(client, uri, position) if is_generate(a)]

@@ -146,11 +146,11 @@ async def test_cancel_request_stops_the_model(start, tmp_path: Path):
     actions = await generate_actions(client, uri, position_of(SOURCE, "pass"))
     pending = asyncio.ensure_future(client.protocol.send_request_async(
         types.CODE_ACTION_RESOLVE, actions[0], msg_id="resolve-to-cancel"))
-    await _wait_for_progress(client, "Sampling")
+    token = await _wait_for_progress(client, "Sampling")
     client.cancel_request(types.CancelParams(id="resolve-to-cancel"))
     with pytest.raises(Exception, match="[Cc]ancel"):
         await pending
-    ends = await _wait_for_end(client)
+    ends = await _wait_for_end(client, token)
     assert ends[-1].message == "Cancelled"
     # The server is still there and answers at once.
     actions = await generate_actions(client, uri, position_of(SOURCE, "pass"))
@@ -167,7 +167,7 @@ async def test_progress_cancel_button_stops_the_model(start, tmp_path: Path):
     client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
     with pytest.raises(Exception, match="Cancelled"):
         await pending
-    ends = await _wait_for_end(client)
+    ends = await _wait_for_end(client, token)
     assert ends[-1].message == "Cancelled"
 
 
@@ -224,10 +224,11 @@ async def _wait_for_progress(client, message: str) -> types.ProgressToken:
     return find()
 
 
-async def _wait_for_end(client) -> list[types.WorkDoneProgressEnd]:
+async def _wait_for_end(client, token: types.ProgressToken | None = None
+                        ) -> list[types.WorkDoneProgressEnd]:
     def ends():
-        return [r for reports in client.progress_reports.values() for r in reports
-                if isinstance(r, types.WorkDoneProgressEnd)]
+        return [r for key, reports in client.progress_reports.items() for r in reports
+                if isinstance(r, types.WorkDoneProgressEnd) and token in (None, key)]
 
     await _wait_until(lambda: ends())
     return ends()

@@ -187,9 +187,11 @@ async def compute(server: HearthServer, call: Invocation,
     try:
         async with WorkProgress(server, action.title, cancel, progress_token) as progress:
             server.status("busy", action.title)
+            context = server.memory.context_provider() if server.memory is not None else None
             result = await server.run_inference(
                 lambda token: run_action(action, request, server.backend(), options,
-                                         cancel=token, progress=progress.report),
+                                         cancel=token, progress=progress.report,
+                                         context_provider=context),
                 cancel)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a clear answer
         raise server.user_error(exc) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -75,9 +76,12 @@ def register(server: HearthServer) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(params: types.InitializedParams) -> None:
+        server.loop = asyncio.get_running_loop()
         await pull_configuration(server)
         apply_settings(server)
         server.status("ready", "Hearth is ready")
+        for hook in server.after_initialized:
+            await hook()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:

@@ -112,24 +112,9 @@ def _forget(server: HearthServer, uri: str, task: asyncio.Task) -> None:
         log.error("Diagnostics for %s failed", uri, exc_info=task.exception())
 
 
-def register(server: HearthServer) -> None:
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(params: types.DidOpenTextDocumentParams) -> None:
-        schedule(server, params.text_document.uri, 0)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(params: types.DidChangeTextDocumentParams) -> None:
-        schedule(server, params.text_document.uri,
-                 server.settings.diagnostics.debounce_ms / 1000)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(params: types.DidSaveTextDocumentParams) -> None:
-        schedule(server, params.text_document.uri, 0)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(params: types.DidCloseTextDocumentParams) -> None:
-        pending = server.diagnostic_tasks.pop(params.text_document.uri, None)
-        if pending is not None:
-            pending.cancel()
-        server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri=params.text_document.uri, diagnostics=[]))
+def clear(server: HearthServer, uri: str) -> None:
+    pending = server.diagnostic_tasks.pop(uri, None)
+    if pending is not None:
+        pending.cancel()
+    server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri,
+                                                                           diagnostics=[]))

@@ -70,6 +70,9 @@ class HearthServer(LanguageServer):
         self.diagnostic_tasks: dict[str, asyncio.Task] = {}
         self.large_documents_reported: dict[str, bool] = {}
         self.audit = AuditLog()  # one per server: guardrail decisions, hashed, as JSON lines
+        self.memory = None  # hearth.lsp.memory.Memory, set when that feature registers
+        self.after_initialized: list = []  # coroutines run once the settings are known
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._backend: ModelBackend | None = None
         self._backend_key: tuple | None = None
         self._jobs: dict[Any, CancelToken] = {}
@@ -139,6 +142,12 @@ class HearthServer(LanguageServer):
         document = self.workspace.text_documents.get(uri)
         return None if document is None else document.version
 
+    def call_soon(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``function`` on the event loop, from any thread (notifications must be sent
+        from the loop)."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(lambda: function(*args, **kwargs))
+
     # -- talking to the user ------------------------------------------------------------------
     def show(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
@@ -167,10 +176,11 @@ class HearthServer(LanguageServer):
 
 
 def create_server() -> HearthServer:
-    from hearth.lsp import actions, config, diagnostics
+    from hearth.lsp import actions, config, documents, memory
 
     server = HearthServer()
     config.register(server)
-    diagnostics.register(server)
+    documents.register(server)
+    memory.register(server)
     actions.register(server)
     return server

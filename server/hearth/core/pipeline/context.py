@@ -1,0 +1,57 @@
+"""Retrieval as a pipeline step: the workspace memory's best chunks for an action's request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from hearth.core.actions.base import ActionRequest
+from hearth.core.actions.python_targets import function_at
+from hearth.core.memory import Hit, WorkspaceIndex
+from hearth.core.pipeline.prompt import ContextSnippet
+from hearth.core.text import split_lines
+
+QUERY_LINES = 12  # lines either side of the cursor that make up the query
+
+
+def query_for(request: ActionRequest) -> tuple[str, tuple[int, int]]:
+    """What to search for, and the 1-based lines being edited (never offered as context)."""
+    lines = split_lines(request.source)
+    target = function_at(request.source, request.position) if request.language == "python" \
+        else None
+    if target is not None:
+        first, last = target.def_line, target.end_line
+    else:
+        first = max(0, request.position.line - QUERY_LINES)
+        last = min(len(lines) - 1, request.position.line + QUERY_LINES)
+    text = "".join(lines[first: last + 1])
+    if request.instruction:
+        text = request.instruction + "\n" + text
+    return text.strip() or request.source[:2000], (first + 1, last + 1)
+
+
+def snippet(hit: Hit, root: Path) -> ContextSnippet:
+    try:
+        shown = str(hit.path.relative_to(root))
+    except ValueError:
+        shown = str(hit.path)
+    return ContextSnippet(path=shown, name=hit.name, start_line=hit.start_line,
+                          end_line=hit.end_line, text=hit.text, score=hit.score)
+
+
+def memory_context(index_for: Callable[[Path | None], WorkspaceIndex | None],
+                   budget_tokens: int,
+                   overlay: Callable[[], Mapping[Path, str]] = dict,
+                   ) -> Callable[[ActionRequest], list[ContextSnippet]]:
+    """A context provider for ``run_action`` backed by the workspace index of the request."""
+    def provide(request: ActionRequest) -> list[ContextSnippet]:
+        index = index_for(request.path)
+        if index is None or budget_tokens <= 0:
+            return []
+        query, edited = query_for(request)
+        inside = request.path is not None and request.path.resolve().is_relative_to(index.root)
+        hits = index.context_for(query, budget_tokens=budget_tokens,
+                                 exclude_path=request.path.resolve() if inside else None,
+                                 exclude_lines=edited if inside else None, overlay=overlay())
+        return [snippet(hit, index.root) for hit in hits]
+    return provide

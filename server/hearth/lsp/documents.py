@@ -1,0 +1,34 @@
+"""Document events, each dispatched to the features that care: diagnostics and memory."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from hearth.lsp import diagnostics
+from hearth.lsp.server import HearthServer
+
+
+def register(server: HearthServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(params: types.DidOpenTextDocumentParams) -> None:
+        diagnostics.schedule(server, params.text_document.uri, 0)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(params: types.DidChangeTextDocumentParams) -> None:
+        diagnostics.schedule(server, params.text_document.uri,
+                             server.settings.diagnostics.debounce_ms / 1000)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(params: types.DidSaveTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        diagnostics.schedule(server, uri, 0)
+        if server.memory is not None and uri.startswith("file:"):
+            asyncio.ensure_future(server.memory.file_changed(Path(to_fs_path(uri))))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(params: types.DidCloseTextDocumentParams) -> None:
+        diagnostics.clear(server, params.text_document.uri)

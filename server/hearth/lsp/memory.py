@@ -1,0 +1,187 @@
+"""Workspace memory in the server: index every workspace folder in a worker, keep it current,
+and give every action the retrieved context."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from hearth.core.cancel import CancelToken
+from hearth.core.errors import HearthError
+from hearth.core.memory import IndexSettings, IndexStats, WorkspaceIndex
+from hearth.core.pipeline.context import memory_context
+from hearth.lsp.progress import WorkProgress
+from hearth.lsp.server import HearthServer
+
+log = logging.getLogger(__name__)
+
+
+def _path(uri: str) -> Path | None:
+    return Path(to_fs_path(uri)) if uri.startswith("file:") else None
+
+
+class Memory:
+    """One index per workspace folder; every write runs on one worker thread, in order."""
+
+    def __init__(self, server: HearthServer) -> None:
+        self.server = server
+        self.indexes: dict[Path, WorkspaceIndex] = {}
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-index")
+        self.cancel = CancelToken()
+
+    def settings(self) -> IndexSettings:
+        index = self.server.settings.index
+        return IndexSettings(exclude=list(index.exclude), max_file_bytes=index.max_file_bytes)
+
+    def index_for(self, path: Path | None) -> WorkspaceIndex | None:
+        if path is None:
+            return None
+        resolved = path.resolve()
+        roots = [root for root in self.indexes if resolved.is_relative_to(root)]
+        return self.indexes[max(roots, key=lambda r: len(r.parts))] if roots else None
+
+    def overlay(self) -> dict[Path, str]:
+        """Unsaved text of open documents: searched, never stored."""
+        out = {}
+        for uri, document in list(self.server.workspace.text_documents.items()):
+            path = _path(uri)
+            if path is not None and self.index_for(path) is not None:
+                out[path.resolve()] = document.source
+        return out
+
+    def context_provider(self):
+        if not self.server.settings.index.enabled or not self.indexes:
+            return None
+        return memory_context(self.index_for, self.server.settings.index.context_tokens,
+                              self.overlay)
+
+    async def run(self, job, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.worker, job, *args)
+
+    async def add_folder(self, root: Path) -> None:
+        if not self.server.settings.index.enabled or not root.is_dir():
+            return
+        try:
+            index = WorkspaceIndex(root, settings=self.settings())
+        except HearthError as exc:
+            self.server.show(f"Hearth: {exc}", types.MessageType.Warning)
+            return
+        self.indexes[index.root] = index
+        await self.build(index)
+
+    async def remove_folder(self, root: Path) -> None:
+        index = self.indexes.pop(root.resolve(), None)
+        if index is not None:
+            await self.run(index.close)
+
+    async def build(self, index: WorkspaceIndex) -> IndexStats | None:
+        cancel = self.cancel
+        async with WorkProgress(self.server, f"Hearth: indexing {index.root.name}",
+                                cancel) as progress:
+            def report(done: int, total: int) -> None:
+                percent = done * 100 // max(total, 1)
+                progress.report(f"{done}/{total} files", percent)
+                if done == total or done % 20 == 0:
+                    self.server.call_soon(self.server.status, "indexing",
+                                          f"Indexing {done}/{total}", percentage=percent)
+            try:
+                stats = await self.run(lambda: index.build(progress=report,
+                                                           cancel=lambda: cancel.cancelled))
+            except HearthError as exc:
+                self.server.show(f"Hearth: indexing {index.root} failed: {exc}",
+                                 types.MessageType.Warning)
+                return None
+        self.server.status("ready", f"Indexed {stats.files} files, {stats.chunks} chunks")
+        self.server.log_to_client(
+            f"Hearth indexed {index.root}: {stats.files} files, {stats.chunks} chunks, "
+            f"{stats.embedded} embedded, {stats.elapsed_s:.1f} s"
+            + (" (rebuilt)" if stats.rebuilt else ""))
+        return stats
+
+    async def file_changed(self, path: Path, deleted: bool = False) -> None:
+        index = self.index_for(path)
+        if index is None:
+            return
+        try:
+            if deleted:
+                await self.run(index.remove_file, path.resolve())
+            else:
+                await self.run(index.update_file, path.resolve())
+        except HearthError as exc:
+            log.info("Not indexing %s: %s", path, exc)
+
+    def close(self) -> None:
+        self.cancel.cancel()
+        for index in self.indexes.values():
+            self.worker.submit(index.close)
+        self.worker.shutdown(wait=True)
+
+
+def register(server: HearthServer) -> None:
+    memory = Memory(server)
+    server.memory = memory
+
+    async def start_indexing() -> None:
+        folders = server.workspace.folders.values() if server.workspace.folders else []
+        roots = [_path(f.uri) for f in folders] or ([server.root] if server.root else [])
+        await register_watchers(server)
+        for root in roots:
+            if root is not None:
+                asyncio.ensure_future(memory.add_folder(root))
+
+    server.after_initialized.append(start_indexing)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    async def folders_changed(params: types.DidChangeWorkspaceFoldersParams) -> None:
+        for folder in params.event.removed:
+            if (path := _path(folder.uri)) is not None:
+                await memory.remove_folder(path)
+        for folder in params.event.added:
+            if (path := _path(folder.uri)) is not None:
+                asyncio.ensure_future(memory.add_folder(path))
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    async def watched_files(params: types.DidChangeWatchedFilesParams) -> None:
+        for change in params.changes:
+            if (path := _path(change.uri)) is not None:
+                await memory.file_changed(path, change.type == types.FileChangeType.Deleted)
+
+    @server.command("hearth.indexWorkspace")
+    async def index_workspace(*args: Any) -> dict[str, Any]:
+        if not memory.indexes:
+            raise HearthError("There is no workspace folder to index (or index.enabled is "
+                              "false).", "Open a folder, or set hearth.index.enabled.")
+        results = []
+        for index in list(memory.indexes.values()):
+            stats = await memory.build(index)
+            if stats is not None:
+                results.append({"root": str(index.root), "files": stats.files,
+                                "chunks": stats.chunks, "embedded": stats.embedded,
+                                "elapsed_s": round(stats.elapsed_s, 3)})
+        return {"indexes": results}
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(params: Any = None) -> None:
+        memory.close()
+
+
+async def register_watchers(server: HearthServer) -> None:
+    """Ask the client to report file changes, when it can register that dynamically."""
+    workspace = server.client_capabilities.workspace
+    watched = workspace.did_change_watched_files if workspace else None
+    if not (watched and watched.dynamic_registration):
+        return
+    try:
+        await server.client_register_capability_async(types.RegistrationParams(registrations=[
+            types.Registration(
+                id="hearth-watched-files", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                register_options=types.DidChangeWatchedFilesRegistrationOptions(
+                    watchers=[types.FileSystemWatcher(glob_pattern="**/*")]))]))
+    except Exception as exc:  # noqa: BLE001 - the index still updates on save
+        log.info("The client refused file watching: %s", exc)

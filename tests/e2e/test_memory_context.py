@@ -1,0 +1,63 @@
+"""Workspace memory in a real session: the model uses a helper from another file it sees only
+through retrieval."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lsprotocol import types
+
+from tests.e2e.conftest import capabilities, generate_actions, open_document
+from tests.e2e.lsp_utils import apply_text_edits, edits_for, position_of
+
+HELPER = '''"""Pricing rules of the shop."""
+
+ZORBLAX_RATES = {"north": 0.07, "south": 0.11}
+
+
+def zorblax_levy(amount: float, region: str) -> float:
+    """Return the Zorblax levy due on ``amount`` in ``region`` (the shop's regional tax)."""
+    return round(amount * ZORBLAX_RATES[region], 2)
+'''
+
+ORDERS = '''"""Orders."""
+
+from pricing import zorblax_levy
+
+
+def order_total(prices: list[float], region: str) -> float:
+    """Return the sum of prices plus the Zorblax levy on that sum for the region."""
+    pass
+'''
+
+
+async def wait_for_index(client, timeout: float = 180.0) -> str:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        for message in client.log_messages:
+            if message.message.startswith("Hearth indexed"):
+                return message.message
+        await asyncio.sleep(0.1)
+    raise AssertionError("the workspace was not indexed in time")
+
+
+async def test_generate_uses_a_helper_from_another_file(start, tmp_path: Path):
+    workspace = tmp_path / "shop"
+    workspace.mkdir()
+    (workspace / "pricing.py").write_text(HELPER)
+    (workspace / "orders.py").write_text(ORDERS)
+    client = await start(capabilities("visual-studio-code"), root=workspace)
+    summary = await wait_for_index(client)
+    assert "2 files" in summary
+    uri = open_document(client, workspace / "orders.py", ORDERS)
+    [action] = await generate_actions(client, uri, position_of(ORDERS, "pass"))
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="hearth.generate", arguments=action.command.arguments if action.command else
+        [action.data]))
+    used = {(c["path"], c["name"]) for c in result["context"]}
+    assert ("pricing.py", "zorblax_levy") in used
+    edits, _ = edits_for(client.applied_edits[-1].edit, uri)
+    after = apply_text_edits(ORDERS, edits)
+    assert "zorblax_levy(" in after.split("def order_total")[1]
