@@ -89,8 +89,16 @@ def request_for(path: Path, needle: str, workspace: Path | None) -> ActionReques
 
 
 def completion(prefill: str, body: str) -> Completion:
-    return Completion(text=prefill + textwrap.dedent(body) + "```\n", tokens=50,
-                      finish_reason="stop_when", elapsed_s=0.1, prefilled=True)
+    """The model's answer: the prefill continued by ``body`` (whose first test's ``def test_``
+    is the prefill's own end), then the closing fence."""
+    code = textwrap.dedent(body).lstrip("\n")
+    opening = prefill[prefill.rfind("def test_"):] if "def test_" in prefill else ""
+    if code.startswith(opening):
+        text = prefill + code.removeprefix(opening)
+    else:
+        text = prefill.removesuffix(opening) + code
+    return Completion(text=text + "```\n", tokens=50, finish_reason="stop_when", elapsed_s=0.1,
+                      prefilled=True)
 
 
 # -- what is offered where -------------------------------------------------------------------
@@ -299,15 +307,20 @@ def test_only_the_passing_test_is_kept(src_project: Path):
     action = TestsAction()
     request = request_for(src_project / "src/shop/pricing.py", "return round", src_project)
     prompt = action.prompt(request, [], 400)
-    assert prompt.prefill == "```python\nimport pytest\nfrom shop.pricing import discount\n"
+    assert prompt.prefill == ("```python\nimport pytest\nfrom shop.pricing import discount\n\n\n"
+                              "def test_discount_")
     candidate = action.candidate(request, completion(prompt.prefill, """
 
-        def test_ten_percent_off():
+        def test_discount_ten_percent_off():
             assert discount(100, 10) == 90.0
 
 
+        import json
+        from typing import *
+
+
         def test_wrong_expectation():
-            assert discount(100, 10) == 80
+            assert json.loads("80") == discount(100, 10)
 
 
         def test_asserts_nothing():
@@ -317,12 +330,14 @@ def test_only_the_passing_test_is_kept(src_project: Path):
     payload = candidate.payload
     assert (payload["generated"], payload["passed"], payload["failed"]) == (3, 1, 2)
     reasons = {d["test"]: d["reason"] for d in payload["dropped"]}
-    assert reasons["test_wrong_expectation"].startswith("assert 90.0 == 80")
+    assert reasons["test_wrong_expectation"].endswith("assert 80 == 90.0")
     assert reasons["test_asserts_nothing"] == "asserts nothing"
     [change] = candidate.files
     assert change.path == src_project / "tests/test_pricing.py" and change.old_text is None
-    assert "def test_ten_percent_off" in change.new_text
+    assert "def test_discount_ten_percent_off" in change.new_text
     assert "test_wrong_expectation" not in change.new_text
+    # Its import goes with it, and a star import never comes in.
+    assert "json" not in change.new_text and "typing" not in change.new_text
     assert payload["test_code"] in change.new_text
     assert payload["test_file"] == str(change.path)
     [finding] = candidate.findings

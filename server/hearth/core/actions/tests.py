@@ -221,7 +221,9 @@ def parse_generated(answer: str, imported: str) -> GeneratedTests | None:
     result = GeneratedTests([], [])
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            result.imports += [line for line in import_lines(node) if line not in result.imports]
+            # A star import would spill names into the user's test module: leave it out.
+            result.imports += [line for line in import_lines(node)
+                               if line not in result.imports and not line.endswith(" *")]
         elif imported in top_level_names(ast.Module(body=[node], type_ignores=[])):
             result.removed.append(getattr(node, "name", imported))
         else:
@@ -353,6 +355,12 @@ def fit_into(existing: str | None, generated: GeneratedTests) -> TestFileAdditio
             defined.add(name)
         blocks.append(block)
     return TestFileAddition(new_imports, all_imports, blocks)
+
+
+def used_imports(imports: list[str], body: str) -> list[str]:
+    """The import lines whose name the kept code uses (the dropped tests' imports go)."""
+    used = {node.id for node in ast.walk(ast.parse(body)) if isinstance(node, ast.Name)}
+    return [line for line in imports if bound_name(line) in used]
 
 
 def merged_text(existing: str | None, new_imports: list[str], body: str) -> str:
@@ -625,19 +633,23 @@ class TestsAction:
             method = (f"`{function.name}` is a method of `{target.cls.name}`: create an "
                       "instance in each test as its `__init__` requires. ")
         parts.append(
-            f"Write 3 to 6 focused pytest tests for `{function.qualname}`: normal cases, edge "
-            "cases, and the errors it raises (checked with `pytest.raises`). The tests must "
-            "pass against the code exactly as it is: work out what it really returns. "
-            f"{method}Import it with `{where.import_line}`. Each test is a `def test_...()` "
-            "function with at least one assert. Use only pytest, the standard library and the "
-            "module under test; no network, no files outside `tmp_path`. Answer with one "
-            "```python block.")
+            f"Write 3 to 6 short pytest test functions for `{function.qualname}`: normal "
+            "cases, edge cases, and the errors it raises (checked with `pytest.raises`). The "
+            "tests must pass against the code exactly as it is: before each assert, trace the "
+            "code for that input in a one-line comment and assert what it really returns. "
+            f"{method}Import it with `{where.import_line}`. Each test is a plain "
+            "`def test_...():` function with one to three asserts (no parametrize, no classes). "
+            "Use only pytest, the standard library and the module under test; no network, no "
+            "files outside `tmp_path`. Answer with one ```python block.")
         system = system_prompt("python", "You write focused, correct pytest tests for "
                                          "existing code.")
         return Prompt(messages=[ChatMessage("system", system),
                                 ChatMessage("user", quoted_context(context, "python")
                                             + "\n\n".join(parts))],
-                      prefill=f"```python\nimport pytest\n{where.import_line}\n",
+                      # Starting the first test keeps the model from a parametrize table,
+                      # which small models tend to extend until they run out of tokens.
+                      prefill=(f"```python\nimport pytest\n{where.import_line}\n\n\n"
+                               f"def test_{function.name.lstrip('_')}_"),
                       stop_when=fence_closed, max_tokens=max_tokens, context=context)
 
     @staticmethod
@@ -705,8 +717,8 @@ class TestsAction:
                 "dropped-tests", f"{len(dropped)} of {total} generated tests were dropped "
                 f"({summary})", penalty=DROPPED_PENALTY * len(dropped) / total))
         body = "\n\n".join(without_tests(addition.blocks, set(outcome.dropped)))
-        new_text = merged_text(existing, addition.new_imports, body)
+        imports = used_imports(addition.new_imports, body)
+        new_text = merged_text(existing, imports, body)
         candidate.payload["test_code"] = (
-            "".join(line + "\n" for line in addition.new_imports)
-            + ("\n\n" if addition.new_imports else "") + body)
+            "".join(line + "\n" for line in imports) + ("\n\n" if imports else "") + body)
         candidate.files = [FileChange(where.test_file, new_text, existing)]
