@@ -20,6 +20,7 @@ setup: $(STAMP) model
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[test,server]'
 	touch $@
 
