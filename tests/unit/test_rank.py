@@ -1,0 +1,180 @@
+"""Ranking by self-consistency: inputs from type hints, clustering and choosing with crafted
+candidates (no model), and the real sandboxed run of docstring examples."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from hearth.core.actions.base import ActionRequest, Candidate, Finding
+from hearth.core.pipeline.rank import (
+    ExecutionRanker,
+    default_ranker,
+    doctest_examples,
+    inputs_for,
+    order,
+    values_for,
+)
+from hearth.core.pipeline.scoring import RULES, confidence
+from hearth.core.text import Pos
+
+STUB = '''from typing import List
+
+
+def total(xs: List[int], scale: int) -> int:
+    """The sum of xs, times scale.
+
+    >>> total([1, 2], 3)
+    9
+    >>> total([2], 2)
+    4
+    """
+    pass
+'''
+
+
+def fn_of(source: str) -> ast.FunctionDef:
+    return next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef))
+
+
+def annotation(text: str) -> ast.expr:
+    return ast.parse(text, mode="eval").body
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+def test_values_cover_edge_cases_per_type() -> None:
+    assert {0, 1} <= set(values_for(annotation("int"))) and min(values_for(annotation("int"))) < 0
+    strings = values_for(annotation("str"))
+    assert "" in strings and any(not s.isascii() for s in strings)
+    assert [] in values_for(annotation("list[int]"))
+    assert None in values_for(annotation("Optional[str]"))
+    assert None in values_for(annotation("int | None"))
+    assert {} in values_for(annotation("Dict[str, int]"))
+    assert all(isinstance(v, tuple) and len(v) == 2
+               for v in values_for(annotation("tuple[int, str]")))
+    assert set(values_for(annotation("bool"))) == {True, False}
+    assert values_for(None)  # unannotated: a mixed pool
+
+
+def test_inputs_are_literals_varying_every_parameter() -> None:
+    rows = [ast.literal_eval(row) for row in inputs_for(fn_of(STUB))]
+    assert 3 <= len(rows) <= 8 and len(set(map(repr, rows))) == len(rows)
+    assert all(isinstance(xs, list) and isinstance(scale, int) for xs, scale in rows)
+    assert len({repr(xs) for xs, _ in rows}) > 1 and len({scale for _, scale in rows}) > 1
+
+
+def test_inputs_skip_defaults_and_refuse_required_keyword_only() -> None:
+    assert inputs_for(fn_of("def f(a: int, b: int = 2): pass")) == [
+        row for row in inputs_for(fn_of("def f(a: int): pass"))]
+    assert inputs_for(fn_of("def f(): pass")) == ["()"]
+    assert inputs_for(fn_of("def f(a, *, key): pass")) == []
+
+
+def test_doctest_examples_come_from_the_docstring() -> None:
+    assert doctest_examples(fn_of(STUB)) == [["total([1, 2], 3)\n", "9\n", None],
+                                             ["total([2], 2)\n", "4\n", None]]
+
+
+# -- choosing, with crafted behaviours ------------------------------------------------------------
+def crafted(*confidences: float) -> list[Candidate]:
+    candidates = []
+    for value in confidences:
+        candidate = Candidate(None, new_source="x = 1\n")
+        if value < 1:
+            candidate.findings.append(Finding("placeholder", "crafted", penalty=1 - value))
+        candidate.confidence = confidence(candidate.findings)
+        candidates.append(candidate)
+    return candidates
+
+
+def test_largest_group_beats_a_more_confident_loner() -> None:
+    candidates = crafted(1.0, 0.8, 0.8, 0.9)
+    keys = {0: ("a",), 1: ("b",), 2: ("b",), 3: ("b",)}
+    ranked = order(candidates, keys, threshold=0.6)
+    assert ranked[0] is candidates[3]  # the most confident of the largest group
+    assert ranked[1] is candidates[0]  # then the rest by confidence
+
+
+def test_ties_go_to_confidence_then_the_earlier_sample() -> None:
+    candidates = crafted(0.9, 0.9, 1.0, 1.0)
+    keys = {0: ("a",), 1: ("a",), 2: ("b",), 3: ("b",)}
+    assert order(candidates, keys, threshold=0.6)[0] is candidates[2]
+    level = crafted(1.0, 1.0, 1.0, 1.0)
+    assert order(level, keys, threshold=0.6)[0] is level[0]
+
+
+def test_candidates_below_the_threshold_do_not_vote() -> None:
+    candidates = crafted(0.9, 0.3, 0.3, 0.3)
+    keys = {0: ("a",), 1: ("b",), 2: ("b",), 3: ("b",)}
+    assert order(candidates, keys, threshold=0.6)[0] is candidates[0]
+    # With nobody above the threshold, every usable candidate votes.
+    low = crafted(0.5, 0.3, 0.3, 0.3)
+    assert order(low, keys, threshold=0.6)[0] is low[1]
+
+
+def test_unusable_candidates_are_never_chosen() -> None:
+    candidates = crafted(1.0, 1.0, 1.0)
+    for candidate in candidates[:2]:
+        candidate.findings.append(Finding("syntax", "crafted", fatal=True))
+        candidate.confidence = 0.0
+    keys = {0: ("a",), 1: ("a",), 2: ("b",)}
+    assert order(candidates, keys, threshold=0.6)[0] is candidates[2]
+
+
+# -- the real run in the sandbox ------------------------------------------------------------------
+BODIES = {
+    "sum": "    return sum(xs) * scale\n",
+    "loop": "    result = 0\n    for x in xs:\n        result += x * scale\n    return result\n",
+    "wrong": "    return sum(xs) + scale\n",
+    "hang": "    while True:\n        pass\n",
+    "crash": "    import os\n    os._exit(3)\n",
+}
+
+
+def ranked_run(names: list[str], tmp_path: Path) -> tuple[list[Candidate], list[Candidate]]:
+    path = tmp_path / "calc.py"
+    path.write_text(STUB, encoding="utf-8")
+    request = ActionRequest(STUB, Pos(STUB.count("\n") - 1, 4), path=path, workspace=tmp_path)
+    candidates = [Candidate(None, new_source=STUB.replace("    pass\n", BODIES[name]),
+                            payload={"function": "total"}) for name in names]
+    for candidate in candidates:
+        candidate.confidence = confidence(candidate.findings)
+    return candidates, default_ranker(tmp_path)(request, candidates)
+
+
+def test_agreeing_correct_candidates_win_and_the_wrong_one_is_penalised(tmp_path: Path) -> None:
+    candidates, ranked = ranked_run(["wrong", "sum", "loop"], tmp_path)
+    assert ranked[0] is candidates[1]  # sum and loop agree; sum is the earlier sample
+    wrong = {f.rule: f for f in candidates[0].findings}
+    assert set(wrong) == {"doctest-failed", "disagreement"}
+    assert wrong["doctest-failed"].penalty == pytest.approx(
+        RULES["doctest-failed"].weight * 1 / 2)  # fails one of the two examples
+    assert "1 of the 2" in wrong["doctest-failed"].reason
+    # The majority is not unanimous either: a third of the candidates disagree with it.
+    assert [f.rule for f in candidates[1].findings] == ["disagreement"]
+    assert candidates[1].confidence == pytest.approx(1 - RULES["disagreement"].weight / 3,
+                                                     abs=1e-3)
+    assert candidates[0].confidence < ranked[0].confidence
+
+
+def test_a_hang_and_a_crash_do_not_stop_the_others(tmp_path: Path) -> None:
+    candidates, ranked = ranked_run(["crash", "hang", "sum"], tmp_path)
+    assert ranked[0] is candidates[2]
+    assert [f.rule for f in candidates[0].findings] == ["run-error"]
+    assert "doctest-failed" in {f.rule for f in candidates[1].findings}
+
+
+def test_a_single_candidate_is_still_checked_against_its_examples(tmp_path: Path) -> None:
+    candidates, ranked = ranked_run(["wrong"], tmp_path)
+    assert ranked == candidates
+    assert [f.rule for f in candidates[0].findings] == ["doctest-failed"]
+
+
+def test_nothing_to_run_falls_back_to_confidence(tmp_path: Path) -> None:
+    request = ActionRequest("let x = 1;\n", Pos(0, 0), language="javascript")
+    candidates = crafted(0.7, 0.9)
+    ranked = ExecutionRanker(tmp_path)(request, candidates)
+    assert ranked[0] is candidates[1]
+    assert all(len(c.findings) <= 1 for c in candidates)  # nothing added
