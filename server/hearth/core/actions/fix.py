@@ -8,6 +8,7 @@ no function defined in the region is lost; otherwise it is never applied.
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 from collections import Counter
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 from hearth.core.actions.base import ActionRequest, Candidate, Diagnostic, Finding, Offer
 from hearth.core.actions.generate import as_model_text, fence_closed
 from hearth.core.actions.python_targets import parse_or_none
-from hearth.core.analysis import codes, new_findings, run_flake8, scan
+from hearth.core.analysis import RULES, codes, new_findings, run_flake8, scan
 from hearth.core.errors import HearthError
 from hearth.core.models.backend import ChatMessage, Completion
 from hearth.core.pipeline.extract import main_code, reindent
@@ -31,6 +32,19 @@ from hearth.core.pipeline.prompt import (
 from hearth.core.text import Pos, TextEdit, apply_edits, indent_of, newline_of, split_lines
 
 MAX_REGION_LINES = 80
+# How to fix the commonest flake8 findings; the security rules carry their own alternative.
+HINTS = {
+    "F401": "Delete the unused import (or only the unused name in it). If nothing is left, "
+            "reply with an empty code block.",
+    "F841": "Delete the assignment to the unused variable (keep any call it makes, if the call "
+            "matters), or drop the unused `as` name of an except clause.",
+    "E711": "Compare with None using `is` or `is not`.",
+    "E712": "Use the truth value itself (`if x:` / `if not x:`) instead of comparing with "
+            "True or False.",
+    "F821": "The name is not defined: correct a misspelling of a name that exists, or add the "
+            "missing import at the top of your answer.",
+    "E999": "Fix the syntax error only.",
+}
 
 
 def analyse(source: str, path: Path | None, workspace: Path | None,
@@ -52,7 +66,8 @@ def region_for(source: str, line: int) -> Region:
     tree = parse_or_none(source)
     lines = split_lines(source)
     if tree is None:  # a syntax error: the lines around it
-        return Region(max(0, line - 3), min(len(lines) - 1, line + 3), "lines", ())
+        start, end = _trim_blank(lines, max(0, line - 3), min(len(lines) - 1, line + 3))
+        return Region(start, end, "lines", ())
     best: ast.AST | None = None
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -65,7 +80,8 @@ def region_for(source: str, line: int) -> Region:
         if statement is not None and statement.end_lineno - statement.lineno < MAX_REGION_LINES:
             best = statement
     if best is None:
-        return Region(max(0, line - 3), min(len(lines) - 1, line + 3), "lines", ())
+        start, end = _trim_blank(lines, max(0, line - 3), min(len(lines) - 1, line + 3))
+        return Region(start, end, "lines", ())
     names = tuple(n.name for n in ast.walk(best)
                   if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
     kind = "function" if isinstance(best, (ast.FunctionDef, ast.AsyncFunctionDef)) else "statement"
@@ -92,6 +108,22 @@ def _innermost_statement(body: list[ast.stmt], line: int) -> ast.stmt | None:
     return None
 
 
+def fix_hint(code: str) -> str | None:
+    if code in RULES:
+        return RULES[code].alternative
+    return HINTS.get(code)
+
+
+def _trim_blank(lines: list[str], start: int, end: int) -> tuple[int, int]:
+    """Blank lines at the edges stay outside the region: the model drops them, and the blank
+    lines between definitions are the style checker's business."""
+    while start < end and not lines[start].strip():
+        start += 1
+    while end > start and not lines[end].strip():
+        end -= 1
+    return start, end
+
+
 def _in_region(finding: Diagnostic, start: int, end: int) -> bool:
     return start <= finding.line <= end
 
@@ -113,7 +145,8 @@ class FixAction:
         if request.language not in self.languages:
             return []
         here = [d for d in self._diagnostics(request)
-                if d.line <= request.position.line <= max(d.line, d.end_line)]
+                if d.line <= request.position.line <= max(d.line, d.end_line)
+                and request.extra.get("code") in (None, d.code)]
         return [Offer(f"Hearth: Fix {d.code}: {d.message}",
                       data={"code": d.code, "line": d.line, "message": d.message},
                       diagnostics=(d,))
@@ -150,10 +183,12 @@ class FixAction:
                  f"on this line: `{flagged}`\n"
                  + (f"Why it matters: {diagnostic.explanation}\n" if diagnostic.explanation
                     else "")
+                 + (f"How to fix it: {hint}\n" if (hint := fix_hint(diagnostic.code)) else "")
                  + "\nThe code to fix:\n" + fence(snippet, "python")
                  + "\n\nReply with the corrected version of exactly this code in one ```python "
                    "block. Change as little as possible: fix this problem only, keep every "
-                   "other line, name and signature as it is.")
+                   "other line, name and signature as it is. Put any import the fix needs "
+                   "first in the block.")
         system = system_prompt("python", "You fix one reported problem with the smallest "
                                          "possible change.")
         return Prompt(messages=[ChatMessage("system", system), ChatMessage("user", user)],
@@ -171,19 +206,33 @@ class FixAction:
             candidate.findings.append(Finding("empty", "the answer has no code", fatal=True))
             return candidate
         newline = newline_of(request.source)
+        hoisted: list[str] = []
+        if region.kind != "statement" or not _is_import_block(code):
+            code, hoisted = _split_new_imports(code, request.source)
         indent = indent_of(lines[region.start])
         last = lines[region.end].rstrip("\r\n")
         new_text = reindent(code, indent, newline) if code.strip() else ""
-        edit = TextEdit(Pos(region.start, 0), Pos(region.end, len(last)), new_text)
+        edits = [TextEdit(Pos(region.start, 0), Pos(region.end, len(last)), new_text)]
         if not new_text:  # the fix deletes the statement: take its line ending too
-            edit = TextEdit(Pos(region.start, 0), Pos(region.end + 1, 0), "")
-        candidate.edits = [edit]
-        candidate.new_source = apply_edits(request.source, [edit])
-        self._check(request, candidate, diagnostic, region, new_text)
+            edits = [TextEdit(Pos(region.start, 0), Pos(region.end + 1, 0), "")]
+        anchor = _import_anchor(request.source)
+        if hoisted and anchor <= region.start:
+            edits.append(TextEdit(Pos(anchor, 0), Pos(anchor, 0),
+                                  "".join(line + newline for line in hoisted)))
+            candidate.payload["added_imports"] = hoisted
+        elif hoisted:
+            candidate.findings.append(Finding(
+                "misplaced-import", "the fix needs an import that cannot go at the top",
+                fatal=True))
+            return candidate
+        candidate.edits = edits
+        candidate.new_source = apply_edits(request.source, edits)
+        self._check(request, candidate, diagnostic, region, new_text,
+                    shift=len(candidate.payload.get("added_imports", [])))
         return candidate
 
     def _check(self, request: ActionRequest, candidate: Candidate, diagnostic: Diagnostic,
-               region: Region, new_text: str) -> None:
+               region: Region, new_text: str, shift: int = 0) -> None:
         before = analyse(request.source, request.path, request.workspace)
         after_source = candidate.new_source or ""
         if parse_or_none(after_source) is None:
@@ -191,11 +240,12 @@ class FixAction:
                                               fatal=True))
             return
         after = analyse(after_source, request.path, request.workspace)
-        new_end = region.start + max(0, len(new_text.splitlines()) - 1)
+        new_start = region.start + shift  # imports added above move the region down
+        new_end = new_start + max(0, len(new_text.splitlines()) - 1)
         here_before = sum(1 for d in before if d.code == diagnostic.code
                           and _in_region(d, region.start, region.end))
         here_after = sum(1 for d in after if d.code == diagnostic.code
-                         and _in_region(d, region.start, new_end))
+                         and _in_region(d, new_start, new_end))
         if here_after >= here_before:
             candidate.findings.append(Finding(
                 "not-fixed", f"{diagnostic.code} is still reported", fatal=True))
@@ -216,6 +266,43 @@ class FixAction:
         candidate.payload.update(
             fixed=sorted(fixed.elements()),
             remaining=sorted(f"{d.code}:{d.line + 1}" for d in after))
+
+
+IMPORT_LINE = re.compile(r"^(import\s+[\w.]+(\s+as\s+\w+)?(\s*,\s*[\w.]+(\s+as\s+\w+)?)*"
+                         r"|from\s+[\w.]+\s+import\s+[\w*][\w\s,]*)\s*$")
+
+
+def _is_import_block(code: str) -> bool:
+    return all(IMPORT_LINE.match(line.strip()) for line in code.splitlines() if line.strip())
+
+
+def _split_new_imports(code: str, source: str) -> tuple[str, list[str]]:
+    """Take the import lines the answer puts before its code: the ones the module already
+    has are dropped, new ones go to the module's imports (returned)."""
+    existing = {line.strip() for line in source.splitlines() if IMPORT_LINE.match(line.strip())}
+    lines = code.splitlines()
+    new: list[str] = []
+    while lines and (not lines[0].strip() or IMPORT_LINE.match(lines[0].strip())):
+        line = lines.pop(0).strip()
+        if line and line not in existing and line not in new:
+            new.append(line)
+    return "\n".join(lines).strip("\n"), new
+
+
+def _import_anchor(source: str) -> int:
+    """The line before which new imports go: after the last top-level import, else after
+    the module docstring, else at the top."""
+    tree = parse_or_none(source)
+    if tree is None or not tree.body:
+        return 0
+    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    if imports:
+        return imports[-1].end_lineno
+    first = tree.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
+            first.value.value, str):
+        return first.end_lineno
+    return 0
 
 
 def _function_names(source: str) -> set[str]:

@@ -1,0 +1,98 @@
+"""Fix success rate over tests/fix_corpus (not run by `make test`).
+
+Success = the targeted diagnostic is gone from the fixed file and no new diagnostic appears,
+judged here again on the result, independently of the action's own check. Reports the rate
+and the median time per fix, for each --samples value, in one run.
+
+    .venv/bin/python tests/bench/bench_fix.py [--samples 1,5] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "server"))
+
+from hearth.core.actions.base import ActionRequest  # noqa: E402
+from hearth.core.actions.fix import FixAction, analyse  # noqa: E402
+from hearth.core.analysis import new_findings  # noqa: E402
+from hearth.core.errors import HearthError  # noqa: E402
+from hearth.core.models.llama_cpp import LlamaCppBackend  # noqa: E402
+from hearth.core.models.manifest import load_manifest, model_file  # noqa: E402
+from hearth.core.pipeline.engine import EngineOptions, run_action  # noqa: E402
+from hearth.core.text import Pos  # noqa: E402
+
+CORPUS = ROOT / "tests" / "fix_corpus"
+
+
+def cases() -> list[tuple[Path, str, int]]:
+    out = []
+    for path in sorted(CORPUS.glob("*.py")):
+        _, _, code, line = path.read_text(encoding="utf-8").splitlines()[0].split()
+        out.append((path, code, int(line)))
+    return out
+
+
+def judge(path: Path, code: str, before: str, after: str | None) -> tuple[bool, str]:
+    if after is None:
+        return False, "no result"
+    old, new = analyse(before, path, None), analyse(after, path, None)
+    if sum(d.code == code for d in new) >= sum(d.code == code for d in old):
+        return False, f"{code} still reported"
+    introduced = new_findings(old, new)
+    if introduced:
+        return False, "introduced " + ", ".join(d.code for d in introduced)
+    return True, "fixed"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", default="1,5")
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    backend = LlamaCppBackend(model_file(load_manifest().get(None)), n_threads=args.threads)
+    backend.load()
+    selected = cases()[: args.limit or None]
+    report = {"date": time.strftime("%Y-%m-%d"), "cases": len(selected),
+              "load_average_1min": round(os.getloadavg()[0], 2), "runs": {}}
+    for samples in [int(n) for n in args.samples.split(",")]:
+        options = EngineOptions(samples=samples, max_tokens=256)
+        rows, times = [], []
+        for path, code, line in selected:
+            source = path.read_text(encoding="utf-8")
+            request = ActionRequest(source, Pos(line - 1, 0), path=path,
+                                    extra={"code": code, "line": line - 1})
+            start = time.perf_counter()
+            try:
+                result = run_action(FixAction(), request, backend, options)
+                after, note = result.new_source, ""
+            except HearthError as exc:
+                after, note = None, exc.message
+            elapsed = time.perf_counter() - start
+            times.append(elapsed)
+            ok, why = judge(path, code, source, after)
+            rows.append({"case": path.name, "code": code, "fixed": ok, "why": why,
+                         "elapsed_s": round(elapsed, 2), "refused": note[:160]})
+            print(f"N={samples} {path.name:28} {'ok ' if ok else 'NO '} {elapsed:5.1f} s  {why}",
+                  file=sys.stderr)
+        fixed = sum(r["fixed"] for r in rows)
+        report["runs"][str(samples)] = {
+            "success_rate": round(fixed / len(rows), 3), "fixed": fixed,
+            "median_s": round(statistics.median(times), 2), "cases": rows}
+    out = ROOT / ".bench" / "fix.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "cases"}
+                      for k, v in report["runs"].items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

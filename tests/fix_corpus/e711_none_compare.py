@@ -1,0 +1,8 @@
+# fix: E711 6
+"""Defaults."""
+
+
+def or_default(value, default):
+    if value == None:
+        return default
+    return value

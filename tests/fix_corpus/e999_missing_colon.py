@@ -1,0 +1,6 @@
+# fix: E999 5
+"""Greetings."""
+
+
+def greet(name)
+    return f"Hello, {name}!"

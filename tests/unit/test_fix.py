@@ -1,0 +1,102 @@
+"""Fix's acceptance checks on crafted answers (the model's part is in the e2e tests)."""
+
+from __future__ import annotations
+
+from hearth.core.actions.base import ActionRequest
+from hearth.core.actions.fix import FixAction, region_for
+from hearth.core.models.backend import Completion
+from hearth.core.text import Pos
+
+MODULE = '''"""Tools."""
+
+import os
+import subprocess
+
+
+def run(cmd):
+    return subprocess.run(cmd, shell=True)
+
+
+def keep():
+    return os.sep
+'''
+
+
+def answer(code: str) -> Completion:
+    return Completion(f"```python\n{code}```", 20, "stop", 0.1, prefilled=True)
+
+
+def request(source: str, line: int, code: str) -> ActionRequest:
+    return ActionRequest(source, Pos(line, 0), extra={"code": code, "line": line})
+
+
+def test_offers_one_fix_per_diagnostic_and_only_the_requested_one_on_resolve():
+    fix = FixAction()
+    titles = [o.title for o in fix.offers(ActionRequest(MODULE, Pos(7, 4)))]
+    assert any(t.startswith("Hearth: Fix HS103") for t in titles)
+    [offer] = fix.offers(request(MODULE, 7, "HS103"))
+    assert offer.title.startswith("Hearth: Fix HS103") and offer.diagnostics[0].code == "HS103"
+
+
+def test_a_real_fix_passes_and_a_repeated_import_is_not_duplicated():
+    fix = FixAction()
+    candidate = fix.candidate(request(MODULE, 7, "HS103"), answer(
+        "import subprocess\nimport shlex\n\n\ndef run(cmd):\n"
+        "    return subprocess.run(shlex.split(cmd))\n"))
+    assert candidate.usable, candidate.findings
+    assert candidate.payload["added_imports"] == ["import shlex"]
+    assert candidate.new_source.count("import subprocess") == 1
+    assert "import subprocess\nimport shlex\n" in candidate.new_source
+    assert candidate.payload["fixed"] == ["HS103"]
+
+
+def test_an_answer_that_changes_nothing_is_refused():
+    fix = FixAction()
+    candidate = fix.candidate(request(MODULE, 7, "HS103"), answer(
+        "def run(cmd):\n    return subprocess.run(cmd, shell=True)\n"))
+    assert not candidate.usable
+    assert any(f.rule == "not-fixed" for f in candidate.findings)
+
+
+def test_an_answer_that_adds_a_problem_is_refused():
+    fix = FixAction()
+    candidate = fix.candidate(request(MODULE, 7, "HS103"), answer(
+        "def run(cmd):\n    unused = 1\n    return subprocess.run(cmd.split())\n"))
+    assert any(f.rule == "new-diagnostic" and "F841" in f.reason for f in candidate.findings)
+
+
+def test_an_unused_import_is_deleted_with_its_line():
+    source = "import os\nimport json\n\n\ndef load(t):\n    return json.loads(t)\n"
+    fix = FixAction()
+    candidate = fix.candidate(request(source, 0, "F401"), answer(""))
+    assert candidate.usable, candidate.findings
+    assert candidate.new_source == "import json\n\n\ndef load(t):\n    return json.loads(t)\n"
+
+
+def test_a_missing_import_goes_to_the_top():
+    source = '"""Geometry."""\n\n\ndef hyp(a, b):\n    return math.sqrt(a * a + b * b)\n'
+    fix = FixAction()
+    candidate = fix.candidate(request(source, 4, "F821"), answer(
+        "import math\n\ndef hyp(a, b):\n    return math.sqrt(a * a + b * b)\n"))
+    assert candidate.usable, candidate.findings
+    assert candidate.new_source.startswith('"""Geometry."""\nimport math\n\n\ndef hyp')
+
+
+def test_a_lost_function_is_refused():
+    source = ("def outer(x):\n    def helper(y):\n        return y == None\n"
+              "    return helper(x)\n")
+    fix = FixAction()
+    candidate = fix.candidate(request(source, 2, "E711"), answer(
+        "def outer(x):\n    return x is None\n"))
+    assert any(f.rule == "lost-function" for f in candidate.findings)
+
+
+def test_a_syntax_error_region_keeps_the_blank_lines_around_it():
+    source = '"""Greet."""\n\n\ndef greet(name)\n    return name\n'
+    region = region_for(source, 3)
+    assert (region.start, region.end, region.kind) == (0, 4, "lines")
+    fix = FixAction()
+    candidate = fix.candidate(request(source, 3, "E999"), answer(
+        '"""Greet."""\n\n\ndef greet(name):\n    return name\n'))
+    assert candidate.usable, candidate.findings
+    assert candidate.new_source == '"""Greet."""\n\n\ndef greet(name):\n    return name\n'
