@@ -696,12 +696,12 @@ class TestsAction:
             standalone = "\n".join(addition.all_imports) + "\n\n\n" + "\n\n".join(addition.blocks)
             ran = run_tests(where, request.path, request.source, standalone, tests)
             outcome.passed, outcome.dropped = ran.passed, {**outcome.dropped, **ran.dropped}
-        self._report(candidate, request, where, existing, addition, outcome)
+        self._report(candidate, where, existing, addition, outcome)
         return candidate
 
     @staticmethod
-    def _report(candidate: Candidate, request: ActionRequest, where: ImportTarget,
-                existing: str | None, addition: TestFileAddition, outcome: Outcome) -> None:
+    def _report(candidate: Candidate, where: ImportTarget, existing: str | None,
+                addition: TestFileAddition, outcome: Outcome) -> None:
         total = len(outcome.passed) + len(outcome.dropped)
         dropped = [{"test": test, "reason": reason} for test, reason in outcome.dropped.items()]
         candidate.payload.update(generated=total, passed=len(outcome.passed),
