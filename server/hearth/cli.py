@@ -351,7 +351,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def write_file_change(change) -> None:
     """Create or replace another file (a test module), if it is still as it was read."""
-    current = change.path.read_text(encoding="utf-8") if change.path.exists() else None
+    current = read_source(change.path) if change.path.exists() else None
     if current != change.old_text:
         raise CliError(f"{change.path} changed while Hearth was working; nothing was written.",
                        "Run the command again.", EXIT_CHANGED)
