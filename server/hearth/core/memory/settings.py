@@ -52,7 +52,7 @@ class IndexSettings:
     hnsw_ef_search: int = 64
     candidates: int = 50
     rrf_k: int = 60
-    similarity_weight: float = 0.8
+    similarity_weight: float = 0.9
     honour_gitignore: bool = True
 
     def __post_init__(self) -> None:
