@@ -33,7 +33,7 @@ def request(source: str, line: int, code: str) -> ActionRequest:
 def test_offers_one_fix_per_diagnostic_and_only_the_requested_one_on_resolve():
     fix = FixAction()
     titles = [o.title for o in fix.offers(ActionRequest(MODULE, Pos(7, 4)))]
-    assert any(t.startswith("Hearth: Fix HS103") for t in titles)
+    assert titles[0].startswith("Hearth: Fix HS103")  # security before style (E501)
     [offer] = fix.offers(request(MODULE, 7, "HS103"))
     assert offer.title.startswith("Hearth: Fix HS103") and offer.diagnostics[0].code == "HS103"
 
@@ -55,7 +55,7 @@ def test_an_answer_that_changes_nothing_is_refused():
     candidate = fix.candidate(request(MODULE, 7, "HS103"), answer(
         "def run(cmd):\n    return subprocess.run(cmd, shell=True)\n"))
     assert not candidate.usable
-    assert any(f.rule == "not-fixed" for f in candidate.findings)
+    assert any(f.rule == "unchanged" for f in candidate.findings)
 
 
 def test_an_answer_that_adds_a_problem_is_refused():

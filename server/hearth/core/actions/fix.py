@@ -147,6 +147,9 @@ class FixAction:
         here = [d for d in self._diagnostics(request)
                 if d.line <= request.position.line <= max(d.line, d.end_line)
                 and request.extra.get("code") in (None, d.code)]
+        # Errors and security findings first: `hearth fix FILE:LINE` takes the first one.
+        rank = {"error": 0, "warning": 1, "information": 2, "hint": 3}
+        here.sort(key=lambda d: (rank.get(str(d.severity), 4), d.source != "hearth", d.column))
         return [Offer(f"Hearth: Fix {d.code}: {d.message}",
                       data={"code": d.code, "line": d.line, "message": d.message},
                       diagnostics=(d,))
@@ -184,6 +187,8 @@ class FixAction:
                  + (f"Why it matters: {diagnostic.explanation}\n" if diagnostic.explanation
                     else "")
                  + (f"How to fix it: {hint}\n" if (hint := fix_hint(diagnostic.code)) else "")
+                 + f"The line `{flagged}` is what is wrong: it must not appear unchanged in "
+                   "your answer.\n"
                  + "\nThe code to fix:\n" + fence(snippet, "python")
                  + "\n\nReply with the corrected version of exactly this code in one ```python "
                    "block. Change as little as possible: fix this problem only, keep every "
@@ -227,6 +232,10 @@ class FixAction:
             return candidate
         candidate.edits = edits
         candidate.new_source = apply_edits(request.source, edits)
+        if candidate.new_source == request.source:
+            candidate.findings.append(Finding("unchanged", "the answer repeats the code as it "
+                                                           "was", fatal=True))
+            return candidate
         self._check(request, candidate, diagnostic, region, new_text,
                     shift=len(candidate.payload.get("added_imports", [])))
         return candidate
