@@ -117,10 +117,12 @@ class Memory:
             log.info("Not indexing %s: %s", path, exc)
 
     def close(self) -> None:
+        """Stop indexing and save the indexes, without making `shutdown` wait: a build is
+        cancelled at its next file, and the worker closes each index after it."""
         self.cancel.cancel()
         for index in self.indexes.values():
             self.worker.submit(index.close)
-        self.worker.shutdown(wait=True)
+        self.worker.shutdown(wait=False)
 
 
 def register(server: HearthServer) -> None:
