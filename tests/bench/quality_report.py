@@ -1,7 +1,8 @@
 """Turn a bench_quality run into figures: pass@1, latency, tokens, AUROC, and the calibration
 of scoring's weights on it (helper of bench_quality.py; also runs on a saved JSON file).
 
-    .venv/bin/python tests/bench/quality_report.py .bench/bench_quality_qwen2.5-coder-0.5b.json
+    .venv/bin/python tests/bench/quality_report.py .bench/bench_quality_qwen2.5-coder-0.5b.json \
+        [.bench/bench_quality_qwen2.5-coder-1.5b.json]  # several: also a pooled calibration
 """
 
 from __future__ import annotations
@@ -169,7 +170,8 @@ def summarise(report: dict) -> dict:
 
 
 def markdown(report: dict, summary: dict) -> str:
-    lines = [f"HumanEval, {report['problems']} problems, model {report['model']}, "
+    done = len({run["task_id"] for run in report["runs"]})
+    lines = [f"HumanEval, {done} of {report['problems']} problems run, model {report['model']}, "
              f"{report['threads']} threads; {report['machine']}; {report['date']}",
              f"Command: `{report['command']}`", "",
              "| config | pass@1 | any candidate passes | median latency | p95 latency | "
@@ -202,12 +204,30 @@ def markdown(report: dict, summary: dict) -> str:
     return "\n".join(lines)
 
 
+def pooled(reports: list[dict]) -> str:
+    """The calibration fitted on the candidates of several runs together (other models)."""
+    observed = [o for report in reports for o in observations(report)]
+    fitted = calibrate(observed)
+    held_out = cross_validated_auroc(observed)
+    weights = ", ".join(f"{rule} {weight}" for rule, weight in fitted.weights.items()
+                        if fitted.support[rule])
+    return (f"Pooled over {len(reports)} runs, {len(observed)} candidates "
+            f"({sum(o.passed for o in observed)} pass): AUROC {fitted.auroc:.4f} in sample, "
+            f"{held_out:.4f} cross-validated; threshold {fitted.threshold}; weights of the "
+            f"rules that fired: {weights}; support {fitted.support}")
+
+
 def main() -> None:
-    path = Path(sys.argv[1])
-    report = json.loads(path.read_text(encoding="utf-8"))
-    report["summary"] = summarise(report)
-    path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    print(report["summary"]["markdown"])
+    reports = []
+    for name in sys.argv[1:]:
+        path = Path(name)
+        report = json.loads(path.read_text(encoding="utf-8"))
+        report["summary"] = summarise(report)
+        path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        print(report["summary"]["markdown"] + "\n")
+        reports.append(report)
+    if len(reports) > 1:
+        print(pooled(reports))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from hearth.core.analysis.findings import Severity, utf8_offset_to_column
 from hearth.core.errors import HearthError
 from hearth.core.pipeline.engine import Validator
 from hearth.core.pipeline.scoring import finding
+from hearth.core.text import Pos
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,9 @@ def _jedi_project(workspace: Path | None):
     return jedi.Project(workspace) if workspace is not None else None
 
 
-@functools.lru_cache(maxsize=4)
+# Only the latest candidate's Script: parso's diff parser updates the tree it cached for a
+# path in place, so a Script kept for an earlier candidate of the same file would go stale.
+@functools.lru_cache(maxsize=1)
 def _jedi_script(source: str, path: Path | None, workspace: Path | None):
     import jedi
 
@@ -720,3 +723,14 @@ def default_validators(workspace: Path | None) -> tuple[Validator, ...]:
     """The shared checks, cheapest first, for a workspace (None: a loose file)."""
     return (Flake8Check(workspace), PlaceholderCheck(), TrivialBodyCheck(), FixScopeCheck(),
             ImportCheck(workspace), AttributeCheck(workspace), ArityCheck(workspace))
+
+
+def warm_up(workspace: Path | None) -> None:
+    """Pay jedi's and flake8's one-off start-up costs (about 2 s: typeshed, the standard
+    library, flake8's plugins) before the first answer needs them; run it off the main thread."""
+    source = "import os\n\n\ndef f(path: str) -> str:\n    pass\n"
+    request = ActionRequest(source, Pos(4, 4), workspace=workspace)
+    candidate = Candidate(None, new_source=source.replace(
+        "    pass\n", "    return os.path.join(path.strip(), 'x')\n"))
+    for validate in default_validators(workspace):
+        validate(request, candidate)
