@@ -5,9 +5,12 @@
  */
 import * as vscode from "vscode";
 import {
+  type ClientCapabilities,
+  type FeatureState,
   LanguageClient,
   type LanguageClientOptions,
   type ServerOptions,
+  type StaticFeature,
 } from "vscode-languageclient/node";
 import type { ServerCommand } from "./serverDiscovery";
 import { serverStdio } from "./serverLog";
@@ -50,5 +53,22 @@ export function createLanguageClient(server: ServerCommand, hooks: ClientHooks):
       },
     },
   };
-  return new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+  const client = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+  client.registerFeature(new ShowsMarkdownFeature());
+  return client;
+}
+
+/**
+ * Tells the server that this extension shows Explain's Markdown itself (a preview beside the
+ * editor), so the server does not also open the file with window/showDocument.
+ */
+class ShowsMarkdownFeature implements StaticFeature {
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    capabilities.experimental = { ...(capabilities.experimental as object), hearth: { showsMarkdown: true } };
+  }
+  getState(): FeatureState {
+    return { kind: "static" };
+  }
+  initialize(): void {}
+  clear(): void {}
 }

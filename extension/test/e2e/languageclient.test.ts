@@ -235,7 +235,7 @@ describe("the extension with the real language client, server and model", { skip
   it("restarts the server when a setting it reads at start changes", async () => {
     const before = testing.registrations.filter((entry) => entry.name === "registerCodeActionsProvider").length;
     await vscode.workspace.getConfiguration("hearth").update("model.contextLength", 2048);
-    assert.equal(await api.serverReady(), true);
+    assert.equal(await api.serverReady(), true, `the server restarted\n--- output ---\n${outputLines()}`);
     const afterRestart = testing.registrations.filter((entry) => entry.name === "registerCodeActionsProvider").length;
     assert.equal(afterRestart, before + 1, "the new client registered its providers again");
     assert.match(outputLines(), /restarting it/);

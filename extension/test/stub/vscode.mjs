@@ -766,7 +766,10 @@ export const window = withQuietEvents("window", {
     testing.statusBarItems.push(item);
     return item;
   },
-  async showTextDocument(document, options) {
+  async showTextDocument(target, options) {
+    // VS Code takes a document or a Uri (vscode-languageclient passes a Uri for
+    // window/showDocument).
+    const document = target instanceof Uri ? await workspace.openTextDocument(target) : target;
     const selection = options?.selection
       ? new Selection(options.selection.start, options.selection.end)
       : new Selection(new Position(0, 0), new Position(0, 0));

@@ -161,7 +161,10 @@ def show_markdown(server: HearthServer, result: ActionResult) -> str | None:
     path = folder / f"explain-{digest}.md"
     path.write_text(markdown, encoding="utf-8")
     window = server.client_capabilities.window
-    if window and window.show_document and window.show_document.support:
+    experimental = server.client_capabilities.experimental
+    shows_itself = isinstance(experimental, dict) and bool(
+        (experimental.get("hearth") or {}).get("showsMarkdown"))
+    if window and window.show_document and window.show_document.support and not shows_itself:
         server.window_show_document(types.ShowDocumentParams(
             uri=path.as_uri(), external=False, take_focus=False))
     return str(path)
