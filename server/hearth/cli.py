@@ -243,7 +243,7 @@ def cmd_action(args: argparse.Namespace) -> int:
                             language=language_of(path) or "text",
                             instruction=getattr(args, "instruction", None), workspace=root)
     backend = make_backend(settings.model, settings.openai)
-    options = EngineOptions.from_settings(settings, AuditLog())
+    options = EngineOptions.from_settings(settings, AuditLog(), root)
     context = None
     if root is not None and settings.index.enabled and not args.no_context:
         from hearth.core.pipeline.context import memory_context

@@ -67,7 +67,8 @@ class OpenAISettings:
 
 @dataclass
 class GenerationSettings:
-    samples: int = 1
+    # Several candidates, decoded together, checked and ranked; 1 is one greedy answer.
+    samples: int = 5
     max_tokens: int = 384
     confidence_threshold: float = 0.6
 

@@ -186,7 +186,7 @@ async def compute(server: HearthServer, call: Invocation,
             "was offered; run it again.")
     cancel = CancelToken()
     job_id = server.track_job(cancel)
-    options = EngineOptions.from_settings(server.settings, server.audit)
+    options = EngineOptions.from_settings(server.settings, server.audit, request.workspace)
     try:
         async with WorkProgress(server, action.title, cancel, progress_token) as progress:
             server.status("busy", action.title)

@@ -11,6 +11,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from hearth.core.pipeline.validate import warm_up
 from hearth.lsp.server import HearthServer
 from hearth.settings import load_settings
 
@@ -82,6 +83,9 @@ def register(server: HearthServer) -> None:
         server.status("ready", "Hearth is ready")
         for hook in server.after_initialized:
             await hook()
+        # jedi and flake8 load typeshed and their plugins once (about 2 s): pay it now, off
+        # the event loop, rather than in the first action the user waits for.
+        asyncio.get_running_loop().run_in_executor(None, warm_up, server.root)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hearth.core.actions.base import Action, ActionRequest, ActionResult, Candidate, Finding
 from hearth.core.cancel import CancelToken
@@ -51,11 +52,19 @@ class EngineOptions:
     audit: AuditLog | None = None
 
     @classmethod
-    def from_settings(cls, settings, audit: AuditLog | None = None) -> EngineOptions:  # noqa: ANN001
+    def from_settings(cls, settings, audit: AuditLog | None = None,  # noqa: ANN001 - Settings
+                      workspace: Path | None = None) -> EngineOptions:
+        """Everything the settings ask for, with the shared validators and the execution
+        ranker for ``workspace`` (core.pipeline.validate and core.pipeline.rank)."""
+        from hearth.core.pipeline.rank import default_ranker
+        from hearth.core.pipeline.validate import default_validators
+
         generation = settings.generation
         return cls(samples=generation.samples, max_tokens=generation.max_tokens,
                    confidence_threshold=generation.confidence_threshold,
-                   guardrails=settings.guardrails, audit=audit)
+                   guardrails=settings.guardrails, audit=audit,
+                   validators=default_validators(workspace),
+                   ranker=default_ranker(workspace, generation.confidence_threshold))
 
 
 def by_confidence(request: ActionRequest, candidates: list[Candidate]) -> list[Candidate]:
