@@ -120,7 +120,7 @@ def test_the_cli_uses_the_server(llama_server, tmp_path: Path):
     path.write_text(STUB)
     result = subprocess.run(
         [sys.executable, "-m", "hearth", "generate", f"{path}:3", "--json", "--backend", "openai",
-         "--base-url", llama_server, "--max-tokens", "200"],
+         "--base-url", llama_server, "--max-tokens", "200", "--samples", "1"],
         capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
