@@ -11,7 +11,7 @@ export HNSWLIB_NO_NATIVE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_PROGRESS_BAR := off
 
-.PHONY: setup setup-editors setup-extension model demo test bench clean-venv
+.PHONY: setup setup-editors setup-extension model demo test bench bench-quality bench-index bench-fix clean-venv
 
 setup: $(STAMP) model
 
@@ -46,8 +46,20 @@ test: setup setup-editors setup-extension
 	npm test
 	npm run test:e2e
 
+# Benchmarks are never part of `make test`; each writes JSON under .bench/ and prints its
+# figures (docs/BENCHMARKS.md says which command produced which figure).
 bench: setup
 	$(PY) tests/bench/bench_lsp.py
+	$(PY) tests/bench/bench_fix.py --samples 1,5
+
+bench-quality: setup
+	$(PY) tests/bench/bench_quality.py --limit 20
+
+bench-index: setup
+	$(PY) tests/bench/bench_index.py
+
+bench-fix: setup
+	$(PY) tests/bench/bench_fix.py --samples 1,5
 
 clean-venv:
 	rm -rf $(VENV)

@@ -70,7 +70,8 @@ class GenerationSettings:
     # Several candidates, decoded together, checked and ranked; 1 is one greedy answer.
     samples: int = 5
     max_tokens: int = 384
-    confidence_threshold: float = 0.6
+    # Calibrated on the quality benchmark (docs/quality.md): scoring.THRESHOLD.
+    confidence_threshold: float = 0.8875
 
     def __post_init__(self) -> None:
         _at_least("samples", self.samples, 1)

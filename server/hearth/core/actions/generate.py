@@ -29,6 +29,7 @@ from hearth.core.pipeline.extract import (
     main_code,
     reindent,
 )
+from hearth.core.pipeline.scoring import finding
 from hearth.core.pipeline.prompt import (
     LANGUAGES,
     ContextSnippet,
@@ -304,9 +305,8 @@ class GenerateAction:
         newline = newline_of(request.source)
         self._edit(request, candidate, plan, newline + reindent(body, plan.indent, newline))
         if PLACEHOLDER.search(body):
-            candidate.findings.append(Finding(
-                "placeholder", "the body still contains a placeholder (TODO, FIXME, ...)",
-                penalty=0.3))
+            candidate.findings.append(finding(
+                "placeholder", "the body still contains a placeholder (TODO, FIXME, ...)"))
         return candidate
 
     def _code_candidate(self, request: ActionRequest, plan: Plan,
@@ -330,9 +330,8 @@ class GenerateAction:
             text = text.lstrip()
         self._edit(request, candidate, plan, text)
         if PLACEHOLDER.search(code):
-            candidate.findings.append(Finding(
-                "placeholder", "the code still contains a placeholder (TODO, FIXME, ...)",
-                penalty=0.3))
+            candidate.findings.append(finding(
+                "placeholder", "the code still contains a placeholder (TODO, FIXME, ...)"))
         return candidate
 
     @staticmethod

@@ -44,7 +44,7 @@ Ranker = Callable[[ActionRequest, list[Candidate]], list[Candidate]]
 class EngineOptions:
     samples: int = 1
     max_tokens: int = 384
-    confidence_threshold: float = 0.6
+    confidence_threshold: float = 0.8875  # as the settings; see scoring.THRESHOLD
     seed: int = 0
     validators: tuple[Validator, ...] = ()
     ranker: Ranker | None = None
