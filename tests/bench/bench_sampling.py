@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hearth.core.actions.base import ActionRequest  # noqa: E402
 from hearth.core.actions.generate import GenerateAction  # noqa: E402
 from hearth.core.models.backend import GenerationRequest, SamplingParams  # noqa: E402
+from hearth.core.models import llama_batch  # noqa: E402
 from hearth.core.models.llama_batch import TextTail, _Sequence  # noqa: E402
 from hearth.core.models.llama_cpp import LlamaCppBackend  # noqa: E402
 from hearth.core.models.manifest import load_manifest, model_file  # noqa: E402
@@ -158,6 +159,17 @@ def bench_steps(path: Path, threads: int) -> dict:
     tokens = backend._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
     token = backend._llm.tokenize(b"    ", add_bos=False, special=False)[0]
     loads = [load_average()]
+    prefill = {}
+    chosen = llama_batch.PREFILL_CHUNK
+    for chunk in (512, chosen, 512, chosen):  # alternated, so that load changes hit both
+        llama_batch.PREFILL_CHUNK = chunk
+        decoder.close()
+        decoder._ensure_context(2, len(tokens) + 1)
+        start = time.perf_counter()
+        decoder._evaluate_prompt(tokens, None)
+        prefill.setdefault(chunk, []).append(len(tokens) / (time.perf_counter() - start))
+    llama_batch.PREFILL_CHUNK = chosen
+    decoder.close()
     rows = {}
     for size in STEP_SIZES:
         decoder._ensure_context(size + 1, len(tokens) + size * (STEPS_PER_SIZE + 1))
@@ -189,7 +201,8 @@ def bench_steps(path: Path, threads: int) -> dict:
         loads.append(load_average())
     backend.close()
     return {"threads": threads, "prompt_tokens": len(tokens), "load_average": loads,
-            "rows": rows}
+            "rows": rows, "prefill_tokens_per_s": {
+                chunk: round(statistics.median(rates)) for chunk, rates in prefill.items()}}
 
 
 # -- threads ----------------------------------------------------------------------------------
@@ -326,7 +339,8 @@ def markdown(results: dict) -> str:
                 "|---|---|---|---|"]
         out += [f"| {size} | {row['step_ms']} | {row['step_ms_per_sequence']} | "
                 f"{row['sampling_ms']} |" for size, row in run["rows"].items()]
-        out.append("")
+        out += ["", f"Prompt evaluation ({run['prompt_tokens']} tokens), tokens/s by chunk "
+                f"size: {run.get('prefill_tokens_per_s')}", ""]
     if "threads" in results:
         out += ["### Threads", "", "| configuration | naive answer s | tokens/s | "
                 "Generate N=5 s | load |", "|---|---|---|---|---|"]
@@ -369,16 +383,16 @@ def main() -> None:
     results: dict = {"machine": machine(), "command": " ".join(sys.argv)}
     if OUT.is_file():  # keep sections measured by earlier partial runs
         results = {**json.loads(OUT.read_text()), **results}
-    if "ratios" in sections:
-        results["ratios"] = [bench_ratios(path, t, args.repeats) for t in thread_counts]
-    if "steps" in sections:
-        results["steps"] = [bench_steps(path, t) for t in thread_counts]
-    if "threads" in sections:
-        results["threads"] = bench_threads(path, args.repeats)
-    if "tokens" in sections:
-        results["tokens"] = bench_tokens(path, args.limit, args.samples)
+    runs: dict[str, Callable[[], object]] = {
+        "ratios": lambda: [bench_ratios(path, t, args.repeats) for t in thread_counts],
+        "steps": lambda: [bench_steps(path, t) for t in thread_counts],
+        "threads": lambda: bench_threads(path, args.repeats),
+        "tokens": lambda: bench_tokens(path, args.limit, args.samples)}
     OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=1))
+    for section in sections:
+        results[section] = runs[section]()
+        OUT.write_text(json.dumps(results, indent=1))  # a long run keeps what it measured
+        print(f"{section}: done", file=sys.stderr)
     print(markdown(results))
 
 
