@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 PROMPT_SEQUENCE = 0
 # Prompt tokens per llama_decode call. A cancellation is noticed between calls, so this bounds
-# how long a cancelled prompt evaluation goes on (docs/sampling.md: 128 costs a few percent
+# how long a cancelled prompt evaluation goes on (tests/bench/bench_sampling.py: 128 costs a few percent
 # of prefill speed against 512 and answers a cancel in ~0.3 s on a busy 2-core machine).
 PREFILL_CHUNK = 128
 # Sequences the context is first made for: the prompt plus up to 9 samples, the largest ladder
