@@ -8,7 +8,10 @@ against an index of the same code with every docstring removed (recall@1/@5 for 
 BM25 and hybrid, plus sweeps of the hybrid weight and of hnswlib's M/ef_construction).
 
     .venv/bin/python tests/bench/bench_index.py [--quick] [--embedder onnx|torch]
-        [--stdlib chunk|full|only]
+        [--stdlib chunk|full|only] [--sdists NAME ...]
+
+``--sdists`` swaps the corpus (for instance ``--sdists click attrs`` checks on code the
+defaults were not tuned on).
 
 Figures go to stdout (Markdown) and to .bench/bench_index.json.
 """
@@ -38,11 +41,12 @@ sys.path.insert(0, str(REPO / "server"))
 
 from hearth.core.memory import IndexSettings, WorkspaceIndex  # noqa: E402
 from hearth.core.memory.cache import cache_base  # noqa: E402
-from hearth.core.memory.embed import load_embedder  # noqa: E402
+from hearth.core.memory.embed import DIMENSION, load_embedder  # noqa: E402
 
 STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 SDISTS = ("requests", "flask")
 WEIGHTS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
+DEMOTIONS = (0.0, 0.1, 0.2, 0.3)
 HNSW_GRID = ((8, 100), (16, 100), (16, 200), (32, 200))
 
 
@@ -67,6 +71,8 @@ def main() -> None:
     parser.add_argument("--stdlib", choices=("chunk", "full", "only"), default="chunk",
                         help="stdlib scale: crawl and chunk only (default), a full cold "
                              "index (slow), or only the crawl-and-chunk stage")
+    parser.add_argument("--sdists", nargs="+", default=list(SDISTS),
+                        help="PyPI projects whose sdists form the corpus")
     parser.add_argument("--out", type=Path, default=REPO / ".bench" / "bench_index.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -92,7 +98,7 @@ def main() -> None:
             record("stdlib_chunking", bench_crawl_and_chunk(STDLIB, stdlib_settings))
             print(json.dumps(results, indent=2, default=str))
             return
-        project = gather_project(scratch, ["requests"] if args.quick else list(SDISTS))
+        project = gather_project(scratch, args.sdists[:1] if args.quick else args.sdists)
         record("model_load_s", time_model_load(settings))
         record("project", bench_cold_and_incremental(project, scratch / "cache-project",
                                                      settings))
@@ -213,7 +219,8 @@ def bench_cold_and_incremental(project: Path, cache: Path, settings: IndexSettin
 
 def time_one_file_reindex(index: WorkspaceIndex, project: Path) -> dict:
     """Edit one function of a large module five times; time update_file after each edit."""
-    path = max(project.rglob("sessions.py"), key=lambda p: p.stat().st_size)
+    path = max(project.rglob("sessions.py"), key=lambda p: p.stat().st_size, default=None) \
+        or max(project.rglob("*.py"), key=lambda p: p.stat().st_size)
     original = path.read_text(encoding="utf-8")
     anchor = re.search(r"\n    def \w+\(self[^\n]*:\n", original)
     assert anchor, "no method to edit"
@@ -335,13 +342,19 @@ def bench_quality(stripped: Path, cache: Path, settings: IndexSettings,
             index.settings.similarity_weight = weight
             figures["hybrid_weight_sweep"][str(weight)] = recall(index, targets, "hybrid")
         index.settings.similarity_weight = chosen
+        chosen = settings.test_demotion
+        figures["test_demotion_sweep"] = {}
+        for demotion in DEMOTIONS:
+            index.settings.test_demotion = demotion
+            figures["test_demotion_sweep"][str(demotion)] = recall(index, targets, "hybrid")
+        index.settings.test_demotion = chosen
     index.close()
     return figures
 
 
 def bench_hnsw(cache: Path, settings: IndexSettings, targets: list[Target]) -> dict:
-    """Build hnswlib indexes of the stored embeddings with several (M, ef_construction);
-    report build time and recall@10 against exact search for the benchmark queries."""
+    """Build hnswlib indexes of the stored vectors (code and label) with several
+    (M, ef_construction); report build time and recall@10 against exact search."""
     import sqlite3
 
     import hnswlib
@@ -349,15 +362,17 @@ def bench_hnsw(cache: Path, settings: IndexSettings, targets: list[Target]) -> d
 
     with sqlite3.connect(cache / "catalogue.sqlite") as db:
         rows = db.execute("SELECT id, embedding FROM chunks").fetchall()
-    ids = np.array([row[0] for row in rows])
-    data = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
+    blocks = [np.frombuffer(row[1], dtype=np.float32).reshape(-1, DIMENSION) for row in rows]
+    ids = np.array([row[0] * 2 + slot for row, block in zip(rows, blocks)
+                    for slot in range(len(block))])  # every vector: code and label
+    data = np.vstack(blocks)
     embedder = load_embedder(settings.embedder, cache_base(), settings.max_embed_tokens)
     queries = embedder.embed([target.query for target in targets])
     exact = np.argsort(-(queries @ data.T), axis=1)[:, :10]
     figures = {}
     for m, ef_construction in HNSW_GRID:
         index = hnswlib.Index(space="cosine", dim=data.shape[1])
-        index.init_index(max_elements=len(rows), M=m, ef_construction=ef_construction)
+        index.init_index(max_elements=len(ids), M=m, ef_construction=ef_construction)
         started = time.perf_counter()
         index.add_items(data, ids)
         build_s = time.perf_counter() - started
@@ -429,6 +444,9 @@ def report(results: dict) -> str:
         out.append(f"| {mode} | {quality[mode]['recall@1']} | {quality[mode]['recall@5']} |")
     for weight, figures in quality.get("hybrid_weight_sweep", {}).items():
         out.append(f"| hybrid w={weight} | {figures['recall@1']} | {figures['recall@5']} |")
+    for demotion, figures in quality.get("test_demotion_sweep", {}).items():
+        out.append(f"| hybrid test_demotion={demotion} | {figures['recall@1']} | "
+                   f"{figures['recall@5']} |")
     for key in ("hnsw", "embedders", "stdlib_chunking"):
         if key in results:
             out.append(f"\n{key}: {json.dumps(results[key])}")

@@ -54,6 +54,24 @@ def test_python_functions_classes_and_module_code_become_chunks() -> None:
     assert all(chunk.path == "pkg/mod.py" for chunk in chunks)
 
 
+def test_definitions_carry_their_name_and_parameters_in_words() -> None:
+    source = textwrap.dedent('''\
+        class HTTPClient(Base):
+            def __init__(self, base_url, *, retries=3):
+                self.base_url = base_url
+
+
+        async def fetch_JSON(url, /, timeout=None, *args, **options):
+            pass
+
+        LIMIT = 3
+        ''')
+    labels = {chunk.name: chunk.label for chunk in chunk_file("a.py", source, IndexSettings())}
+    assert labels == {"HTTPClient": "http client (base url, retries)",
+                      "fetch_JSON": "fetch json (url, timeout, args, options)",
+                      "<module>": ""}
+
+
 def test_large_class_is_split_into_methods_with_its_header_as_context() -> None:
     methods = "\n".join(
         f"    def method_{n}(self):\n        value = {n}\n        return value\n"

@@ -181,6 +181,48 @@ def test_context_excludes_the_edited_chunk_and_fits_the_budget(
         assert index.context_for("anything", budget_tokens=0) == []
 
 
+def test_test_code_is_demoted_except_for_a_prompt_written_in_a_test(
+    workspace: Path, embedder
+) -> None:
+    (workspace / "tests").mkdir()
+    (workspace / "tests" / "test_text_helpers.py").write_text(
+        "from util.text_helpers import slugify_title\n\n\n"
+        "def test_slugify_title_makes_a_url_slug():\n"
+        "    assert slugify_title('Make A Slug') == 'make-a-slug'\n"
+    )
+    other_test = workspace / "tests" / "test_routes.py"
+    query = "make a url slug out of a title"
+
+    def score(hits) -> float:
+        return next(hit.score for hit in hits if hit.name.startswith("test_slugify"))
+
+    with open_index(workspace, embedder, test_demotion=0.0) as index:
+        index.build()
+        plain = score(index.search(query, 8))
+    with open_index(workspace, embedder) as index:  # same store, same rankings
+        assert index.build().embedded == 0
+        hits = index.search(query, 8)
+        assert hits[0].name == "slugify_title"
+        assert score(hits) == pytest.approx(plain - IndexSettings().test_demotion)
+        from_test = index.context_for(query, budget_tokens=1000, exclude_path=other_test)
+        assert score(from_test) == pytest.approx(plain)
+        from_code = index.context_for(query, budget_tokens=1000,
+                                      exclude_path=workspace / "app" / "routes.py")
+        assert score(from_code) == pytest.approx(plain - IndexSettings().test_demotion)
+
+
+def test_every_definition_gets_a_code_and_a_label_vector(workspace: Path, embedder) -> None:
+    with open_index(workspace, embedder) as index:
+        index.build()
+        rows = index._catalogue.chunk_rows(embedder.dim * 4)
+        kinds = {stored.id: stored.chunk.kind for path in index._catalogue.files()
+                 for stored in index._catalogue.chunks_of(path)}
+        assert {kinds[chunk_id]: count for chunk_id, count in rows.items()} == {
+            "function": 2, "class": 2, "module": 1, "window": 1}
+        hits = index.search("slugify title", 3, mode="vector")
+        assert hits[0].name == "slugify_title" and hits[0].score > 0.9  # the label's vector
+
+
 def test_context_uses_unsaved_text_without_storing_it(workspace: Path, embedder) -> None:
     routes = workspace / "app" / "routes.py"
     unsaved = ROUTES + "\n\ndef apply_discount_code(cart, code):\n    return cart.total * 0.9\n"
@@ -234,13 +276,18 @@ def test_corrupt_catalogue_is_rebuilt(
 def test_corrupt_vector_file_is_rebuilt_from_stored_embeddings(
     workspace: Path, embedder
 ) -> None:
+    query = "make a url slug out of a title"
     with open_index(workspace, embedder) as index:
         index.build()
+        before = index.search(query, 5, mode="vector")
     (vectors,) = (workspace.parent / "cache").glob("vectors-*.hnsw")
     vectors.write_bytes(b"\x00garbage" * 1000)
     with open_index(workspace, embedder) as index:
         assert index.build().embedded == 0
-        assert index.search("url slug", 1, mode="vector")[0].name == "slugify_title"
+        after = index.search(query, 5, mode="vector")
+        assert after[0].name == "slugify_title"
+        assert [(hit.name, round(hit.score, 5)) for hit in after] == [
+            (hit.name, round(hit.score, 5)) for hit in before]
         consistent(index)
 
 
@@ -263,6 +310,15 @@ def test_searches_run_while_a_build_writes(workspace: Path, embedder) -> None:
         assert errors == []
         consistent(index)
         assert len(index._catalogue.files()) == 43
+
+
+def test_a_build_that_hits_max_files_says_so(workspace: Path, embedder) -> None:
+    with open_index(workspace, embedder, max_files=2) as index:
+        stats = index.build()
+        assert (stats.files, stats.truncated) == (2, True)
+    with open_index(workspace, embedder) as index:
+        stats = index.build()
+        assert (stats.files, stats.truncated) == (3, False)
 
 
 def test_cancelled_build_keeps_what_it_did(workspace: Path, embedder) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from hearth.core.memory.lexical import Bm25Index
 from hearth.core.memory.records import Chunk
 from hearth.core.memory.retrieve import (
     Candidate,
     estimate_tokens,
+    is_test_path,
     reciprocal_rank_fusion,
     score_candidates,
     select_within_budget,
@@ -65,12 +68,41 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
 def test_hybrid_blends_fusion_with_importance() -> None:
     vector = [("a", 0.9), ("b", 0.8)]
     lexical = [("a", 5.0), ("b", 4.0)]
-    plain = score_candidates("hybrid", vector, lexical, {}, 1.0, 60)
+    plain = score_candidates("hybrid", [vector], lexical, {}, 1.0, 60)
     assert [key for key, _ in plain] == ["a", "b"]
-    boosted = score_candidates("hybrid", vector, lexical, {"b": 1.0}, 0.7, 60)
+    boosted = score_candidates("hybrid", [vector], lexical, {"b": 1.0}, 0.7, 60)
     assert [key for key, _ in boosted] == ["b", "a"]
-    assert score_candidates("vector", vector, lexical, {}, 0.7, 60) == vector
-    assert score_candidates("bm25", vector, lexical, {}, 0.7, 60) == lexical
+    assert score_candidates("bm25", [vector], lexical, {}, 0.7, 60) == lexical
+
+
+def test_vector_mode_keeps_each_chunks_best_similarity_over_its_vectors() -> None:
+    code = [("a", 0.9), ("b", 0.5)]
+    label = [("b", 0.95), ("c", 0.4), ("a", 0.3)]
+    assert score_candidates("vector", [code, label], [], {}, 0.9, 60) == [
+        ("b", 0.95), ("a", 0.9), ("c", 0.4)]
+
+
+def test_hybrid_fuses_every_ranking_and_demotes_the_demoted() -> None:
+    code = [("impl", 0.9), ("test", 0.8)]
+    label = [("test", 0.9), ("impl", 0.7)]
+    lexical = [("test", 3.0), ("impl", 2.0)]
+    fused = score_candidates("hybrid", [code, label], lexical, {}, 1.0, 30)
+    assert [key for key, _ in fused] == ["test", "impl"]  # first in two of three rankings
+    demoted = score_candidates("hybrid", [code, label], lexical, {}, 1.0, 30,
+                               demoted={"test"}, demotion=0.2)
+    assert [key for key, _ in demoted] == ["impl", "test"]
+    scores = dict(demoted)
+    assert scores["test"] == pytest.approx(dict(fused)["test"] - 0.2)
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("tests/test_app.py", True), ("src/pkg/tests/helpers.py", True), ("test_app.py", True),
+    ("conftest.py", True), ("pkg/server_test.go", True), ("web/cart.test.ts", True),
+    ("web/cart.spec.js", True), ("src/CartTest.java", True), ("src/app.py", False),
+    ("src/latest.py", False), ("src/contest.py", False), ("testimony/app.py", False),
+])
+def test_test_code_is_recognised_by_folder_or_file_name(path: str, expected: bool) -> None:
+    assert is_test_path(path) is expected
 
 
 def candidate(key: str, path: str, start: int, end: int, text: str, digest: str) -> Candidate:

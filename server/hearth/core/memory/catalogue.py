@@ -17,7 +17,7 @@ from hearth.core.memory.records import Chunk
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"  # 3: an embedding blob holds one float32 row per vector slot
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -195,6 +195,11 @@ class Catalogue:
 
     def chunk_ids(self) -> set[int]:
         return {row[0] for row in self._db.execute("SELECT id FROM chunks")}
+
+    def chunk_rows(self, row_bytes: int) -> dict[int, int]:
+        """Each chunk id with the number of vectors its embedding blob holds."""
+        rows = self._db.execute("SELECT id, length(embedding) FROM chunks")
+        return {chunk_id: size // row_bytes for chunk_id, size in rows}
 
     def chunk_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 
 from hearth.core.memory.records import Chunk
 from hearth.core.memory.settings import IndexSettings
+from hearth.core.memory.tokens import split_identifier
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,8 @@ class PythonChunker:
         ) and ast.get_docstring(node) is not None
         text = context + self._text(start, end)
         defined = getattr(node, "name", "")
-        return Chunk(self.rel_path, kind, name, start, end, text, has_docstring, defined)
+        return Chunk(self.rel_path, kind, name, start, end, text, has_docstring, defined,
+                     definition_label(name, node))
 
     def _text(self, start: int, end: int) -> str:
         return "\n".join(self.lines[start - 1:end])
@@ -115,6 +117,29 @@ class PythonChunker:
         while end > start and not self.lines[end - 1].strip():
             end -= 1
         return end
+
+
+def definition_label(qualified: str, node: ast.AST) -> str:
+    """A definition's qualified name and parameters in words: "flask send file (path or
+    file, mimetype)" for ``Flask.send_file(self, path_or_file, mimetype=None)``. A class
+    shows its ``__init__`` parameters, when the chunk has one."""
+    function = node
+    if isinstance(node, ast.ClassDef):
+        function = next((child for child in node.body
+                         if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+                         and child.name == "__init__"), None)
+    parameters: list[str] = []
+    if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        arguments = function.args
+        every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        every += [extra for extra in (arguments.vararg, arguments.kwarg) if extra]
+        parameters = [_words(argument.arg) for argument in every
+                      if argument.arg not in ("self", "cls")]
+    return f"{_words(qualified)} ({', '.join(word for word in parameters if word)})"
+
+
+def _words(identifier: str) -> str:
+    return " ".join(split_identifier(identifier.replace(".", "_")))
 
 
 def _first_line(node: ast.stmt) -> int:

@@ -41,12 +41,13 @@ from hearth.core.memory.records import Chunk, Hit, IndexStats
 from hearth.core.memory.retrieve import (
     MODES,
     Candidate,
+    is_test_path,
     overlaps,
     score_candidates,
     select_within_budget,
 )
 from hearth.core.memory.settings import IndexSettings
-from hearth.core.memory.vectors import VectorIndex
+from hearth.core.memory.vectors import SLOTS, VectorIndex
 
 if TYPE_CHECKING:
     from hearth.core.memory.embed import Embedder
@@ -179,6 +180,7 @@ class WorkspaceIndex:
                 files=len(catalogue.files()), chunks=len(self._vectors), embedded=embedded,
                 elapsed_s=time.perf_counter() - started, removed=len(removed),
                 cancelled=cancelled(), rebuilt=self._rebuilt,
+                truncated=len(found) >= self.settings.max_files,
             )
             self._rebuilt = False
         logger.info(
@@ -234,11 +236,12 @@ class WorkspaceIndex:
         self._forget([item for item in known if item == rel_path or item.startswith(prefix)])
 
     def search(self, query: str, k: int = 8, *, mode: str = "hybrid") -> list[Hit]:
-        """The ``k`` best chunks for ``query``; ``mode`` is "vector", "bm25" or "hybrid"."""
+        """The ``k`` best chunks for ``query``; ``mode`` is "vector", "bm25" or "hybrid"
+        (which ranks test code below the code it tests, see ``IndexSettings.test_demotion``)."""
         self._check_query(query, mode)
         if k <= 0:
             raise HearthError(f"k must be positive, got {k}.")
-        ranked = self._rank(query, mode, _Overlay([], {}, set()))
+        ranked = self._rank(query, mode, _Overlay([], {}, set()), demote_tests=True)
         return [self._hit(candidate, score) for candidate, score in ranked[:k]]
 
     def context_for(
@@ -253,11 +256,14 @@ class WorkspaceIndex:
         """Chunks for a prompt: hybrid-ranked, without the chunk being edited (lines
         ``exclude_lines`` of ``exclude_path``) or copies of it, without duplicates, within
         ``budget_tokens``. ``overlay`` maps open files to unsaved text that is searched in
-        place of the stored version, without being stored."""
+        place of the stored version, without being stored. Test code is demoted unless
+        ``exclude_path`` is itself a test file."""
         self._check_query(query, "hybrid")
         if budget_tokens <= 0:
             return []
-        ranked = self._rank(query, "hybrid", self._overlay(overlay or {}))
+        from_test = exclude_path is not None and is_test_path(self._relative(exclude_path))
+        ranked = self._rank(query, "hybrid", self._overlay(overlay or {}),
+                            demote_tests=not from_test)
         if exclude_path is not None:
             ranked = self._without_edited(ranked, self._relative(exclude_path), exclude_lines)
         kept = select_within_budget(ranked, budget_tokens)
@@ -336,7 +342,7 @@ class WorkspaceIndex:
     def _load_vectors(self, catalogue: Catalogue) -> None:
         for leftover in self.cache_dir.glob(".vectors-*.tmp"):  # from a killed writer
             leftover.unlink(missing_ok=True)
-        live = catalogue.chunk_ids()
+        live = catalogue.chunk_rows(self._vectors.dim * 4)
         name = catalogue.get_meta("vectors_file")
         digest = catalogue.get_meta("vectors_sha256")
         if name and digest and self._vectors.load(self.cache_dir / name, digest, live):
@@ -349,14 +355,14 @@ class WorkspaceIndex:
 
     def _add_stored_vectors(self, catalogue: Catalogue) -> None:
         ids: list[int] = []
-        blobs: list[bytes] = []
+        blocks: list[np.ndarray] = []
         for chunk_id, blob in catalogue.all_embeddings():
             ids.append(chunk_id)
-            blobs.append(blob)
+            blocks.append(self._block(blob))
             if len(ids) == 4096:
-                self._vectors.add(ids, _rows(blobs))
-                ids, blobs = [], []
-        self._vectors.add(ids, _rows(blobs))
+                self._vectors.add(ids, blocks)
+                ids, blocks = [], []
+        self._vectors.add(ids, blocks)
 
     def _save_vectors(self) -> None:
         """Write the vector file for the catalogue's next generation, then point the
@@ -402,7 +408,7 @@ class WorkspaceIndex:
         chunks = chunk_file(rel_path, text, self.settings)
         return _PreparedFile(
             FileRecord(rel_path, file_hash, mtime_ns, size), tokens.name_counts(text), chunks,
-            [content_hash(embedding_text(chunk)) for chunk in chunks],
+            [chunk_digest(chunk) for chunk in chunks],
         )
 
     def _store(self, prepared: list[_PreparedFile]) -> int:
@@ -413,18 +419,34 @@ class WorkspaceIndex:
         hashes = [digest for entry in prepared for digest in entry.hashes]
         with self._lock:
             known = self._open().embeddings_by_hash(hashes)
-        texts = {}
+        todo: dict[str, Chunk] = {}
         for entry in prepared:
             for chunk, digest in zip(entry.chunks, entry.hashes):
                 if digest not in known:
-                    texts.setdefault(digest, embedding_text(chunk))
-        if texts:
-            vectors = self._embedder_instance().embed(list(texts.values()))
-            known.update(zip(texts, (row.astype(np.float32).tobytes() for row in vectors)))
+                    todo.setdefault(digest, chunk)
+        embedded = self._embed_chunks(todo)
+        known.update((digest, block.tobytes()) for digest, block in embedded.items())
         with self._lock:
             for entry in prepared:
                 self._replace_file(entry, known)
-        return len(texts)
+        return len(todo)
+
+    def _embed_chunks(self, chunks: Mapping[str, Chunk]) -> dict[str, np.ndarray]:
+        """Embed each chunk's code and, when it has one, its label, in one model call;
+        return digest -> float32 block (one row per slot)."""
+        if not chunks:
+            return {}
+        texts = [embedding_text(chunk) for chunk in chunks.values()]
+        labelled = [digest for digest, chunk in chunks.items() if chunk.label]
+        texts += [chunks[digest].label for digest in labelled]
+        vectors = self._embedder_instance().embed(texts).astype(np.float32)
+        blocks = {digest: vectors[row:row + 1] for row, digest in enumerate(chunks)}
+        for row, digest in enumerate(labelled, start=len(chunks)):
+            blocks[digest] = np.vstack([blocks[digest], vectors[row:row + 1]])
+        return blocks
+
+    def _block(self, blob: bytes) -> np.ndarray:
+        return np.frombuffer(blob, dtype=np.float32).reshape(-1, self._vectors.dim)[:SLOTS]
 
     def _replace_file(self, entry: _PreparedFile, embeddings: dict[str, bytes]) -> None:
         catalogue = self._open()
@@ -442,7 +464,7 @@ class WorkspaceIndex:
         self._vectors.remove(old_ids)
         for chunk_id in old_ids:
             self._lexical.remove(chunk_id)
-        self._vectors.add(new_ids, _rows([new.embedding for new in new_chunks]))
+        self._vectors.add(new_ids, [self._block(new.embedding) for new in new_chunks])
         for chunk_id, new in zip(new_ids, new_chunks):
             self._lexical.add(chunk_id, new.terms)
         self._names.subtract(old_names)
@@ -487,6 +509,7 @@ class WorkspaceIndex:
         query: str,
         mode: str,
         overlay: _Overlay,
+        demote_tests: bool = False,
     ) -> list[tuple[Candidate, float]]:
         wanted = self.settings.candidates
         query_vector = None
@@ -498,18 +521,21 @@ class WorkspaceIndex:
             hidden_ids = {
                 stored.id for path in overlay.paths for stored in catalogue.chunks_of(path)
             }
-            vector_ranking: list[tuple[Hashable, float]] = []
+            vector_rankings: list[list[tuple[Hashable, float]]] = [[] for _ in range(SLOTS)]
             if query_vector is not None:
-                found = self._vectors.search(query_vector, wanted + len(hidden_ids))
-                vector_ranking = [(key, score) for key, score in found if key not in hidden_ids]
+                found = self._vectors.search(query_vector, SLOTS * (wanted + len(hidden_ids)))
+                for key, slot, score in found:
+                    if key not in hidden_ids:
+                        vector_rankings[slot].append((key, score))
             lexical_ranking: list[tuple[Hashable, float]] = []
             if mode != "vector":
                 lexical_ranking = list(self._lexical.search(query_terms, wanted, hidden_ids))
             extra = overlay.candidates
-            vector_ranking, lexical_ranking = self._merge_overlay(
-                overlay, query_vector, query_terms, vector_ranking, lexical_ranking, mode
+            vector_rankings, lexical_ranking = self._merge_overlay(
+                overlay, query_vector, query_terms, vector_rankings, lexical_ranking, mode
             )
-            ids = {key for key, _ in vector_ranking + lexical_ranking if isinstance(key, int)}
+            ids = {key for ranking in (*vector_rankings, lexical_ranking)
+                   for key, _ in ranking if isinstance(key, int)}
             stored = catalogue.chunks_by_id(ids)
             candidates: dict[Hashable, Candidate] = {
                 candidate.key: candidate for candidate in extra
@@ -517,9 +543,12 @@ class WorkspaceIndex:
             for chunk_id, item in stored.items():
                 candidates[chunk_id] = self._candidate(item)
         weights = {key: candidate.importance for key, candidate in candidates.items()}
+        demoted = {key for key, candidate in candidates.items()
+                   if demote_tests and is_test_path(candidate.chunk.path)}
         scored = score_candidates(
-            mode, vector_ranking[:wanted], lexical_ranking[:wanted], weights,
-            self.settings.similarity_weight, self.settings.rrf_k,
+            mode, [ranking[:wanted] for ranking in vector_rankings], lexical_ranking[:wanted],
+            weights, self.settings.similarity_weight, self.settings.rrf_k,
+            demoted, self.settings.test_demotion,
         )
         return [(candidates[key], score) for key, score in scored if key in candidates]
 
@@ -528,19 +557,21 @@ class WorkspaceIndex:
         overlay: _Overlay,
         query_vector: np.ndarray | None,
         query_terms: list[str],
-        vector_ranking: list[tuple[Hashable, float]],
+        vector_rankings: list[list[tuple[Hashable, float]]],
         lexical_ranking: list[tuple[Hashable, float]],
         mode: str,
-    ) -> tuple[list[tuple[Hashable, float]], list[tuple[Hashable, float]]]:
+    ) -> tuple[list[list[tuple[Hashable, float]]], list[tuple[Hashable, float]]]:
         extra = overlay.candidates
         if not extra:
-            return vector_ranking, lexical_ranking
+            return vector_rankings, lexical_ranking
         if query_vector is not None:
-            vector_ranking = vector_ranking + [
-                (candidate.key, float(overlay.vectors[candidate.content_hash] @ query_vector))
-                for candidate in extra
-            ]
-            vector_ranking.sort(key=lambda item: item[1], reverse=True)
+            vector_rankings = [list(ranking) for ranking in vector_rankings]
+            for candidate in extra:
+                block = overlay.vectors[candidate.content_hash]
+                for slot, row in enumerate(block):
+                    vector_rankings[slot].append((candidate.key, float(row @ query_vector)))
+            for ranking in vector_rankings:
+                ranking.sort(key=lambda item: item[1], reverse=True)
         if mode != "vector":
             lexical_ranking = lexical_ranking + [
                 (candidate.key, self._lexical.score_document(
@@ -549,7 +580,7 @@ class WorkspaceIndex:
             ]
             lexical_ranking = [item for item in lexical_ranking if item[1] > 0]
             lexical_ranking.sort(key=lambda item: item[1], reverse=True)
-        return vector_ranking, lexical_ranking
+        return vector_rankings, lexical_ranking
 
     def _overlay(self, texts: Mapping[Path, str]) -> _Overlay:
         """Chunk unsaved texts and embed the chunks not seen before (kept in a small
@@ -563,26 +594,26 @@ class WorkspaceIndex:
             checked = decode_indexable(text.encode("utf-8"), self.settings)
             chunks = chunk_file(rel_path, checked, self.settings) if checked else []
             candidates += [
-                Candidate(("overlay", rel_path, index), chunk,
-                          content_hash(embedding_text(chunk)), self._importance(chunk))
+                Candidate(("overlay", rel_path, index), chunk, chunk_digest(chunk),
+                          self._importance(chunk))
                 for index, chunk in enumerate(chunks)
             ]
         return _Overlay(candidates, self._overlay_vectors(candidates), paths)
 
     def _overlay_vectors(self, candidates: list[Candidate]) -> dict[str, np.ndarray]:
-        wanted = {c.content_hash: embedding_text(c.chunk) for c in candidates}
+        """digest -> block of vectors (one row per slot) for each overlay chunk."""
+        wanted = {c.content_hash: c.chunk for c in candidates}
         with self._overlay_lock:
             found = {digest: self._overlay_embeddings[digest] for digest in wanted
                      if digest in self._overlay_embeddings}
-        missing = {digest: text for digest, text in wanted.items() if digest not in found}
+        missing = {digest: chunk for digest, chunk in wanted.items() if digest not in found}
         if missing:
             with self._lock:
                 stored = self._open().embeddings_by_hash(missing)
-            found.update((digest, np.frombuffer(blob, dtype=np.float32))
-                         for digest, blob in stored.items())
-            todo = {digest: text for digest, text in missing.items() if digest not in stored}
-            if todo:
-                found.update(zip(todo, self._embedder_instance().embed(list(todo.values()))))
+            found.update((digest, self._block(blob)) for digest, blob in stored.items())
+            found.update(self._embed_chunks(
+                {digest: chunk for digest, chunk in missing.items() if digest not in stored}
+            ))
         with self._overlay_lock:
             self._overlay_embeddings.update(found)
             while len(self._overlay_embeddings) > _OVERLAY_CACHE_SIZE:
@@ -646,11 +677,10 @@ def embedding_text(chunk: Chunk) -> str:
     return f"{words}\n{chunk.text}"
 
 
+def chunk_digest(chunk: Chunk) -> str:
+    """The key of a chunk's stored vectors: a hash of everything the model reads for it."""
+    return content_hash(f"{embedding_text(chunk)}\0{chunk.label}")
+
+
 def _chunk_terms(chunk: Chunk) -> list[str]:
     return tokens.terms(f"{chunk.path} {chunk.name}\n{chunk.text}")
-
-
-def _rows(blobs: list[bytes]) -> np.ndarray:
-    if not blobs:
-        return np.zeros((0, DIMENSION), dtype=np.float32)
-    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -11,7 +11,10 @@ class Chunk:
     """One retrievable piece of a file; lines are 1-based and inclusive.
 
     ``text`` is what a prompt shows (a method of a split class carries its class header
-    first); ``has_docstring`` and ``defined_name`` feed the importance score.
+    first); ``has_docstring`` and ``defined_name`` feed the importance score. ``label`` is
+    a definition's name and parameters in words (``Session.get_adapter(url)`` -> "session
+    get adapter (url)"): the model embeds it as the chunk's second vector. It is known
+    only to freshly chunked text (the store keeps the vector, not the label).
     """
 
     path: str
@@ -22,6 +25,7 @@ class Chunk:
     text: str
     has_docstring: bool = False
     defined_name: str = ""
+    label: str = field(default="", compare=False)
 
     @property
     def line_count(self) -> int:
@@ -43,7 +47,8 @@ class Hit:
 
 @dataclass(frozen=True)
 class IndexStats:
-    """What one build did: files and chunks now indexed, chunks embedded, wall time."""
+    """What one build did: files and chunks now indexed, chunks embedded, wall time;
+    ``truncated`` when the crawl stopped at ``max_files`` (the rest is not indexed)."""
 
     files: int
     chunks: int
@@ -52,3 +57,4 @@ class IndexStats:
     removed: int = 0
     cancelled: bool = False
     rebuilt: bool = False
+    truncated: bool = False

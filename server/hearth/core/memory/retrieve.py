@@ -4,7 +4,8 @@ rankings blended with importance, then de-duplication and a token budget for pro
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+import re
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
 
 from hearth.core.memory.records import Chunk
@@ -37,29 +38,57 @@ def reciprocal_rank_fusion(
     return {key: value / best for key, value in fused.items()}
 
 
+def best_similarity(
+    rankings: Sequence[Sequence[tuple[Hashable, float]]],
+) -> list[tuple[Hashable, float]]:
+    """Merge similarity rankings of the same items: each item's highest score, best first."""
+    best: dict[Hashable, float] = {}
+    for ranking in rankings:
+        for key, score in ranking:
+            if score > best.get(key, float("-inf")):
+                best[key] = score
+    return sorted(best.items(), key=lambda item: item[1], reverse=True)
+
+
 def score_candidates(
     mode: str,
-    vector_ranking: Sequence[tuple[Hashable, float]],
+    vector_rankings: Sequence[Sequence[tuple[Hashable, float]]],
     lexical_ranking: Sequence[tuple[Hashable, float]],
     importance: dict[Hashable, float],
     similarity_weight: float,
     rrf_k: int,
+    demoted: Collection[Hashable] = (),
+    demotion: float = 0.0,
 ) -> list[tuple[Hashable, float]]:
-    """Best-first (key, score): raw similarity or BM25 for the single modes; for hybrid,
-    ``w * fused + (1 - w) * importance``."""
+    """Best-first (key, score). "vector": each chunk's best cosine over its vectors (code,
+    label); "bm25": the BM25 score; "hybrid": the rankings fused by reciprocal rank, then
+    ``w * fused + (1 - w) * importance``, minus ``demotion`` for the ``demoted`` keys."""
     if mode == "vector":
-        return list(vector_ranking)
+        return best_similarity(vector_rankings)
     if mode == "bm25":
         return list(lexical_ranking)
-    fused = reciprocal_rank_fusion(
-        [[key for key, _ in vector_ranking], [key for key, _ in lexical_ranking]], rrf_k
-    )
+    rankings = [[key for key, _ in ranking] for ranking in (*vector_rankings, lexical_ranking)]
+    fused = reciprocal_rank_fusion(rankings, rrf_k)
     scored = [
-        (key, similarity_weight * value + (1.0 - similarity_weight) * importance.get(key, 0.0))
+        (key, similarity_weight * value + (1.0 - similarity_weight) * importance.get(key, 0.0)
+         - (demotion if key in demoted else 0.0))
         for key, value in fused.items()
     ]
     scored.sort(key=lambda item: item[1], reverse=True)
     return scored
+
+
+_TEST_FOLDERS = frozenset(("test", "tests", "testing", "__tests__", "spec", "specs"))
+_TEST_FILES = re.compile(
+    r"(^test_.*\.py$|^conftest\.py$|_tests?\.(py|go|rs|c|cc|cpp)$"
+    r"|\.(test|spec)\.[jt]sx?$|Tests?\.java$)"
+)
+
+
+def is_test_path(rel_path: str) -> bool:
+    """Whether a workspace-relative path is test code (a test folder or a test file name)."""
+    *folders, name = rel_path.split("/")
+    return any(folder in _TEST_FOLDERS for folder in folders) or bool(_TEST_FILES.search(name))
 
 
 def estimate_tokens(text: str) -> int:

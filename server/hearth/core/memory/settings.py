@@ -50,9 +50,10 @@ class IndexSettings:
     hnsw_m: int = 16
     hnsw_ef_construction: int = 100
     hnsw_ef_search: int = 64
-    candidates: int = 50
-    rrf_k: int = 60
+    candidates: int = 100
+    rrf_k: int = 30
     similarity_weight: float = 0.9
+    test_demotion: float = 0.2
     honour_gitignore: bool = True
 
     def __post_init__(self) -> None:
@@ -64,6 +65,11 @@ class IndexSettings:
             raise HearthError(
                 f"similarity_weight must lie in [0, 1], got {self.similarity_weight}.",
                 "0.7 weights fused similarity at 70% and importance at 30%.",
+            )
+        if not 0.0 <= self.test_demotion <= 1.0:
+            raise HearthError(
+                f"test_demotion must lie in [0, 1], got {self.test_demotion}.",
+                "It is subtracted from the hybrid score of test code; 0 turns it off.",
             )
         for name in ("max_file_bytes", "max_files", "max_embed_tokens", "batch_size",
                      "window_lines", "candidates"):

@@ -18,8 +18,14 @@ _GROWTH = 2
 _MIN_CAPACITY = 1024
 
 
+SLOTS = 2
+"""Vectors a chunk may have: slot 0 embeds its code, slot 1 its label (name and parameters).
+The hnswlib label of a chunk's vector is ``chunk_id * SLOTS + slot``."""
+
+
 class VectorIndex:
-    """Chunk ids are hnswlib labels; removed ids are marked deleted and their slots reused."""
+    """Chunk ids map to hnswlib labels (one per vector of the chunk); removed chunks are
+    marked deleted and their slots reused."""
 
     def __init__(self, dim: int, m: int, ef_construction: int, ef_search: int) -> None:
         self.dim = dim
@@ -27,13 +33,14 @@ class VectorIndex:
         self.ef_construction = ef_construction
         self.ef_search = ef_search
         self._index = self._new_index(_MIN_CAPACITY)
-        self._live: set[int] = set()
+        self._rows: dict[int, int] = {}  # live chunk id -> its number of vectors
+        self._live_vectors = 0
 
     def __len__(self) -> int:
-        return len(self._live)
+        return len(self._rows)
 
     def __contains__(self, chunk_id: int) -> bool:
-        return chunk_id in self._live
+        return chunk_id in self._rows
 
     def _new_index(self, capacity: int) -> hnswlib.Index:
         index = hnswlib.Index(space="cosine", dim=self.dim)
@@ -44,33 +51,40 @@ class VectorIndex:
         index.set_ef(self.ef_search)
         return index
 
-    def add(self, ids: list[int], vectors: np.ndarray) -> None:
+    def add(self, ids: list[int], blocks: list[np.ndarray]) -> None:
+        """Add chunks; ``blocks[i]`` holds chunk ``ids[i]``'s vectors, one row per slot."""
         if not ids:
             return
-        present = [chunk_id for chunk_id in ids if chunk_id in self._live]
+        present = [chunk_id for chunk_id in ids if chunk_id in self._rows]
         if present:
             self.remove(present)
-        needed = self._index.get_current_count() + len(ids)
+        labels = [chunk_id * SLOTS + slot
+                  for chunk_id, block in zip(ids, blocks) for slot in range(len(block))]
+        needed = self._index.get_current_count() + len(labels)
         if needed > self._index.get_max_elements():
             self._index.resize_index(max(needed, self._index.get_max_elements() * _GROWTH))
-        self._index.add_items(vectors, np.asarray(ids, dtype=np.int64), replace_deleted=True)
-        self._live.update(ids)
+        self._index.add_items(np.vstack(blocks), np.asarray(labels, dtype=np.int64),
+                              replace_deleted=True)
+        for chunk_id, block in zip(ids, blocks):
+            self._rows[chunk_id] = len(block)
+        self._live_vectors += len(labels)
 
     def remove(self, ids: Collection[int]) -> None:
         for chunk_id in ids:
-            if chunk_id in self._live:
-                self._index.mark_deleted(chunk_id)
-                self._live.discard(chunk_id)
+            rows = self._rows.pop(chunk_id, 0)
+            for slot in range(rows):
+                self._index.mark_deleted(chunk_id * SLOTS + slot)
+            self._live_vectors -= rows
 
-    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The ``k`` nearest (chunk id, cosine similarity) pairs, nearest first."""
-        k = min(k, len(self._live))
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, int, float]]:
+        """The ``k`` nearest vectors as (chunk id, slot, cosine similarity), nearest first."""
+        k = min(k, self._live_vectors)
         if k <= 0:
             return []
         self._index.set_ef(max(self.ef_search, k))
         labels, distances = self._index.knn_query(vector.reshape(1, -1), k=k)
         return [
-            (int(label), 1.0 - float(distance))
+            (int(label) // SLOTS, int(label) % SLOTS, 1.0 - float(distance))
             for label, distance in zip(labels[0], distances[0])
         ]
 
@@ -85,8 +99,9 @@ class VectorIndex:
         _fsync_folder(folder)
         return name, digest
 
-    def load(self, path: Path, expected_sha256: str, live_ids: set[int]) -> bool:
+    def load(self, path: Path, expected_sha256: str, rows: dict[int, int]) -> bool:
         """Load a saved index if its checksum matches; False (and nothing changed) if not.
+        ``rows`` maps each live chunk id to its number of vectors.
 
         The checksum is verified first because hnswlib trusts the bytes it reads."""
         try:
@@ -100,7 +115,8 @@ class VectorIndex:
             return False
         index.set_ef(self.ef_search)
         self._index = index
-        self._live = set(live_ids)
+        self._rows = dict(rows)
+        self._live_vectors = sum(self._rows.values())
         return True
 
 
