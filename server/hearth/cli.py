@@ -56,6 +56,13 @@ SETTING_FLAGS: list[tuple[str, str, str, dict[str, Any]]] = [
      "below it a result is marked low confidence", {"type": float}),
     ("--guardrails", "guardrails.policy", "block, warn or off",
      {"choices": ["block", "warn", "off"]}),
+    ("--exclude", "index.exclude",
+     "gitignore-style pattern left out of the index (repeat for more)",
+     {"action": "append", "metavar": "PATTERN"}),
+    ("--max-file-bytes", "index.maxFileBytes", "larger files are not indexed", {"type": int}),
+    ("--max-files", "index.maxFiles", "files indexed per folder at most", {"type": int}),
+    ("--context-tokens", "index.contextTokens", "token budget of retrieved context",
+     {"type": int}),
 ]
 
 
@@ -295,7 +302,8 @@ def open_index(root: Path, settings: Settings):
     from hearth.core.memory import IndexSettings, WorkspaceIndex
 
     return WorkspaceIndex(root, settings=IndexSettings(
-        exclude=list(settings.index.exclude), max_file_bytes=settings.index.max_file_bytes))
+        exclude=list(settings.index.exclude), max_file_bytes=settings.index.max_file_bytes,
+        max_files=settings.index.max_files))
 
 
 def terminal_progress(args: argparse.Namespace, what: str) -> Callable[[int, int], None]:
@@ -322,9 +330,14 @@ def cmd_index(args: argparse.Namespace) -> int:
         stats = index.build(progress=terminal_progress(args, "hearth: indexing"))
     finally:
         index.close()
+    if stats.truncated:
+        print(f"hearth: indexed only the first {settings.index.max_files} files of {root} "
+              "(index.maxFiles); raise it with --max-files or leave folders out with "
+              "--exclude.", file=sys.stderr)
     emit(args, {"root": str(root), "files": stats.files, "chunks": stats.chunks,
                 "embedded": stats.embedded, "removed": stats.removed,
-                "rebuilt": stats.rebuilt, "elapsed_s": round(stats.elapsed_s, 3)},
+                "rebuilt": stats.rebuilt, "truncated": stats.truncated,
+                "elapsed_s": round(stats.elapsed_s, 3)},
          f"{root}: {stats.files} files, {stats.chunks} chunks ({stats.embedded} embedded) in "
          f"{stats.elapsed_s:.1f} s" + (" (rebuilt)" if stats.rebuilt else ""))
     return 0

@@ -106,7 +106,14 @@ class IndexSettings:
     enabled: bool = True
     exclude: list[str] = field(default_factory=list)
     max_file_bytes: int = 1_000_000
+    # The crawl of a folder stops here, so that a huge tree cannot keep the indexer busy.
+    max_files: int = 50_000
     context_tokens: int = 1024
+
+    def __post_init__(self) -> None:
+        _at_least("maxFileBytes", self.max_file_bytes, 1)
+        _at_least("maxFiles", self.max_files, 1)
+        _at_least("contextTokens", self.context_tokens, 0)
 
 
 @dataclass

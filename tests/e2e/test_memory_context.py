@@ -61,3 +61,38 @@ async def test_generate_uses_a_helper_from_another_file(start, tmp_path: Path):
     edits, _ = edits_for(client.applied_edits[-1].edit, uri)
     after = apply_text_edits(ORDERS, edits)
     assert "zorblax_levy(" in after.split("def order_total")[1]
+
+
+async def test_a_workspace_of_100_000_files_neither_hangs_nor_silently_truncates(
+    start, tmp_path: Path
+):
+    """100,000 files and a symlink loop: the editor is served while the index works, the
+    crawl stops at index.maxFiles with a warning the user sees, and shutdown is prompt."""
+    workspace = tmp_path / "huge"
+    for number in range(100_000):
+        folder = workspace / f"pkg{number // 1000:03d}"
+        if number % 1000 == 0:
+            folder.mkdir(parents=True)
+        (folder / f"mod{number % 1000:04d}.py").write_bytes(b"VALUE = 1\n")
+    (workspace / "pkg000" / "loop").symlink_to(workspace, target_is_directory=True)
+    source = "import os\n\n\ndef area(width, height):\n    pass\n"
+    client = await start(capabilities("neovim"), root=workspace,
+                         init_options={"index": {"maxFiles": 2000}})
+    uri = open_document(client, workspace / "shapes.py", source)
+    # Served at once, whatever the indexer is doing (the list needs no model).
+    actions = await asyncio.wait_for(generate_actions(client, uri, position_of(source, "pass")),
+                                     timeout=60)
+    assert actions
+    warning = await wait_for_message(client, "indexed only the first", timeout=600)
+    assert "2,000 files" in warning and "hearth.index.maxFiles" in warning
+
+
+async def wait_for_message(client, text: str, timeout: float) -> str:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        for message in client.messages:
+            if text in message.message:
+                return message.message
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no window/showMessage containing {text!r}")

@@ -117,6 +117,36 @@ def test_walk_is_cancellable(tmp_path: Path) -> None:
     assert calls
 
 
+def huge_tree(root: Path, files: int = 100_000, per_folder: int = 1_000) -> Path:
+    """``files`` small Python files in folders of ``per_folder``, plus a symlink loop."""
+    for number in range(files):
+        folder = root / f"pkg{number // per_folder:03d}"
+        if number % per_folder == 0:
+            folder.mkdir(parents=True)
+        (folder / f"mod{number % per_folder:04d}.py").write_bytes(b"VALUE = 1\n")
+    os.symlink(root, root / "pkg000" / "loop")
+    return root
+
+
+def test_a_folder_of_100_000_files_is_walked_to_the_cap_and_no_further(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = huge_tree(tmp_path / "huge")
+    capped = crawl(root, IndexSettings())
+    assert len(capped) == IndexSettings().max_files == 50_000
+    assert "max_files" in caplog.text
+    everything = crawl(root, IndexSettings(max_files=200_000))
+    assert len(everything) == 100_000  # the loop was not followed
+    assert len({item.rel_path for item in everything}) == 100_000
+    polls = []
+
+    def cancel_soon() -> bool:
+        polls.append(1)
+        return len(polls) > 10
+
+    assert len(crawl(root, IndexSettings(max_files=200_000), cancel_soon)) < 100_000
+
+
 def test_settings_reject_nonsense() -> None:
     from hearth.core.errors import HearthError
 

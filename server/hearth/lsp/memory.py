@@ -37,7 +37,8 @@ class Memory:
 
     def settings(self) -> IndexSettings:
         index = self.server.settings.index
-        return IndexSettings(exclude=list(index.exclude), max_file_bytes=index.max_file_bytes)
+        return IndexSettings(exclude=list(index.exclude), max_file_bytes=index.max_file_bytes,
+                             max_files=index.max_files)
 
     def index_for(self, path: Path | None) -> WorkspaceIndex | None:
         if path is None:
@@ -98,6 +99,11 @@ class Memory:
                                  types.MessageType.Warning)
                 return None
         self.server.status("ready", f"Indexed {stats.files} files, {stats.chunks} chunks")
+        if stats.truncated:
+            self.server.show(
+                f"Hearth indexed only the first {self.settings().max_files:,} files of "
+                f"{index.root.name} (hearth.index.maxFiles). Raise it, or leave folders out "
+                "with hearth.index.exclude.", types.MessageType.Warning)
         self.server.log_to_client(
             f"Hearth indexed {index.root}: {stats.files} files, {stats.chunks} chunks, "
             f"{stats.embedded} embedded, {stats.elapsed_s:.1f} s"
