@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO / "server"))
 from hearth.core.memory import IndexSettings, WorkspaceIndex  # noqa: E402
 from hearth.core.memory.cache import cache_base  # noqa: E402
 from hearth.core.memory.embed import DIMENSION, load_embedder  # noqa: E402
+from hearth.core.memory.vectors import SLOTS  # noqa: E402
 
 STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 SDISTS = ("requests", "flask")
@@ -336,19 +337,23 @@ def bench_quality(stripped: Path, cache: Path, settings: IndexSettings,
     for mode in ("vector", "bm25", "hybrid"):
         figures[mode] = recall(index, targets, mode)
     if sweep:
-        chosen = settings.similarity_weight
-        figures["hybrid_weight_sweep"] = {}
-        for weight in WEIGHTS:
-            index.settings.similarity_weight = weight
-            figures["hybrid_weight_sweep"][str(weight)] = recall(index, targets, "hybrid")
-        index.settings.similarity_weight = chosen
-        chosen = settings.test_demotion
-        figures["test_demotion_sweep"] = {}
-        for demotion in DEMOTIONS:
-            index.settings.test_demotion = demotion
-            figures["test_demotion_sweep"][str(demotion)] = recall(index, targets, "hybrid")
-        index.settings.test_demotion = chosen
+        figures["hybrid_weight_sweep"] = sweep_setting(index, targets, "similarity_weight",
+                                                       WEIGHTS)
+        figures["test_demotion_sweep"] = sweep_setting(index, targets, "test_demotion",
+                                                       DEMOTIONS)
     index.close()
+    return figures
+
+
+def sweep_setting(index: WorkspaceIndex, targets: list[Target], name: str,
+                  values: tuple[float, ...]) -> dict:
+    """Hybrid recall for each value of one ranking setting; the setting is put back."""
+    chosen = getattr(index.settings, name)
+    figures = {}
+    for value in values:
+        setattr(index.settings, name, value)
+        figures[str(value)] = recall(index, targets, "hybrid")
+    setattr(index.settings, name, chosen)
     return figures
 
 
@@ -363,7 +368,7 @@ def bench_hnsw(cache: Path, settings: IndexSettings, targets: list[Target]) -> d
     with sqlite3.connect(cache / "catalogue.sqlite") as db:
         rows = db.execute("SELECT id, embedding FROM chunks").fetchall()
     blocks = [np.frombuffer(row[1], dtype=np.float32).reshape(-1, DIMENSION) for row in rows]
-    ids = np.array([row[0] * 2 + slot for row, block in zip(rows, blocks)
+    ids = np.array([row[0] * SLOTS + slot for row, block in zip(rows, blocks)
                     for slot in range(len(block))])  # every vector: code and label
     data = np.vstack(blocks)
     embedder = load_embedder(settings.embedder, cache_base(), settings.max_embed_tokens)

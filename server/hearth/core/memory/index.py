@@ -544,7 +544,7 @@ class WorkspaceIndex:
                 candidates[chunk_id] = self._candidate(item)
         weights = {key: candidate.importance for key, candidate in candidates.items()}
         demoted = {key for key, candidate in candidates.items()
-                   if demote_tests and is_test_path(candidate.chunk.path)}
+                   if is_test_path(candidate.chunk.path)} if demote_tests else set()
         scored = score_candidates(
             mode, [ranking[:wanted] for ranking in vector_rankings], lexical_ranking[:wanted],
             weights, self.settings.similarity_weight, self.settings.rrf_k,
