@@ -23,7 +23,8 @@ def setup_logging(level: int = logging.INFO, *, to_file: bool = True) -> Path | 
     stderr.setFormatter(formatter)
     root.handlers[:] = [stderr]
     # pygls logs every message it sends at INFO: keep that for --verbose only.
-    logging.getLogger("pygls").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
+    pygls_level = logging.DEBUG if level <= logging.DEBUG else logging.WARNING
+    logging.getLogger("pygls").setLevel(pygls_level)
     if not to_file:
         return None
     path = log_dir() / "hearth.log"

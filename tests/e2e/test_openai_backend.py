@@ -1,4 +1,5 @@
-"""The `openai` backend against a real llama-cpp-python server on 127.0.0.1, with the default model."""
+"""The `openai` backend against a real llama-cpp-python server on 127.0.0.1, with the default
+model."""
 
 from __future__ import annotations
 

@@ -220,7 +220,8 @@ def test_a_javascript_answer_that_does_not_parse_is_rejected():
 
 
 def test_selection_with_an_instruction_is_rewritten_in_place():
-    source = "def f(xs):\n    out = []\n    for x in xs:\n        out.append(x * 2)\n    return out\n"
+    source = ("def f(xs):\n    out = []\n    for x in xs:\n        out.append(x * 2)\n"
+              "    return out\n")
     action = GenerateAction()
     request = ActionRequest(source, Pos(1, 4), end=Pos(4, 0), instruction="use a comprehension")
     [offer] = action.offers(request)

@@ -26,6 +26,7 @@ from hearth.lsp.server import HearthServer, content_modified
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class Invocation:
     """What an action was asked to do: from a code action's data or a command's arguments."""

@@ -1,4 +1,5 @@
-"""Diagnostics: flake8 and the security rules, debounced per document, never waiting for the model."""
+"""Diagnostics: flake8 and the security rules, debounced per document, never waiting for the
+model."""
 
 from __future__ import annotations
 
@@ -116,5 +117,5 @@ def clear(server: HearthServer, uri: str) -> None:
     pending = server.diagnostic_tasks.pop(uri, None)
     if pending is not None:
         pending.cancel()
-    server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri,
-                                                                           diagnostics=[]))
+    server.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))

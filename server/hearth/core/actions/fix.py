@@ -318,7 +318,8 @@ def _function_names(source: str) -> set[str]:
     tree = parse_or_none(source)
     if tree is None:
         return set()
-    return {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return {n.name for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
 def _signatures(source: str) -> Counter[str]:

@@ -9,6 +9,7 @@ command's ``instruction`` argument), replaced by the rewritten code.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import textwrap
 from dataclasses import dataclass
@@ -78,6 +79,10 @@ def _dedented_below(generated: str, depth: int) -> bool:
     """True once a complete non-blank line starts left of ``depth``: the block is over."""
     complete = generated.split("\n")[:-1]
     return any(line.strip() and len(line) - len(line.lstrip()) < depth for line in complete)
+
+
+def _fenced_or_dedented(generated: str, depth: int) -> bool:
+    return fence_closed(generated) or _dedented_below(generated, depth)
 
 
 def _continuation(code: str, lead: str, depth: int) -> str:
@@ -223,8 +228,7 @@ class GenerateAction:
                                          "fitting the surrounding code.")
         stop_when = fence_closed
         if plan.lead:
-            def stop_when(generated: str, depth: int = plan.lead_indent) -> bool:
-                return fence_closed(generated) or _dedented_below(generated, depth)
+            stop_when = functools.partial(_fenced_or_dedented, depth=plan.lead_indent)
         return Prompt(messages=[ChatMessage("system", system), ChatMessage("user", user)],
                       prefill=f"```{LANGUAGES[language]['fence']}\n" + plan.lead,
                       stop_when=stop_when, max_tokens=max_tokens, context=context)

@@ -100,7 +100,8 @@ def _enclosing_functions(tree: ast.AST, line: int):
     yield from visit(tree, "", None)
 
 
-def function_at(source: str, position: Pos, tree: ast.Module | None = None) -> FunctionTarget | None:
+def function_at(source: str, position: Pos,
+                tree: ast.Module | None = None) -> FunctionTarget | None:
     """The innermost function containing ``position``, or None.
 
     In a file that does not parse, the function around the cursor is parsed on its own.

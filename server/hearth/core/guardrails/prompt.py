@@ -165,8 +165,8 @@ _HOST_SECRET = (
     r"(?:credentials|tokens|passwords|secrets|api\s+keys|private\s+keys|cookies)\b)"
 )
 _SENDING = _inflected("send", "upload", "post", "exfiltrate", "transmit", "forward", "leak",
-                  "ship", "beacon", "copy", "sync", "pipe", "push", "dump", "email", "mail",
-                  "smuggle", "stream") + r"|\bsent\b|\bcopies\b"
+                      "ship", "beacon", "copy", "sync", "pipe", "push", "dump", "email", "mail",
+                      "smuggle", "stream") + r"|\bsent\b|\bcopies\b"
 _DIRECT_OBJECT_FILLER = (r"(?:(?:all|the|every|of|my|our|their|user'?s?|contents?|whole|entire|"
                          r"full|current|process'?s?|local|machine'?s?|system|this|these|those)"
                          r"\s+){0,4}")

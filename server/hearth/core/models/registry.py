@@ -32,7 +32,7 @@ def make_backend(model: ModelSettings, openai: OpenAISettings) -> ModelBackend:
 
         return OpenAIBackend(openai.base_url, openai.model, api_key_env=openai.api_key_env,
                              timeout_s=openai.timeout_s, retries=openai.retries,
-                            parallel=openai.parallel)
+                             parallel=openai.parallel)
     from hearth.core.models.llama_cpp import LlamaCppBackend
 
     return LlamaCppBackend(resolve_model_path(model), n_ctx=model.context_length,

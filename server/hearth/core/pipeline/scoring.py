@@ -64,9 +64,9 @@ RULES: dict[str, Rule] = {
     "run-error": Rule(0.6, False, "the module raises when imported (the original did not), "
                                   "or running it ends the process"),
     "doctest-failed": Rule(0.55, False, "fails the examples in its own docstring (scaled by "
-                                       "the share failed)"),
+                                        "the share failed)"),
     "disagreement": Rule(0.15, False, "other candidates behave differently on the same inputs "
-                                     "(scaled by the share that disagrees)"),
+                                      "(scaled by the share that disagrees)"),
 }
 
 # Rules whose weight ``calibrate`` may change (the fatal ones stay fatal).
