@@ -384,9 +384,10 @@ def _version(package: str) -> str | None:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from hearth.core.models.backend import ChatMessage, GenerationRequest, SamplingParams
-    from hearth.core.models.llama_cpp import LlamaCppBackend, default_threads
+    from hearth.core.models.llama_cpp import LlamaCppBackend
     from hearth.core.models.manifest import load_manifest, model_file
     from hearth.core.models.provision import check_gguf, verify_file
+    from hearth.core.models.threads import ThreadPolicy, usable_cores
 
     settings = settings_for(args, project_root(Path.cwd()))
     problems: list[str] = []
@@ -396,7 +397,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         "packages": {name: _version(name) for name in (
             "llama-cpp-python", "pygls", "lsprotocol", "flake8", "jedi", "cattrs",
             "platformdirs")},
-        "cpu": {"cores": os.cpu_count(), "default_threads": default_threads()},
+        "cpu": {"cores": os.cpu_count(), "usable_cores": usable_cores(),
+                "threads": ThreadPolicy(fixed=settings.model.threads).describe()},
     }
     if report["packages"]["llama-cpp-python"] is None:
         problems.append("llama-cpp-python is not installed: run `make setup`.")
@@ -445,6 +447,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     report["healthy"] = not problems
     lines = [f"Hearth {__version__} on Python {report['python']['version']}"]
     lines += [f"  {name}: {version or 'MISSING'}" for name, version in report["packages"].items()]
+    cpu = report["cpu"]
+    lines.append(f"  cpu: {cpu['usable_cores']} usable cores, decoding threads {cpu['threads']}")
     lines += [f"  model {k}: {v}" for k, v in model.items()]
     lines += [f"  problem: {p}" for p in problems] or ["  all good"]
     if args.json:
@@ -524,8 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     serving = args.command == "serve"
-    setup_logging(logging.DEBUG if args.verbose else (logging.INFO if serving else
-                                                        logging.WARNING), to_file=serving)
+    quiet = logging.INFO if serving else logging.WARNING
+    setup_logging(logging.DEBUG if args.verbose else quiet, to_file=serving)
     try:
         return args.func(args)
     except CliError as exc:

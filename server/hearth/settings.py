@@ -36,7 +36,7 @@ class ModelSettings:
     name: str = "qwen2.5-coder-0.5b"
     path: str | None = None  # any GGUF file; overrides name
     backend: Literal["llama-cpp", "openai"] = "llama-cpp"
-    threads: int | None = None  # None: the measured default (see core.models.llama_cpp)
+    threads: int | None = None  # None: chosen per request by load (core.models.threads)
     context_length: int = 4096
 
     def __post_init__(self) -> None:
@@ -256,7 +256,8 @@ def merge_layers(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
     return merged
 
 
-def load_settings(root: Path | None, *layers: Mapping[str, Any] | None) -> tuple[Settings, list[str]]:
+def load_settings(root: Path | None,
+                  *layers: Mapping[str, Any] | None) -> tuple[Settings, list[str]]:
     """Defaults, then ``[tool.hearth]`` under ``root``, then each of ``layers`` in order."""
     table, problems = read_pyproject(root)
     settings, more = structure_settings(merge_layers(table, *layers))

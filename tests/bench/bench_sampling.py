@@ -5,7 +5,8 @@ Sections (all on the default model, each configuration repeated, medians reporte
            against a Generate request with N = 1, 5 (batched), 5 (one after another on one
            prompt evaluation), 8 and 9 samples, per thread count;
   steps    the time of one decode step (and of sampling its rows) against the batch size;
-  threads  1 against 2 threads, with the other core idle and with it kept busy;
+  threads  1, 2 and automatic threads, with the other core idle, kept busy, and turning
+           busy 5 s into each request;
   tokens   tokens per sample with and without the prefill and stop_when, on HumanEval stubs,
            and how candidate token caps derived from the stub would have cut them.
 Prints Markdown and writes .bench/sampling.json.
@@ -23,6 +24,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -211,35 +213,55 @@ def busy_core() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
+THREAD_CONDITIONS = ("other core idle", "other core busy", "other core busy from 5 s in")
+BUSY_FROM_S = 5.0  # after the prompt (about 2-4 s), while the samples decode
+
+
 def bench_threads(path: Path, repeats: int) -> dict:
-    """Single-sequence decode speed and a 5-sample Generate, 1 vs 2 threads, idle vs busy."""
+    """A naive answer and a 5-sample Generate with 1, 2 and automatic threads, with the other
+    core idle, busy throughout, and turning busy in the middle of each request."""
     prompt = generate_prompt(STUB, stub_position(STUB), GENERATE_TOKENS)
     naive = ratio_configs(prompt)["naive answer"][0]
     five = ratio_configs(prompt)["Generate N=5 batched"][0]
     results = {}
-    for threads in (1, 2):
+    for threads in (1, 2, None):
         backend = LlamaCppBackend(path, n_threads=threads)
         backend.load()
         timed(backend, naive)
-        for condition in ("other core idle", "other core busy"):
-            spinner = busy_core() if condition.endswith("busy") else None
-            try:
-                time.sleep(0.5)
-                loads = [load_average()]
-                naive_runs, five_runs, rates = [], [], []
-                for _ in range(repeats):
-                    elapsed, tokens = timed(backend, naive)
-                    naive_runs.append(elapsed)
-                    rates.append(tokens[0] / elapsed)
-                    five_runs.append(timed(backend, five)[0])
-                loads.append(load_average())
-            finally:
-                if spinner is not None:
-                    spinner.kill()
-                    spinner.wait()
-            results[f"{threads} thread(s), {condition}"] = {
-                "naive_answer_s": median(naive_runs), "tokens_per_s": median(rates),
-                "generate_n5_s": median(five_runs), "load_average": loads}
+        label = f"{threads} thread(s)" if threads else "auto"
+        for condition in THREAD_CONDITIONS:
+            loads = [load_average()]
+            naive_runs, five_runs, rates, used = [], [], [], []
+            for _ in range(repeats):
+                for request, runs in ((naive, naive_runs), (five, five_runs)):
+                    spinner = busy_core() if condition == "other core busy" else None
+                    timer = None
+                    if condition.endswith("from 5 s in"):
+                        spinners: list[subprocess.Popen] = []
+                        timer = threading.Timer(BUSY_FROM_S, lambda: spinners.append(busy_core()))
+                        timer.start()
+                    try:
+                        if spinner is not None:
+                            time.sleep(0.5)
+                        elapsed, tokens = timed(backend, request)
+                    finally:
+                        if timer is not None:
+                            timer.cancel()
+                            timer.join()
+                        for process in ([spinner] if spinner else []) + (
+                                spinners if timer is not None else []):
+                            process.kill()
+                            process.wait()
+                    runs.append(elapsed)
+                    used.append(backend.n_threads)
+                    if request is naive:
+                        rates.append(tokens[0] / elapsed)
+                time.sleep(1.0)  # let the load settle before the next pair
+            loads.append(load_average())
+            results[f"{label}, {condition}"] = {
+                "naive_answer_s": median(naive_runs), "answer_tokens_per_s": median(rates),
+                "generate_n5_s": median(five_runs), "generate_n5_runs_s": five_runs,
+                "threads_at_end": used, "load_average": loads}
         backend.close()
     return results
 
@@ -342,11 +364,13 @@ def markdown(results: dict) -> str:
         out += ["", f"Prompt evaluation ({run['prompt_tokens']} tokens), tokens/s by chunk "
                 f"size: {run.get('prefill_tokens_per_s')}", ""]
     if "threads" in results:
-        out += ["### Threads", "", "| configuration | naive answer s | tokens/s | "
-                "Generate N=5 s | load |", "|---|---|---|---|---|"]
-        out += [f"| {name} | {row['naive_answer_s']} | {row['tokens_per_s']:.1f} | "
-                f"{row['generate_n5_s']} | {row['load_average']} |"
-                for name, row in results["threads"].items()]
+        out += ["### Threads", "", "| configuration | naive answer s | its tokens/s (prompt "
+                "included) | Generate N=5 s | threads at the end of each request | load |",
+                "|---|---|---|---|---|---|"]
+        out += [f"| {name} | {row['naive_answer_s']} | "
+                f"{row.get('answer_tokens_per_s', row.get('tokens_per_s', 0)):.1f} | "
+                f"{row['generate_n5_s']} | {row.get('threads_at_end', '')} | "
+                f"{row['load_average']} |" for name, row in results["threads"].items()]
         out.append("")
     if "tokens" in results:
         tokens = results["tokens"]

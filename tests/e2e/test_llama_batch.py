@@ -14,6 +14,7 @@ from hearth.core.errors import HearthError
 from hearth.core.models.backend import ChatMessage, GenerationRequest, SamplingParams
 from hearth.core.models.llama_cpp import LlamaCppBackend
 from hearth.core.models.manifest import load_manifest, model_file
+from hearth.core.models.threads import StepWatch
 from hearth.core.pipeline.engine import sampling_ladder
 from hearth.core.text import Pos
 from tests.e2e.conftest import require_default_model
@@ -196,3 +197,49 @@ def test_a_prompt_longer_than_the_context_is_a_hearth_error(backend):
 
 def test_no_samples_asked_means_none_decoded(backend):
     assert backend.generate(GenerationRequest(messages=COUNTING, params=[])) == []
+
+
+class SlowAfter(StepWatch):
+    """A watch that reports a slowdown at its ``steps``-th step, as a busy machine would."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.seen = 0
+        self.steps = steps
+
+    def slowed(self, rows: int, seconds: float) -> bool:
+        self.seen += 1
+        return self.seen == self.steps
+
+
+def test_the_thread_count_does_not_change_the_greedy_answer(backend):
+    """Auto threads may pick 1 or 2 per request: the same prompt must give the same answer."""
+    request = stub_request(1)
+    decoder = backend._decoder
+    answers = []
+    for count in (1, 2):
+        decoder.set_threads(count)
+        decoder.forget_prompt()
+        answers.append(decoder.decode(backend._llm.tokenize(
+            backend.render_prompt(request)[0].encode(), add_bos=False, special=True),
+            request.params, [0], stop_when=request.stop_when)[0].text)
+    assert answers[0] == answers[1]
+    assert "return" in answers[0]
+
+
+def test_a_slowdown_mid_request_drops_a_thread_and_the_answer_goes_on(backend):
+    request = stub_request(3)
+    tokens = backend._llm.tokenize(backend.render_prompt(request)[0].encode(), add_bos=False,
+                                   special=True)
+    decoder = backend._decoder
+    decoder.set_threads(2)
+    calm = decoder.decode(tokens, request.params, [0, 1, 2], stop_when=request.stop_when)
+    assert decoder.n_threads == 2
+    watch = SlowAfter(3)
+    switched = decoder.decode(tokens, request.params, [0, 1, 2], stop_when=request.stop_when,
+                              watch=watch, fewer_threads=1)
+    assert watch.seen == 3  # no longer consulted once it fired
+    assert decoder.n_threads == 1
+    assert switched[0].text == calm[0].text
+    assert all(sample.finish_reason in ("stop", "stop_when", "length") for sample in switched)
+    decoder.set_threads(backend.n_threads)

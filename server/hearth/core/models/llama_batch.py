@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from hearth.core.cancel import Cancelled, CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.models.backend import OnToken, SamplingParams, StopWhen
+from hearth.core.models.threads import StepWatch
 
 log = logging.getLogger(__name__)
 
 PROMPT_SEQUENCE = 0
 # Prompt tokens per llama_decode call. A cancellation is noticed between calls, so this bounds
-# how long a cancelled prompt evaluation goes on (tests/bench/bench_sampling.py: 128 costs a few percent
-# of prefill speed against 512 and answers a cancel in ~0.3 s on a busy 2-core machine).
+# how long a cancelled prompt evaluation goes on (tests/bench/bench_sampling.py: 128 costs a few
+# percent of prefill speed against 512 and answers a cancel in ~0.3 s on a busy 2-core machine).
 PREFILL_CHUNK = 128
 # Sequences the context is first made for: the prompt plus up to 9 samples, the largest ladder
 # the engine is benchmarked with; a larger request makes a larger context once.
@@ -146,6 +147,8 @@ class BatchDecoder:
         self._n_cells = 0
         self._cached_prompt: list[int] = []
         self._piece_buffer = ctypes.create_string_buffer(64)
+        self._watch: StepWatch | None = None
+        self._fewer_threads: int | None = None
 
     # -- the context -------------------------------------------------------------------------
 
@@ -213,7 +216,8 @@ class BatchDecoder:
     def decode(self, prompt: list[int], params: Sequence[SamplingParams], seeds: Sequence[int],
                *, stops: Sequence[str] = (), stop_when: StopWhen | None = None,
                cancel: CancelToken | None = None, on_token: OnToken | None = None,
-               max_parallel: int | None = None) -> list[SampleText]:
+               max_parallel: int | None = None, watch: StepWatch | None = None,
+               fewer_threads: int | None = None) -> list[SampleText]:
         """One text per entry of ``params``; ``on_token`` streams the first sample's text.
 
         ``stops`` are stop strings for every sample, on top of each one's ``params.stop``.
@@ -223,6 +227,9 @@ class BatchDecoder:
         ``prompt`` must be shorter than ``n_ctx``; each sample's max_tokens is cut to the room
         the context has after the prompt. Raises Cancelled within one decode step (or one
         prompt chunk) of ``cancel`` being set.
+
+        ``watch`` times the decode steps; when it reports them slowed down, the rest of the
+        request decodes with ``fewer_threads``.
         """
         if not prompt:
             raise HearthError("The prompt is empty.", "Give the model something to answer.")
@@ -235,6 +242,7 @@ class BatchDecoder:
                       TextTail(stops=(*p.stop, *stops), stop_when=stop_when,
                                max_tokens=budget))
             for index, (p, seed, budget) in enumerate(zip(params, seeds, budgets))]
+        self._watch, self._fewer_threads = watch, fewer_threads
         try:
             self._evaluate_prompt(prompt, cancel)
             # Every first token comes from the prompt's logits, which the next decode replaces.
@@ -273,12 +281,23 @@ class BatchDecoder:
                 raise Cancelled()
             if not live:
                 return
+            began = time.perf_counter()
             self._decode_step(live, n_prompt + step)
+            self._observe(len(live), time.perf_counter() - began)
             if cancel is not None and cancel.cancelled:
                 raise Cancelled()
             for row, sequence in enumerate(live):
                 sequence.token = sequence.sampler.sample(self._ctx, row)
             step += 1
+
+    def _observe(self, rows: int, seconds: float) -> None:
+        if self._watch is None or not self._watch.slowed(rows, seconds):
+            return
+        self._watch = None
+        if self._fewer_threads is not None and self._fewer_threads < self.n_threads:
+            log.info("Decode steps slowed down (another process took a core): %d -> %d "
+                     "threads for the rest of the request", self.n_threads, self._fewer_threads)
+            self.set_threads(self._fewer_threads)
 
     def _accept(self, sequence: _Sequence, start: float) -> None:
         if self._llama_cpp.llama_vocab_is_eog(self._vocab, sequence.token):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -17,22 +16,11 @@ from hearth.core.models.backend import (
 )
 from hearth.core.models.llama_batch import BatchDecoder
 from hearth.core.models.provision import check_gguf
+from hearth.core.models.threads import ThreadPolicy
 
 log = logging.getLogger(__name__)
 
 UNUSED_LLAMA_CONTEXT = 256
-
-
-def default_threads() -> int:
-    """Decoding threads when the user sets none.
-
-    Measured on the 2-core machine (docs/BENCHMARKS.md): with both cores idle, 2 threads decode
-    faster than 1, but as soon as anything else runs (the editor, an indexer, a test runner)
-    2 threads fall far below 1 thread, because llama.cpp's threads spin-wait for each other.
-    So use every core but one, and never fewer than one.
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) - 1)
 
 
 class LlamaCppBackend:
@@ -42,7 +30,9 @@ class LlamaCppBackend:
                  seed: int = 0, max_parallel: int | None = None) -> None:
         self.model_path = model_path
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or default_threads()
+        # n_threads None: chosen per request by load (core.models.threads).
+        self.threads = ThreadPolicy(fixed=n_threads)
+        self.n_threads = self.threads.initial()
         self.seed = seed
         # Samples decoded together per step (None: all of a request's samples); 1 decodes
         # them one after another on one prompt evaluation, the baseline batching is measured
@@ -136,10 +126,16 @@ class LlamaCppBackend:
         seeds = [p.seed if p.seed is not None else self.seed + index
                  for index, p in enumerate(request.params)]
         with self._decode_lock:
+            threads = self.threads.for_request()
+            if threads != self._decoder.n_threads:
+                self._decoder.set_threads(threads)
             samples = self._decoder.decode(prompt_tokens, request.params, seeds,
                                            stops=template_stops, stop_when=request.stop_when,
                                            cancel=cancel, on_token=on_token,
-                                           max_parallel=self.max_parallel)
+                                           max_parallel=self.max_parallel,
+                                           watch=self.threads.watch(threads),
+                                           fewer_threads=threads - 1)
+            self.n_threads = self._decoder.n_threads
         return [Completion(text=request.prefill + sample.text, tokens=sample.tokens,
                            finish_reason=sample.finish_reason, elapsed_s=sample.elapsed_s,
                            prompt_tokens=len(prompt_tokens), prefilled=True)
@@ -147,7 +143,8 @@ class LlamaCppBackend:
 
     def info(self) -> dict[str, object]:
         return {"backend": self.name, "model_path": str(self.model_path),
-                "threads": self.n_threads, "context_length": self.n_ctx,
+                "threads": self.n_threads, "thread_policy": self.threads.describe(),
+                "context_length": self.n_ctx,
                 "max_parallel": self.max_parallel,
                 "loaded": self.loaded, "load_s": self.load_s}
 
