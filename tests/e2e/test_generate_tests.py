@@ -66,6 +66,11 @@ def hearth(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=900)
 
 
+def imported_names(tree: ast.Module) -> set[str]:
+    return {alias.asname or alias.name for node in tree.body
+            if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+
+
 def run_project_tests(root: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(root / "src"), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -87,7 +92,13 @@ def test_cli_writes_passing_tests_after_the_existing_ones(project: Path):
     assert report["failed"] == len(report["dropped"])
     assert all(d["test"] and d["reason"] for d in report["dropped"])
     written = test_file.read_text()
-    assert report["test_code"].strip() in written
+    # The kept tests are in the file as they were reported; their imports joined the file's
+    # own imports at the top (so the new code need not be one contiguous block).
+    kept = ast.parse(report["test_code"])
+    for node in kept.body:
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            assert ast.get_source_segment(report["test_code"], node) in written
+    assert imported_names(kept) <= imported_names(ast.parse(written))
     # The hand-written test is still there, unchanged, and comes first.
     assert written.startswith('"""Tests written by hand."""\n\nfrom calc.ops import clamp\n')
     assert "def test_clamp():\n    assert clamp(5, 0, 3) == 3\n" in written
