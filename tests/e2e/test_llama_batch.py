@@ -203,7 +203,7 @@ class SlowAfter(StepWatch):
     """A watch that reports a slowdown at its ``steps``-th step, as a busy machine would."""
 
     def __init__(self, steps: int) -> None:
-        super().__init__()
+        super().__init__(fewer_threads=1)
         self.seen = 0
         self.steps = steps
 
@@ -237,7 +237,7 @@ def test_a_slowdown_mid_request_drops_a_thread_and_the_answer_goes_on(backend):
     assert decoder.n_threads == 2
     watch = SlowAfter(3)
     switched = decoder.decode(tokens, request.params, [0, 1, 2], stop_when=request.stop_when,
-                              watch=watch, fewer_threads=1)
+                              watch=watch)
     assert watch.seen == 3  # no longer consulted once it fired
     assert decoder.n_threads == 1
     assert switched[0].text == calm[0].text

@@ -148,7 +148,6 @@ class BatchDecoder:
         self._cached_prompt: list[int] = []
         self._piece_buffer = ctypes.create_string_buffer(64)
         self._watch: StepWatch | None = None
-        self._fewer_threads: int | None = None
 
     # -- the context -------------------------------------------------------------------------
 
@@ -216,8 +215,8 @@ class BatchDecoder:
     def decode(self, prompt: list[int], params: Sequence[SamplingParams], seeds: Sequence[int],
                *, stops: Sequence[str] = (), stop_when: StopWhen | None = None,
                cancel: CancelToken | None = None, on_token: OnToken | None = None,
-               max_parallel: int | None = None, watch: StepWatch | None = None,
-               fewer_threads: int | None = None) -> list[SampleText]:
+               max_parallel: int | None = None,
+               watch: StepWatch | None = None) -> list[SampleText]:
         """One text per entry of ``params``; ``on_token`` streams the first sample's text.
 
         ``stops`` are stop strings for every sample, on top of each one's ``params.stop``.
@@ -229,7 +228,7 @@ class BatchDecoder:
         prompt chunk) of ``cancel`` being set.
 
         ``watch`` times the decode steps; when it reports them slowed down, the rest of the
-        request decodes with ``fewer_threads``.
+        request decodes with ``watch.fewer_threads``.
         """
         if not prompt:
             raise HearthError("The prompt is empty.", "Give the model something to answer.")
@@ -242,7 +241,7 @@ class BatchDecoder:
                       TextTail(stops=(*p.stop, *stops), stop_when=stop_when,
                                max_tokens=budget))
             for index, (p, seed, budget) in enumerate(zip(params, seeds, budgets))]
-        self._watch, self._fewer_threads = watch, fewer_threads
+        self._watch = watch
         try:
             self._evaluate_prompt(prompt, cancel)
             # Every first token comes from the prompt's logits, which the next decode replaces.
@@ -293,11 +292,11 @@ class BatchDecoder:
     def _observe(self, rows: int, seconds: float) -> None:
         if self._watch is None or not self._watch.slowed(rows, seconds):
             return
-        self._watch = None
-        if self._fewer_threads is not None and self._fewer_threads < self.n_threads:
+        fewer, self._watch = self._watch.fewer_threads, None
+        if fewer < self.n_threads:
             log.info("Decode steps slowed down (another process took a core): %d -> %d "
-                     "threads for the rest of the request", self.n_threads, self._fewer_threads)
-            self.set_threads(self._fewer_threads)
+                     "threads for the rest of the request", self.n_threads, fewer)
+            self.set_threads(fewer)
 
     def _accept(self, sequence: _Sequence, start: float) -> None:
         if self._llama_cpp.llama_vocab_is_eog(self._vocab, sequence.token):

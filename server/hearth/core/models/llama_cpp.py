@@ -32,7 +32,6 @@ class LlamaCppBackend:
         self.n_ctx = n_ctx
         # n_threads None: chosen per request by load (core.models.threads).
         self.threads = ThreadPolicy(fixed=n_threads)
-        self.n_threads = self.threads.initial()
         self.seed = seed
         # Samples decoded together per step (None: all of a request's samples); 1 decodes
         # them one after another on one prompt evaluation, the baseline batching is measured
@@ -44,6 +43,11 @@ class LlamaCppBackend:
         self._formatter = None
         self._lock = threading.Lock()
         self._decode_lock = threading.Lock()
+
+    @property
+    def n_threads(self) -> int:
+        """The threads the last request ended with (before any: the load-time choice)."""
+        return self._decoder.n_threads if self._decoder is not None else self.threads.initial()
 
     @property
     def loaded(self) -> bool:
@@ -133,9 +137,7 @@ class LlamaCppBackend:
                                            stops=template_stops, stop_when=request.stop_when,
                                            cancel=cancel, on_token=on_token,
                                            max_parallel=self.max_parallel,
-                                           watch=self.threads.watch(threads),
-                                           fewer_threads=threads - 1)
-            self.n_threads = self._decoder.n_threads
+                                           watch=self.threads.watch(threads))
         return [Completion(text=request.prefill + sample.text, tokens=sample.tokens,
                            finish_reason=sample.finish_reason, elapsed_s=sample.elapsed_s,
                            prompt_tokens=len(prompt_tokens), prefilled=True)

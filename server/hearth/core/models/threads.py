@@ -108,6 +108,7 @@ class StepWatch:
     """
 
     history: dict[int, deque[float]] = field(default_factory=dict)
+    fewer_threads: int = 1  # what the request drops to when the steps slow down
     slowdown: float = SLOWDOWN
     _recent: dict[int, list[float]] = field(default_factory=dict)
 
@@ -161,5 +162,5 @@ class ThreadPolicy:
     def watch(self, threads: int) -> StepWatch | None:
         """A watch for a request decoding with ``threads``, if it can still give one up."""
         if self.automatic and threads > self.cores - 1:
-            return StepWatch(self._history.setdefault(threads, {}))
+            return StepWatch(self._history.setdefault(threads, {}), fewer_threads=threads - 1)
         return None
