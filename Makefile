@@ -11,9 +11,9 @@ export HNSWLIB_NO_NATIVE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_PROGRESS_BAR := off
 
-.PHONY: setup setup-editors setup-extension model demo test bench bench-quality bench-index bench-fix clean-venv
+.PHONY: setup setup-editors setup-extension model embedder demo test bench bench-quality bench-index bench-fix clean-venv
 
-setup: $(STAMP) model
+setup: $(STAMP) model embedder
 
 # llama-cpp-python builds from source once (about 12 minutes on 2 cores); pip keeps the built
 # wheel in its cache, so later installs, and fresh clones on the same machine, take seconds.
@@ -26,6 +26,11 @@ $(STAMP): pyproject.toml
 
 model: $(STAMP)
 	$(HEARTH) models pull
+
+# The retrieval embedder tuned for code on this Python's standard library: once (about 10
+# minutes on 2 cores), then kept in the user cache; later runs find it and return at once.
+embedder: $(STAMP)
+	$(HEARTH) tune-embedder
 
 demo: setup
 	$(PY) examples/demo.py

@@ -63,6 +63,8 @@ SETTING_FLAGS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--max-files", "index.maxFiles", "files indexed per folder at most", {"type": int}),
     ("--context-tokens", "index.contextTokens", "token budget of retrieved context",
      {"type": int}),
+    ("--embedding-model", "index.embeddingModel",
+     "auto (code-tuned once made), base or tuned", {"choices": ["auto", "base", "tuned"]}),
 ]
 
 
@@ -299,11 +301,9 @@ def cmd_action(args: argparse.Namespace) -> int:
 
 
 def open_index(root: Path, settings: Settings):
-    from hearth.core.memory import IndexSettings, WorkspaceIndex
+    from hearth.core.memory import WorkspaceIndex
 
-    return WorkspaceIndex(root, settings=IndexSettings(
-        exclude=list(settings.index.exclude), max_file_bytes=settings.index.max_file_bytes,
-        max_files=settings.index.max_files))
+    return WorkspaceIndex(root, settings=settings.index.for_core())
 
 
 def terminal_progress(args: argparse.Namespace, what: str) -> Callable[[int, int], None]:
@@ -362,6 +362,35 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune_embedder(args: argparse.Namespace) -> int:
+    from hearth.core.memory.cache import cache_base
+    from hearth.core.memory.tune import tune_embedder
+
+    live = sys.stderr.isatty() and not args.json
+
+    def report(step: int, total: int) -> None:
+        if live:
+            filled = 30 * step // max(total, 1)
+            sys.stderr.write(f"\rhearth: tuning the embedder [{'#' * filled}"
+                             f"{'.' * (30 - filled)}] step {step}/{total}")
+            if step >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    if not args.json:
+        print("hearth: tuning all-MiniLM-L6-v2 on this Python's standard library (once; about "
+              "10 minutes on 2 cores)", file=sys.stderr)
+    result = tune_embedder(cache_base(), force=args.force, progress=report)
+    emit(args, {"model_dir": str(result.model_dir), "created": result.created,
+                "pairs": result.pairs, "steps": result.steps,
+                "first_loss": round(result.first_loss, 4),
+                "last_loss": round(result.last_loss, 4),
+                "elapsed_s": round(result.elapsed_s, 1)},
+         (f"tuned in {result.elapsed_s:.0f} s on {result.pairs} pairs: " if result.created
+          else "already tuned: ") + str(result.model_dir))
+    return 0
+
+
 def write_file_change(change) -> None:
     """Create or replace another file (a test module), if it is still as it was read."""
     current = read_source(change.path) if change.path.exists() else None
@@ -380,6 +409,23 @@ def _version(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
+
+
+def _embedding_report(choice: str) -> dict[str, Any]:
+    """Which retrieval embedder the index would use, without loading it."""
+    from hearth.core.memory.cache import cache_base
+    from hearth.core.memory.embed import resolve_model
+
+    try:
+        model = resolve_model(choice, cache_base())
+    except HearthError as exc:
+        return {"setting": choice, "using": None, "path": None, "problem": str(exc)}
+    report: dict[str, Any] = {"setting": choice, "using": "tuned" if model.tuned else "base",
+                              "path": str(model.directory)}
+    if choice == "auto" and not model.tuned:
+        report["note"] = ("run `hearth tune-embedder` once for better retrieval "
+                          "(docs/memory.md)")
+    return report
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -443,6 +489,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             backend.close()
         except HearthError as exc:
             problems.append(str(exc))
+    report["embedding"] = embedding = _embedding_report(settings.index.embedding_model)
+    if embedding.get("problem"):
+        problems.append(embedding["problem"])
     report["problems"] = problems
     report["healthy"] = not problems
     lines = [f"Hearth {__version__} on Python {report['python']['version']}"]
@@ -450,6 +499,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     cpu = report["cpu"]
     lines.append(f"  cpu: {cpu['usable_cores']} usable cores, decoding threads {cpu['threads']}")
     lines += [f"  model {k}: {v}" for k, v in model.items()]
+    lines.append(f"  embedding model: {embedding['using']} ({embedding['path']})"
+                 + (f"; {embedding['note']}" if embedding.get("note") else ""))
     lines += [f"  problem: {p}" for p in problems] or ["  all good"]
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
@@ -513,6 +564,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="one JSON object on stdout")
     add_setting_flags(search)
     search.set_defaults(func=cmd_search)
+
+    tune = sub.add_parser("tune-embedder",
+                          help="tune the retrieval embedder for code, once (about 10 min)")
+    tune.add_argument("--force", action="store_true", help="tune again even if it is done")
+    tune.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    tune.set_defaults(func=cmd_tune_embedder)
 
     doctor = sub.add_parser("doctor", help="check the installation and the model")
     doctor.add_argument("--json", action="store_true", help="one JSON object on stdout")

@@ -15,9 +15,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import cattrs
+
+if TYPE_CHECKING:
+    from hearth.core.memory.settings import IndexSettings as CoreIndexSettings
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 if sys.version_info >= (3, 11):
@@ -109,11 +112,20 @@ class IndexSettings:
     # The crawl of a folder stops here, so that a huge tree cannot keep the indexer busy.
     max_files: int = 50_000
     context_tokens: int = 1024
+    # "auto": the code-tuned embedder once `hearth tune-embedder` has made it, else the base.
+    embedding_model: Literal["auto", "base", "tuned"] = "auto"
 
     def __post_init__(self) -> None:
         _at_least("maxFileBytes", self.max_file_bytes, 1)
         _at_least("maxFiles", self.max_files, 1)
         _at_least("contextTokens", self.context_tokens, 0)
+
+    def for_core(self) -> CoreIndexSettings:
+        """The engine's index settings these user settings stand for."""
+        from hearth.core.memory.settings import IndexSettings as CoreIndexSettings
+
+        return CoreIndexSettings(exclude=list(self.exclude), max_file_bytes=self.max_file_bytes,
+                                 max_files=self.max_files, embedding_model=self.embedding_model)
 
 
 @dataclass

@@ -41,7 +41,9 @@ sys.path.insert(0, str(REPO / "server"))
 
 from hearth.core.memory import IndexSettings, WorkspaceIndex  # noqa: E402
 from hearth.core.memory.cache import cache_base  # noqa: E402
-from hearth.core.memory.embed import DIMENSION, load_embedder  # noqa: E402
+from hearth.core.memory.embed import DIMENSION, load_embedder, resolve_model  # noqa: E402
+from hearth.core.memory.tune import documented_functions, tune_embedder  # noqa: E402
+from hearth.core.memory.tune import strip_docstrings as strip_source_docstrings  # noqa: E402
 from hearth.core.memory.vectors import SLOTS  # noqa: E402
 
 STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
@@ -67,6 +69,9 @@ def main() -> None:
                         help="requests only; no stdlib, no sweeps")
     parser.add_argument("--embedder", choices=("onnx", "torch"), default="onnx")
     parser.add_argument("--max-tokens", type=int, default=IndexSettings().max_embed_tokens)
+    parser.add_argument("--embedding-model", choices=("auto", "base", "tuned"),
+                        default="tuned", help="tuned (the default here) makes the tuned "
+                        "model first if it is missing, and also measures the base model")
     parser.add_argument("--similarity-weight", type=float,
                         default=IndexSettings().similarity_weight)
     parser.add_argument("--stdlib", choices=("chunk", "full", "only"), default="chunk",
@@ -78,7 +83,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     settings = IndexSettings(embedder=args.embedder, max_embed_tokens=args.max_tokens,
-                             similarity_weight=args.similarity_weight)
+                             similarity_weight=args.similarity_weight,
+                             embedding_model=args.embedding_model)
     results: dict = {"command": " ".join([Path(sys.executable).name] + sys.argv),
                      "machine": machine(), "date": datetime.now(timezone.utc).isoformat(
                          timespec="seconds"), "settings": vars(settings).copy()}
@@ -99,6 +105,11 @@ def main() -> None:
             record("stdlib_chunking", bench_crawl_and_chunk(STDLIB, stdlib_settings))
             print(json.dumps(results, indent=2, default=str))
             return
+        if args.embedding_model == "tuned":
+            tuning = tune_embedder(cache_base())
+            record("tuning", {"created": tuning.created, "pairs": tuning.pairs,
+                              "steps": tuning.steps, "elapsed_s": round(tuning.elapsed_s, 1),
+                              "model_dir": str(tuning.model_dir)})
         project = gather_project(scratch, args.sdists[:1] if args.quick else args.sdists)
         record("model_load_s", time_model_load(settings))
         record("project", bench_cold_and_incremental(project, scratch / "cache-project",
@@ -106,6 +117,10 @@ def main() -> None:
         targets, stripped = strip_docstrings(project, scratch / "stripped")
         record("quality", bench_quality(stripped, scratch / "cache-stripped", settings,
                                         targets, sweep=not args.quick))
+        if args.embedding_model == "tuned":  # the base model, same run, same corpus
+            base = IndexSettings(**{**vars(settings), "embedding_model": "base"})
+            record("quality_base_model", bench_quality(stripped, scratch / "cache-base",
+                                                       base, targets, sweep=False))
         if not args.quick:
             record("hnsw", bench_hnsw(scratch / "cache-stripped", settings, targets))
             record("embedders", compare_embedders(scratch / "cache-project", settings))
@@ -143,9 +158,10 @@ def gather_project(scratch: Path, names: list[str]) -> Path:
 
 
 def time_model_load(settings: IndexSettings) -> float:
-    load_embedder(settings.embedder, cache_base(), settings.max_embed_tokens)  # export once
-    started = time.perf_counter()
-    load_embedder(settings.embedder, cache_base(), settings.max_embed_tokens)
+    model = resolve_model(settings.embedding_model, cache_base())
+    load_embedder(settings.embedder, cache_base(), settings.max_embed_tokens, model=model)
+    started = time.perf_counter()  # the export is cached by the call above
+    load_embedder(settings.embedder, cache_base(), settings.max_embed_tokens, model=model)
     return round(time.perf_counter() - started, 2)
 
 
@@ -255,12 +271,6 @@ def time_queries(index: WorkspaceIndex, queries: list[str], mode: str) -> dict:
 
 # -- retrieval quality -------------------------------------------------------------------
 
-def first_sentence(docstring: str) -> str:
-    paragraph = docstring.strip().split("\n\n")[0]
-    sentence = re.split(r"(?<=[.!?])\s", " ".join(paragraph.split()))[0]
-    return sentence.strip()
-
-
 def collect_targets(root: Path) -> list[Target]:
     """Documented functions outside tests whose docstring opens with a real sentence."""
     targets = []
@@ -272,21 +282,14 @@ def collect_targets(root: Path) -> list[Target]:
             tree = ast.parse(path.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError):
             continue
-        for node in ast.walk(tree):
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            docstring = ast.get_docstring(node)
-            if not docstring or node.name.startswith("__"):
-                continue
-            query = first_sentence(docstring)
-            if len(query.split()) >= 3 and node.body[0].lineno > node.lineno:
-                targets.append(Target(rel_path, node.lineno, node.name, query))
+        targets += [Target(rel_path, node.lineno, node.name, query)
+                    for node, query in documented_functions(tree)]
     return targets
 
 
 def strip_docstrings(project: Path, out: Path) -> tuple[list[Target], Path]:
-    """Copy every Python file with its docstrings blanked out (line numbers kept: a
-    docstring that was a whole body becomes ``pass``); return the targets and the copy."""
+    """Copy every Python file with its docstrings blanked out (line numbers kept);
+    return the targets and the copy."""
     targets = collect_targets(project)
     for path in sorted(project.rglob("*.py")):
         rel_path = path.relative_to(project)
@@ -295,22 +298,7 @@ def strip_docstrings(project: Path, out: Path) -> tuple[list[Target], Path]:
             tree = ast.parse(source)
         except (SyntaxError, UnicodeDecodeError):
             continue
-        lines = source.splitlines()
-        for node in ast.walk(tree):
-            if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
-                                     ast.AsyncFunctionDef)):
-                continue
-            if ast.get_docstring(node, clean=False) is None:
-                continue
-            doc = node.body[0]
-            if not isinstance(node, ast.Module) and doc.lineno == node.lineno:
-                continue
-            only_statement = len(node.body) == 1
-            for number in range(doc.lineno, doc.end_lineno + 1):
-                lines[number - 1] = ""
-            if only_statement:
-                lines[doc.lineno - 1] = " " * doc.col_offset + "pass"
-        stripped = "\n".join(lines) + "\n"
+        stripped = strip_source_docstrings(source, tree)
         ast.parse(stripped)  # the copy must still be valid Python
         target = out / rel_path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -452,7 +440,13 @@ def report(results: dict) -> str:
     for demotion, figures in quality.get("test_demotion_sweep", {}).items():
         out.append(f"| hybrid test_demotion={demotion} | {figures['recall@1']} | "
                    f"{figures['recall@5']} |")
-    for key in ("hnsw", "embedders", "stdlib_chunking"):
+    if "quality_base_model" in results:
+        base = results["quality_base_model"]
+        out += ["", "Same corpus, base (untuned) embedder:", "| mode | recall@1 | recall@5 |",
+                "|---|---|---|"]
+        out += [f"| {mode} | {base[mode]['recall@1']} | {base[mode]['recall@5']} |"
+                for mode in ("vector", "bm25", "hybrid")]
+    for key in ("tuning", "hnsw", "embedders", "stdlib_chunking"):
         if key in results:
             out.append(f"\n{key}: {json.dumps(results[key])}")
     return "\n".join(out)

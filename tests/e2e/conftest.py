@@ -19,6 +19,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
+from hearth.core.memory.cache import cache_base
 from hearth.core.models.manifest import load_manifest, model_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,8 +88,14 @@ Starter = Callable[..., Any]
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory) -> Path:
     """One cache for the session: the embedder is exported to ONNX once, not per test;
-    each workspace still gets its own index folder in it."""
-    return tmp_path_factory.mktemp("hearth-cache")
+    each workspace still gets its own index folder in it. The models made by `make setup`
+    (the ONNX exports and the code-tuned embedder) are shared in, so the servers embed
+    as a set-up user's would."""
+    cache = tmp_path_factory.mktemp("hearth-cache")
+    models = cache_base() / "models"
+    if models.is_dir():
+        (cache / "models").symlink_to(models, target_is_directory=True)
+    return cache
 
 
 @pytest_asyncio.fixture

@@ -20,7 +20,7 @@ from hearth.core.memory.index import shared_embedder
 CHILD = textwrap.dedent('''\
     import sys, time
     from pathlib import Path
-    from hearth.core.memory import WorkspaceIndex
+    from hearth.core.memory import IndexSettings, WorkspaceIndex
     from hearth.core.memory import catalogue, vectors
 
     root, cache, step = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
@@ -29,7 +29,8 @@ CHILD = textwrap.dedent('''\
         print("PAUSED", flush=True)
         time.sleep(600)
 
-    index = WorkspaceIndex(root, cache_dir=cache)
+    # the base model, like the parent's embedder (auto could pick a tuned one)
+    index = WorkspaceIndex(root, cache_dir=cache, settings=IndexSettings(embedding_model="base"))
     index.build()
     (root / "tools.py").write_text(
         "def brew_coffee(beans):\\n    return beans.grind().brew()\\n")

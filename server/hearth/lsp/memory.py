@@ -26,6 +26,15 @@ def _path(uri: str) -> Path | None:
     return Path(to_fs_path(uri)) if uri.startswith("file:") else None
 
 
+def embedder_note(index: WorkspaceIndex) -> str:
+    if index.embedding_model.tuned:
+        return "code-tuned embedder"
+    if index.settings.embedding_model == "auto":
+        return ("base embedder (run `hearth tune-embedder` once for better retrieval, "
+                "see docs/memory.md)")
+    return "base embedder"
+
+
 class Memory:
     """One index per workspace folder; every write runs on one worker thread, in order."""
 
@@ -36,9 +45,7 @@ class Memory:
         self.cancel = CancelToken()
 
     def settings(self) -> IndexSettings:
-        index = self.server.settings.index
-        return IndexSettings(exclude=list(index.exclude), max_file_bytes=index.max_file_bytes,
-                             max_files=index.max_files)
+        return self.server.settings.index.for_core()
 
     def index_for(self, path: Path | None) -> WorkspaceIndex | None:
         if path is None:
@@ -107,7 +114,7 @@ class Memory:
         self.server.log_to_client(
             f"Hearth indexed {index.root}: {stats.files} files, {stats.chunks} chunks, "
             f"{stats.embedded} embedded, {stats.elapsed_s:.1f} s"
-            + (" (rebuilt)" if stats.rebuilt else ""))
+            + (" (rebuilt)" if stats.rebuilt else "") + f"; {embedder_note(index)}")
         return stats
 
     async def file_changed(self, path: Path, deleted: bool = False) -> None:

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -53,30 +54,77 @@ def bundled_model_dir() -> Path:
     return model_dir
 
 
+def offline_hugging_face() -> None:
+    """Before transformers or sentence-transformers load: never reach for the hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
 def max_sequence_length(model_dir: Path) -> int:
     config = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
     return int(config.get("max_seq_length", 256))
 
 
-def model_id(backend: str, max_tokens: int) -> str:
-    """Names everything that changes the vectors: model, runtime and truncation."""
+EMBEDDING_MODELS = ("auto", "base", "tuned")
+"""``auto``: the code-tuned model when ``hearth tune-embedder`` has made it, else the base."""
+
+
+@dataclass(frozen=True)
+class EmbeddingModel:
+    """Which weights embed: the packaged all-MiniLM-L6-v2, or its code-tuned copy."""
+
+    directory: Path
+    tag: str = ""  # "" for the base model, "+code-<fingerprint>" for a tuned one
+
+    @property
+    def tuned(self) -> bool:
+        return bool(self.tag)
+
+
+def resolve_model(choice: str, cache_base: Path) -> EmbeddingModel:
+    """The weights ``choice`` ("auto", "base" or "tuned") stands for on this machine; cheap
+    (a few stat calls), so it can be asked before anything loads."""
+    if choice not in EMBEDDING_MODELS:
+        raise HearthError(f"Unknown embedding model {choice!r}.",
+                          f"Use one of {', '.join(EMBEDDING_MODELS)}.")
+    base = bundled_model_dir()
+    if choice == "base":
+        return EmbeddingModel(base)
+    from hearth.core.memory.tune import is_tuned_model, tuned_model_dir
+
+    tuned = tuned_model_dir(cache_base, base)
+    if is_tuned_model(tuned):
+        return EmbeddingModel(tuned, "+code-" + tuned.name.rsplit("-", 1)[-1][:8])
+    if choice == "tuned":
+        raise HearthError(
+            "The code-tuned embedding model has not been made on this machine yet.",
+            'Run "hearth tune-embedder" once (about 10 minutes on 2 cores), or set '
+            'index.embeddingModel to "auto" or "base".',
+        )
+    return EmbeddingModel(base)
+
+
+def model_id(backend: str, max_tokens: int, tag: str = "") -> str:
+    """Names everything that changes the vectors: weights, runtime and truncation."""
     runtime = "onnx-int8" if backend == "onnx" else "torch"
-    return f"{MODEL_NAME}@{runtime}/{max_tokens}"
+    return f"{MODEL_NAME}{tag}@{runtime}/{max_tokens}"
 
 
 def load_embedder(
-    backend: str, cache_base: Path, max_tokens: int = 128, batch_size: int = 32
+    backend: str, cache_base: Path, max_tokens: int = 128, batch_size: int = 32,
+    model: EmbeddingModel | None = None,
 ) -> Embedder:
-    """Create the embedder for ``backend`` ("onnx" or "torch"); may take seconds. Texts
-    are cut at ``max_tokens`` word pieces (the model's own limit is 256)."""
-    model_dir = bundled_model_dir()
-    max_tokens = min(max_tokens, max_sequence_length(model_dir))
+    """Create the embedder for ``backend`` ("onnx" or "torch") with ``model``'s weights (the
+    base model by default); may take seconds. Texts are cut at ``max_tokens`` word pieces
+    (the model's own limit is 256)."""
+    model = model or EmbeddingModel(bundled_model_dir())
+    max_tokens = min(max_tokens, max_sequence_length(model.directory))
     if backend == "torch":
-        return TorchEmbedder(model_dir, max_tokens, batch_size)
+        return TorchEmbedder(model.directory, max_tokens, batch_size, tag=model.tag)
     from hearth.core.memory.onnx_export import ensure_onnx_model
 
-    onnx_path = ensure_onnx_model(model_dir, cache_base)
-    return OnnxEmbedder(model_dir, onnx_path, max_tokens, batch_size)
+    onnx_path = ensure_onnx_model(model.directory, cache_base)
+    return OnnxEmbedder(model.directory, onnx_path, max_tokens, batch_size, tag=model.tag)
 
 
 class OnnxEmbedder:
@@ -84,7 +132,8 @@ class OnnxEmbedder:
     normalisation, batched by similar lengths to waste little on padding."""
 
     def __init__(
-        self, model_dir: Path, onnx_path: Path, max_tokens: int = 128, batch_size: int = 32
+        self, model_dir: Path, onnx_path: Path, max_tokens: int = 128, batch_size: int = 32,
+        tag: str = "",
     ) -> None:
         try:
             import onnxruntime
@@ -94,7 +143,7 @@ class OnnxEmbedder:
                 f"The ONNX embedder needs a missing package ({exc.name}).",
                 'Install onnxruntime and tokenizers, or set index embedder to "torch".',
             ) from exc
-        self.model_id = model_id("onnx", max_tokens)
+        self.model_id = model_id("onnx", max_tokens, tag)
         self.dim = DIMENSION
         self.batch_size = batch_size
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -141,9 +190,9 @@ class OnnxEmbedder:
 class TorchEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers on torch (CPU), strictly offline."""
 
-    def __init__(self, model_dir: Path, max_tokens: int = 128, batch_size: int = 32) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    def __init__(self, model_dir: Path, max_tokens: int = 128, batch_size: int = 32,
+                 tag: str = "") -> None:
+        offline_hugging_face()
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
@@ -151,7 +200,7 @@ class TorchEmbedder:
                 "The torch embedder needs sentence-transformers.",
                 "Install torch==2.13.0 first, then sentence-transformers.",
             ) from exc
-        self.model_id = model_id("torch", max_tokens)
+        self.model_id = model_id("torch", max_tokens, tag)
         self.dim = DIMENSION
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)

@@ -33,7 +33,7 @@ from hearth.core.memory.crawl import (
     decode_indexable,
     read_indexable,
 )
-from hearth.core.memory.embed import DIMENSION, load_embedder
+from hearth.core.memory.embed import DIMENSION, EmbeddingModel, load_embedder, resolve_model
 from hearth.core.memory.embed import model_id as embedder_model_id
 from hearth.core.memory.importance import importance
 from hearth.core.memory.lexical import Bm25Index
@@ -59,16 +59,19 @@ _EMBED_GROUP_CHUNKS = 64  # chunks embedded between cancellation checks and comm
 _VECTOR_SAVE_INTERVAL_S = 60.0
 _OVERLAY_CACHE_SIZE = 512
 
-_shared_embedders: dict[tuple[str, int, int, Path], Embedder] = {}
+_shared_embedders: dict[tuple[str, int, int, Path, EmbeddingModel], Embedder] = {}
 _shared_embedders_lock = threading.Lock()
 
 
-def shared_embedder(backend: str, max_tokens: int, batch_size: int = 32) -> Embedder:
+def shared_embedder(backend: str, max_tokens: int, batch_size: int = 32,
+                    model: EmbeddingModel | None = None) -> Embedder:
     """One embedder per configuration for the whole process (each takes time and memory)."""
-    key = (backend, max_tokens, batch_size, cache_base())
+    base = cache_base()
+    model = model or resolve_model("base", base)
+    key = (backend, max_tokens, batch_size, base, model)
     with _shared_embedders_lock:
         if key not in _shared_embedders:
-            _shared_embedders[key] = load_embedder(backend, key[3], max_tokens, batch_size)
+            _shared_embedders[key] = load_embedder(backend, base, max_tokens, batch_size, model)
         return _shared_embedders[key]
 
 
@@ -118,6 +121,8 @@ class WorkspaceIndex:
         self.settings = settings or IndexSettings()
         self.cache_dir = Path(cache_dir) if cache_dir else workspace_cache_dir(self.root)
         self._embedder = embedder
+        self._model: EmbeddingModel | None = None
+        self._model_lock = threading.Lock()
         self._embedder_lock = threading.Lock()
         self._lock = threading.RLock()
         self._rules = IgnoreRules(self.settings)
@@ -140,7 +145,17 @@ class WorkspaceIndex:
     def model_id(self) -> str:
         if self._embedder is not None:
             return self._embedder.model_id
-        return embedder_model_id(self.settings.embedder, self.settings.max_embed_tokens)
+        return embedder_model_id(self.settings.embedder, self.settings.max_embed_tokens,
+                                 self.embedding_model.tag)
+
+    @property
+    def embedding_model(self) -> EmbeddingModel:
+        """The weights this index embeds with, chosen once (``auto`` picks the code-tuned
+        model if it exists when first asked), so one store never mixes two models."""
+        with self._model_lock:
+            if self._model is None:
+                self._model = resolve_model(self.settings.embedding_model, cache_base())
+            return self._model
 
     def build(
         self,
@@ -498,7 +513,7 @@ class WorkspaceIndex:
             if self._embedder is None:
                 self._embedder = shared_embedder(
                     self.settings.embedder, self.settings.max_embed_tokens,
-                    self.settings.batch_size,
+                    self.settings.batch_size, self.embedding_model,
                 )
             return self._embedder
 

@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 from hearth.core.errors import HearthError
+from hearth.core.memory.tune import TUNE_INFO_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -24,12 +25,14 @@ _CHECK_TEXTS = (
 
 
 def onnx_model_path(model_dir: Path, cache_base: Path) -> Path:
-    """The cached export's path; its folder name changes with the model and the recipe."""
+    """The cached export's path; its folder name changes with the model and the recipe (a
+    tuned model's folder holds its tuning record, which tells it from the base model)."""
     weights = model_dir / "model.safetensors"
-    fingerprint = hashlib.sha256(
-        f"{EXPORT_RECIPE}:{weights.stat().st_size}:{(model_dir / 'config.json').read_text()}"
-        .encode()
-    ).hexdigest()[:16]
+    key = f"{EXPORT_RECIPE}:{weights.stat().st_size}:{(model_dir / 'config.json').read_text()}"
+    tuning = model_dir / TUNE_INFO_FILE
+    if tuning.is_file():
+        key += f":{model_dir.name}:{tuning.read_text()}"
+    fingerprint = hashlib.sha256(key.encode()).hexdigest()[:16]
     return cache_base / "models" / f"all-MiniLM-L6-v2-{fingerprint}" / "model-int8.onnx"
 
 
@@ -49,8 +52,9 @@ def ensure_onnx_model(model_dir: Path, cache_base: Path) -> Path:
 def export_int8(model_dir: Path, scratch: Path) -> Path:
     """Trace the transformer to ONNX, quantise its weights to int8 per channel, check the
     pooled vectors against torch, and return the quantised file's path in ``scratch``."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from hearth.core.memory.embed import offline_hugging_face
+
+    offline_hugging_face()
     try:
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic

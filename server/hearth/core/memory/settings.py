@@ -42,6 +42,7 @@ class IndexSettings:
     max_files: int = 50_000
     max_mean_line_length: int = 300
     embedder: str = "onnx"
+    embedding_model: str = "auto"  # "auto" (tuned if made, else base), "base" or "tuned"
     max_embed_tokens: int = 128
     batch_size: int = 32
     window_lines: int = 40
@@ -60,6 +61,11 @@ class IndexSettings:
         if self.embedder not in ("onnx", "torch"):
             raise HearthError(
                 f"Unknown embedder backend {self.embedder!r}.", 'Use "onnx" or "torch".'
+            )
+        if self.embedding_model not in ("auto", "base", "tuned"):
+            raise HearthError(
+                f"Unknown embedding model {self.embedding_model!r}.",
+                'Use "auto" (the code-tuned model once made), "base" or "tuned".',
             )
         if not 0.0 <= self.similarity_weight <= 1.0:
             raise HearthError(
