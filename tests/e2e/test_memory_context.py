@@ -43,6 +43,14 @@ async def wait_for_index(client, timeout: float = 180.0) -> str:
     raise AssertionError("the workspace was not indexed in time")
 
 
+async def generate_order_total(client, uri: str) -> dict:
+    """Run Generate on the stub of ``order_total``; the command's result."""
+    [action] = await generate_actions(client, uri, position_of(ORDERS, "pass"))
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="hearth.generate", arguments=action.command.arguments if action.command else
+        [action.data]))
+
+
 async def test_generate_uses_a_helper_from_another_file(start, tmp_path: Path):
     workspace = tmp_path / "shop"
     workspace.mkdir()
@@ -52,10 +60,7 @@ async def test_generate_uses_a_helper_from_another_file(start, tmp_path: Path):
     summary = await wait_for_index(client)
     assert "2 files" in summary
     uri = open_document(client, workspace / "orders.py", ORDERS)
-    [action] = await generate_actions(client, uri, position_of(ORDERS, "pass"))
-    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="hearth.generate", arguments=action.command.arguments if action.command else
-        [action.data]))
+    result = await generate_order_total(client, uri)
     used = {(c["path"], c["name"]) for c in result["context"]}
     assert ("pricing.py", "zorblax_levy") in used
     edits, _ = edits_for(client.applied_edits[-1].edit, uri)
@@ -96,3 +101,32 @@ async def wait_for_message(client, text: str, timeout: float) -> str:
                 return message.message
         await asyncio.sleep(0.2)
     raise AssertionError(f"no window/showMessage containing {text!r}")
+
+
+async def test_changed_index_settings_reindex_the_workspace(start, tmp_path: Path):
+    """An exclude pattern added in the editor's settings takes effect without a restart: the
+    index is re-opened with it and the excluded file leaves the retrieved context."""
+    workspace = tmp_path / "shop"
+    workspace.mkdir()
+    (workspace / "pricing.py").write_text(HELPER)
+    (workspace / "orders.py").write_text(ORDERS)
+    client = await start(capabilities("visual-studio-code"), root=workspace)
+    assert "2 files" in await wait_for_index(client)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"hearth": {"index": {"exclude": ["pricing.py"]}}}))
+    summary = await wait_for_log(client, "Hearth indexed", nth=2)
+    assert "1 files" in summary
+    uri = open_document(client, workspace / "orders.py", ORDERS)
+    result = await generate_order_total(client, uri)
+    assert all(c["path"] != "pricing.py" for c in result["context"])
+
+
+async def wait_for_log(client, prefix: str, nth: int, timeout: float = 180.0) -> str:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        found = [m.message for m in client.log_messages if m.message.startswith(prefix)]
+        if len(found) >= nth:
+            return found[nth - 1]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"fewer than {nth} log messages starting {prefix!r}")

@@ -95,3 +95,5 @@ def register(server: HearthServer) -> None:
         else:
             await pull_configuration(server)
         apply_settings(server)
+        for hook in server.after_settings_changed:
+            await hook()

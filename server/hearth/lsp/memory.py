@@ -83,6 +83,17 @@ class Memory:
         self.indexes[index.root] = index
         await self.build(index)
 
+    async def settings_changed(self) -> None:
+        """Re-open, and bring up to date, every index whose settings the editor changed (an
+        exclude pattern, the size caps, the embedding model); the others are left alone."""
+        wanted = self.settings()
+        for root, index in list(self.indexes.items()):
+            if index.settings == wanted:
+                continue
+            log.info("Index settings of %s changed: re-indexing", root)
+            await self.remove_folder(root)
+            asyncio.ensure_future(self.add_folder(root))
+
     async def remove_folder(self, root: Path) -> None:
         index = self.indexes.pop(root.resolve(), None)
         if index is not None:
@@ -151,6 +162,7 @@ def register(server: HearthServer) -> None:
                 asyncio.ensure_future(memory.add_folder(root))
 
     server.after_initialized.append(start_indexing)
+    server.after_settings_changed.append(memory.settings_changed)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     async def folders_changed(params: types.DidChangeWorkspaceFoldersParams) -> None:

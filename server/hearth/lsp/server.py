@@ -72,6 +72,7 @@ class HearthServer(LanguageServer):
         self.audit = AuditLog()  # one per server: guardrail decisions, hashed, as JSON lines
         self.memory = None  # hearth.lsp.memory.Memory, set when that feature registers
         self.after_initialized: list = []  # coroutines run once the settings are known
+        self.after_settings_changed: list = []  # coroutines run when the editor changes them
         self.loop: asyncio.AbstractEventLoop | None = None
         self._backend: ModelBackend | None = None
         self._backend_key: tuple | None = None
