@@ -100,3 +100,12 @@ def test_a_syntax_error_region_keeps_the_blank_lines_around_it():
         '"""Greet."""\n\n\ndef greet(name):\n    return name\n'))
     assert candidate.usable, candidate.findings
     assert candidate.new_source == '"""Greet."""\n\n\ndef greet(name):\n    return name\n'
+
+
+def test_fix_hints_prefer_one_instruction_over_the_rules_advice() -> None:
+    from hearth.core.actions.fix import HINTS, fix_hint
+    from hearth.core.analysis.security import RULES
+
+    assert fix_hint("HS101") == HINTS["HS101"] and "ast.literal_eval" in fix_hint("HS101")
+    assert "HS105" not in HINTS and fix_hint("HS105") == RULES["HS105"].alternative
+    assert fix_hint("E711") == HINTS["E711"] and fix_hint("W291") is None

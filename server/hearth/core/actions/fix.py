@@ -44,6 +44,16 @@ HINTS = {
     "F821": "The name is not defined: correct a misspelling of a name that exists, or add the "
             "missing import at the top of your answer.",
     "E999": "Fix the syntax error only.",
+    # Security rules: the rule's own advice lists alternatives for a reader; the model needs
+    # one instruction (measured on tests/fix_corpus: HS101 and HS103 went from refused to
+    # fixed with these, docs/BENCHMARKS.md).
+    "HS101": "Call ast.literal_eval instead of eval (with `import ast`) when the text is a "
+             "Python literal; json.loads when it is JSON.",
+    "HS102": "Call subprocess.run with the command as a list of arguments (with "
+             "`import subprocess`) instead of os.system; no shell.",
+    "HS103": "Pass the command as a list of arguments and remove shell=True.",
+    "HS106": "Keep the SQL text constant with placeholders (? or %s) and pass the values as "
+             "the second argument of execute().",
 }
 
 
@@ -109,9 +119,11 @@ def _innermost_statement(body: list[ast.stmt], line: int) -> ast.stmt | None:
 
 
 def fix_hint(code: str) -> str | None:
-    if code in RULES:
-        return RULES[code].alternative
-    return HINTS.get(code)
+    """How to fix ``code``, as one instruction for the model: Fix's own hint when there is one,
+    else the security rule's advice."""
+    if code in HINTS:
+        return HINTS[code]
+    return RULES[code].alternative if code in RULES else None
 
 
 def _trim_blank(lines: list[str], start: int, end: int) -> tuple[int, int]:
