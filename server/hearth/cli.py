@@ -21,6 +21,7 @@ from typing import Any
 
 from hearth import __version__
 from hearth.core.errors import HearthError
+from hearth.core.memory.settings import EMBEDDING_MODELS
 from hearth.logs import setup_logging
 from hearth.settings import Settings, load_settings
 
@@ -64,7 +65,7 @@ SETTING_FLAGS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--context-tokens", "index.contextTokens", "token budget of retrieved context",
      {"type": int}),
     ("--embedding-model", "index.embeddingModel",
-     "auto (code-tuned once made), base or tuned", {"choices": ["auto", "base", "tuned"]}),
+     "auto (code-tuned once made), base or tuned", {"choices": list(EMBEDDING_MODELS)}),
 ]
 
 
@@ -414,7 +415,7 @@ def _version(package: str) -> str | None:
 def _embedding_report(choice: str) -> dict[str, Any]:
     """Which retrieval embedder the index would use, without loading it."""
     from hearth.core.memory.cache import cache_base
-    from hearth.core.memory.embed import resolve_model
+    from hearth.core.memory.embed import resolve_model, tuning_hint
 
     try:
         model = resolve_model(choice, cache_base())
@@ -422,9 +423,8 @@ def _embedding_report(choice: str) -> dict[str, Any]:
         return {"setting": choice, "using": None, "path": None, "problem": str(exc)}
     report: dict[str, Any] = {"setting": choice, "using": "tuned" if model.tuned else "base",
                               "path": str(model.directory)}
-    if choice == "auto" and not model.tuned:
-        report["note"] = ("run `hearth tune-embedder` once for better retrieval "
-                          "(docs/memory.md)")
+    if note := tuning_hint(choice, model):
+        report["note"] = note
     return report
 
 

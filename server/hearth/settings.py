@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import cattrs
-
-if TYPE_CHECKING:
-    from hearth.core.memory.settings import IndexSettings as CoreIndexSettings
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+if TYPE_CHECKING:
+    from hearth.core.memory.settings import IndexSettings as CoreIndexSettings
 
 
 def _at_least(name: str, value: float | int, minimum: float | int) -> None:

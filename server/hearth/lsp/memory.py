@@ -15,6 +15,7 @@ from pygls.uris import to_fs_path
 from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.memory import IndexSettings, IndexStats, WorkspaceIndex
+from hearth.core.memory.embed import tuning_hint
 from hearth.core.pipeline.context import memory_context
 from hearth.lsp.progress import WorkProgress
 from hearth.lsp.server import HearthServer
@@ -27,12 +28,11 @@ def _path(uri: str) -> Path | None:
 
 
 def embedder_note(index: WorkspaceIndex) -> str:
-    if index.embedding_model.tuned:
+    model = index.embedding_model
+    if model.tuned:
         return "code-tuned embedder"
-    if index.settings.embedding_model == "auto":
-        return ("base embedder (run `hearth tune-embedder` once for better retrieval, "
-                "see docs/memory.md)")
-    return "base embedder"
+    hint = tuning_hint(index.settings.embedding_model, model)
+    return f"base embedder ({hint})" if hint else "base embedder"
 
 
 class Memory:

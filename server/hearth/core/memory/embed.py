@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from hearth.core.errors import HearthError
+from hearth.core.memory.settings import EMBEDDING_MODELS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,10 +66,6 @@ def max_sequence_length(model_dir: Path) -> int:
     return int(config.get("max_seq_length", 256))
 
 
-EMBEDDING_MODELS = ("auto", "base", "tuned")
-"""``auto``: the code-tuned model when ``hearth tune-embedder`` has made it, else the base."""
-
-
 @dataclass(frozen=True)
 class EmbeddingModel:
     """Which weights embed: the packaged all-MiniLM-L6-v2, or its code-tuned copy."""
@@ -102,6 +99,13 @@ def resolve_model(choice: str, cache_base: Path) -> EmbeddingModel:
             'index.embeddingModel to "auto" or "base".',
         )
     return EmbeddingModel(base)
+
+
+def tuning_hint(choice: str, model: EmbeddingModel) -> str | None:
+    """What to tell a user whose ``auto`` choice fell back to the base model."""
+    if choice == "auto" and not model.tuned:
+        return "run `hearth tune-embedder` once for better retrieval (docs/memory.md)"
+    return None
 
 
 def model_id(backend: str, max_tokens: int, tag: str = "") -> str:

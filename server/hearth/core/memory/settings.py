@@ -29,6 +29,10 @@ GENERATED_FILES: tuple[str, ...] = (
 """Lock files, minified bundles and binaries that are never worth embedding."""
 
 
+EMBEDDING_MODELS: tuple[str, ...] = ("auto", "base", "tuned")
+"""``auto``: the code-tuned model when ``hearth tune-embedder`` has made it, else the base."""
+
+
 @dataclass
 class IndexSettings:
     """How the workspace index crawls, chunks, embeds and ranks.
@@ -62,7 +66,7 @@ class IndexSettings:
             raise HearthError(
                 f"Unknown embedder backend {self.embedder!r}.", 'Use "onnx" or "torch".'
             )
-        if self.embedding_model not in ("auto", "base", "tuned"):
+        if self.embedding_model not in EMBEDDING_MODELS:
             raise HearthError(
                 f"Unknown embedding model {self.embedding_model!r}.",
                 'Use "auto" (the code-tuned model once made), "base" or "tuned".',

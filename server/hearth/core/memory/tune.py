@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import re
+import shutil
 import sys
 import sysconfig
 import tempfile
@@ -234,7 +235,7 @@ def tune_embedder(
                 "elapsed_s": round(time.perf_counter() - started, 1)}
         (out / TUNE_INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
         if target.exists():  # a stale or forced one: replaced whole
-            _remove_tree(target)
+            shutil.rmtree(target, ignore_errors=True)
         os.replace(out, target)
     ensure_onnx_model(target, cache_base)
     return TuneResult(target, len(pairs), recipe.steps, time.perf_counter() - started,
@@ -329,12 +330,6 @@ def _quiet_transformers() -> None:
         return
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 __all__ = ["TrainingPair", "TuneRecipe", "TuneResult", "first_sentence", "strip_docstrings",
