@@ -294,8 +294,10 @@ def cmd_action(args: argparse.Namespace) -> int:
         text_out = result.payload["markdown"]
     emit(args, payload, text_out)
     if not args.json:
-        print(f"hearth: {result.title}: confidence {result.confidence}, {result.samples} "
-              f"sample(s), {result.tokens} tokens, {result.elapsed_s:.1f} s"
+        how = "a rule-based fix, no model" if result.payload.get("method") == "rule" \
+            else f"{result.samples} sample(s), {result.tokens} tokens"
+        print(f"hearth: {result.title}: confidence {result.confidence}, {how}, "
+              f"{result.elapsed_s:.1f} s"
               + ("" if args.write or not (result.edits or result.files)
                  else " (not written; use --write)"), file=sys.stderr)
     return 0

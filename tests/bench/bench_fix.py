@@ -74,18 +74,21 @@ def main() -> None:
             try:
                 result = run_action(FixAction(), request, backend, options)
                 after, note = result.new_source, ""
+                method = result.payload.get("method", "model")
             except HearthError as exc:
-                after, note = None, exc.message
+                after, note, method = None, exc.message, "none"
             elapsed = time.perf_counter() - start
             times.append(elapsed)
             ok, why = judge(path, code, source, after)
             rows.append({"case": path.name, "code": code, "fixed": ok, "why": why,
-                         "elapsed_s": round(elapsed, 2), "refused": note[:160]})
-            print(f"N={samples} {path.name:28} {'ok ' if ok else 'NO '} {elapsed:5.1f} s  {why}",
-                  file=sys.stderr)
+                         "method": method, "elapsed_s": round(elapsed, 2),
+                         "refused": note[:160]})
+            print(f"N={samples} {path.name:28} {'ok ' if ok else 'NO '} {elapsed:5.1f} s  "
+                  f"{method:5} {why}", file=sys.stderr)
         fixed = sum(r["fixed"] for r in rows)
         report["runs"][str(samples)] = {
             "success_rate": round(fixed / len(rows), 3), "fixed": fixed,
+            "by_rule": sum(r["fixed"] and r["method"] == "rule" for r in rows),
             "median_s": round(statistics.median(times), 2), "cases": rows}
     out = ROOT / ".bench" / "fix.json"
     out.parent.mkdir(exist_ok=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hearth.core.actions.base import ActionRequest
 from hearth.core.actions.fix import FixAction, region_for
 from hearth.core.models.backend import Completion
+from hearth.core.pipeline.validate import FixScopeCheck
 from hearth.core.text import Pos
 
 MODULE = '''"""Tools."""
@@ -71,6 +74,39 @@ def test_an_unused_import_is_deleted_with_its_line():
     candidate = fix.candidate(request(source, 0, "F401"), answer(""))
     assert candidate.usable, candidate.findings
     assert candidate.new_source == "import json\n\n\ndef load(t):\n    return json.loads(t)\n"
+
+
+def test_an_import_whose_last_use_the_fix_replaced_goes_with_it():
+    source = '"""Archiving."""\n\nimport os\n\n\ndef archive(folder):\n' \
+             '    os.system("tar czf backup.tgz " + folder)\n'
+    fix = FixAction()
+    fix_request = request(source, 6, "HS102")
+    candidate = fix.candidate(fix_request, answer(
+        "import subprocess\n\n\ndef archive(folder):\n"
+        '    subprocess.run(["tar", "czf", "backup.tgz", folder], check=True)\n'))
+    assert candidate.usable, candidate.findings
+    assert candidate.payload["removed_imports"] == ["import os"]
+    # The scope check counts that import as part of the fix, not as a change elsewhere.
+    assert FixScopeCheck()(fix_request, candidate) == []
+    stray = replace(candidate, payload={**candidate.payload, "removed_imports": []})
+    assert [f.rule for f in FixScopeCheck()(fix_request, stray)] == ["outside-region"]
+    assert candidate.payload["added_imports"] == ["import subprocess"]
+    assert candidate.new_source == (
+        '"""Archiving."""\n\nimport subprocess\n\n\ndef archive(folder):\n'
+        '    subprocess.run(["tar", "czf", "backup.tgz", folder], check=True)\n')
+
+
+def test_an_import_still_used_elsewhere_or_shared_with_other_names_is_kept():
+    fix = FixAction()
+    still_used = fix.candidate(request(MODULE, 7, "HS103"), answer(
+        "import shlex\n\n\ndef run(cmd):\n    return subprocess.run(shlex.split(cmd))\n"))
+    assert "removed_imports" not in still_used.payload  # os and subprocess are still used
+    shared = "import os, sys\n\n\ndef run(cmd):\n    os.system(cmd)\n    return sys.argv\n"
+    candidate = fix.candidate(request(shared, 4, "HS102"), answer(
+        "import subprocess\n\n\ndef run(cmd):\n    subprocess.run(cmd.split())\n"
+        "    return sys.argv\n"))
+    assert "removed_imports" not in candidate.payload
+    assert any(f.rule == "new-diagnostic" and "F401" in f.reason for f in candidate.findings)
 
 
 def test_a_missing_import_goes_to_the_top():

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hearth.core.actions.base import ActionRequest, Candidate, Diagnostic, Finding, Offer
+from hearth.core.actions.fix_rules import rule_fix
 from hearth.core.actions.generate import as_model_text, fence_closed
 from hearth.core.actions.python_targets import parse_or_none
 from hearth.core.analysis import RULES, codes, new_findings, run_flake8, scan
@@ -212,6 +213,17 @@ class FixAction:
                       prefill="```python\n", stop_when=fence_closed, max_tokens=max_tokens,
                       context=context)
 
+    def rule_answers(self, request: ActionRequest) -> list[Completion]:
+        """A textbook rewrite (fix_rules) for the finding, as an answer to check like the
+        model's; none when no rule applies."""
+        diagnostic = self.target(request)
+        region = region_for(request.source, diagnostic.line)
+        code = rule_fix(request.source, diagnostic.code, diagnostic.message, diagnostic.line,
+                        (region.start, region.end))
+        if code is None:
+            return []
+        return [Completion(f"```python\n{code}```", 0, "stop", 0.0, prefilled=True)]
+
     def candidate(self, request: ActionRequest, completion: Completion) -> Candidate:
         diagnostic = self.target(request)
         region = region_for(request.source, diagnostic.line)
@@ -233,15 +245,26 @@ class FixAction:
         if not new_text:  # the fix deletes the statement: take its line ending too
             edits = [TextEdit(Pos(region.start, 0), Pos(region.end + 1, 0), "")]
         anchor = _import_anchor(request.source)
-        if hoisted and anchor <= region.start:
-            edits.append(TextEdit(Pos(anchor, 0), Pos(anchor, 0),
-                                  "".join(line + newline for line in hoisted)))
-            candidate.payload["added_imports"] = hoisted
-        elif hoisted:
+        if hoisted and anchor > region.start:
             candidate.findings.append(Finding(
                 "misplaced-import", "the fix needs an import that cannot go at the top",
                 fatal=True))
             return candidate
+        added = "".join(line + newline for line in hoisted)
+        # An import whose last use the fix replaced (os.system -> subprocess.run) goes too,
+        # or the fix would trade its finding for an F401.
+        dropped = _imports_left_unused(request.source, apply_edits(request.source, edits),
+                                       region)
+        for number in dropped:
+            text = added if number + 1 == anchor else ""
+            added = "" if text else added
+            edits.append(TextEdit(Pos(number, 0), Pos(number + 1, 0), text))
+        if added:
+            edits.append(TextEdit(Pos(anchor, 0), Pos(anchor, 0), added))
+        if hoisted:
+            candidate.payload["added_imports"] = hoisted
+        if dropped:
+            candidate.payload["removed_imports"] = [lines[n].strip() for n in dropped]
         candidate.edits = edits
         candidate.new_source = apply_edits(request.source, edits)
         if candidate.new_source == request.source:
@@ -249,7 +272,7 @@ class FixAction:
                                                            "was", fatal=True))
             return candidate
         self._check(request, candidate, diagnostic, region, new_text,
-                    shift=len(candidate.payload.get("added_imports", [])))
+                    shift=len(hoisted) - sum(n < region.start for n in dropped))
         return candidate
 
     def _check(self, request: ActionRequest, candidate: Candidate, diagnostic: Diagnostic,
@@ -324,6 +347,45 @@ def _import_anchor(source: str) -> int:
             first.value.value, str):
         return first.end_lineno
     return 0
+
+
+def _imports_left_unused(source: str, edited: str, region: Region) -> list[int]:
+    """Lines (0-based) of the top-level imports outside ``region`` that ``source`` uses and
+    ``edited`` no longer does. Only a one-line import of one name without a comment is
+    taken: anything else is left for the checks to report."""
+    tree, after = parse_or_none(source), parse_or_none(edited)
+    if tree is None or after is None:
+        return []
+    used_before, used_after = _used_names(tree), _used_names(after)
+    lines = split_lines(source)
+    dropped = []
+    for node in tree.body:
+        if not isinstance(node, (ast.Import, ast.ImportFrom)) or len(node.names) != 1:
+            continue
+        number = node.lineno - 1
+        if node.end_lineno != node.lineno or region.start <= number <= region.end \
+                or "#" in lines[number] or ";" in lines[number]:
+            continue
+        alias = node.names[0]
+        if alias.name == "*" or isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
+        bound = alias.asname or alias.name.split(".")[0]
+        if bound in used_before and bound not in used_after:
+            dropped.append(number)
+    return dropped
+
+
+def _used_names(tree: ast.AST) -> set[str]:
+    """Names the module reads, and the strings of its ``__all__``."""
+    names = {node.id for node in ast.walk(tree)
+             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(
+                isinstance(target, ast.Name) and target.id == "__all__"
+                for target in node.targets):
+            names.update(item.value for item in ast.walk(node.value)
+                         if isinstance(item, ast.Constant) and isinstance(item.value, str))
+    return names
 
 
 def _function_names(source: str) -> set[str]:

@@ -188,6 +188,9 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     title = offers[0].title
     guard = Guard(options.guardrails, options.audit, action.name, [])
     guard_prompt(guard, request)
+    ruled = rule_candidate(guard, action, request, options)
+    if ruled is not None:
+        return result(action, title, ruled, [ruled], guard, [], start, options)
     if context_provider is not None:
         report("Gathering context", 5)
     context = gather_context(guard, request, context_provider)
@@ -196,7 +199,6 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     report("Checking candidates", 90)
     candidates = check(guard, action, request, completions, redaction, options)
     best = (options.ranker or by_confidence)(request, candidates)[0]
-    tokens = sum(c.completion.tokens for c in candidates if c.completion)
     if not best.usable:
         reasons = sorted({f.reason for c in candidates for f in c.findings if f.fatal})
         raise HearthError(
@@ -206,6 +208,33 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     if "markdown" in best.payload and prompt.context:
         best.payload["markdown"] += "\n## Context used\n" + "".join(
             f"- `{c.path}` lines {c.start_line}-{c.end_line} ({c.name})\n" for c in prompt.context)
+    return result(action, title, best, candidates, guard, prompt.context, start, options)
+
+
+def rule_candidate(guard: Guard, action: Action, request: ActionRequest,
+                   options: EngineOptions) -> Candidate | None:
+    """The best answer the action knows without the model (a textbook fix), if it passes
+    every check with full confidence: the model is then not asked."""
+    answers = getattr(action, "rule_answers", None)
+    completions = answers(request) if answers is not None else []
+    if not completions:
+        return None
+    candidates = check(guard, action, request, completions,
+                       Redaction(request.source, enabled=False), options)
+    best = max(candidates, key=lambda c: c.confidence)
+    if not best.usable or best.confidence < 1.0:
+        log.info("%s: the rule-based answer did not pass (%s); asking the model", action.name,
+                 "; ".join(f.reason for f in best.findings))
+        return None
+    best.payload["method"] = "rule"
+    return best
+
+
+def result(action: Action, title: str, best: Candidate, candidates: list[Candidate],
+           guard: Guard, context: list[ContextSnippet], start: float,
+           options: EngineOptions) -> ActionResult:
+    """The chosen candidate as the action's result."""
+    tokens = sum(c.completion.tokens for c in candidates if c.completion)
     low = best.confidence < options.confidence_threshold
     reasons = list(dict.fromkeys([f.reason for f in best.findings] + guard.warnings))
     return ActionResult(
@@ -213,4 +242,4 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
         edits=best.edits, new_source=best.new_source, confidence=round(best.confidence, 3),
         low_confidence=low, reasons=reasons,
         samples=len(candidates), tokens=tokens, elapsed_s=time.perf_counter() - start,
-        context=prompt.context, payload=best.payload, files=best.files)
+        context=context, payload=best.payload, files=best.files)

@@ -693,14 +693,18 @@ class FixScopeCheck:
         if changed:
             findings.append(finding("signature-changed", f"changes the signature of "
                                     f"{_names(changed)}, outside the fixed region"))
-        outside = self._outside(request.source, edit.source, start, end)
+        outside = self._outside(request.source, edit.source, start, end,
+                                frozenset(candidate.payload.get("removed_imports", ())))
         if outside:
             findings.append(finding("outside-region", f"changes line(s) {outside} outside "
                                     f"the fixed region ({start}-{end})"))
         return findings
 
     @staticmethod
-    def _outside(original: str, new: str, start: int, end: int) -> str:
+    def _outside(original: str, new: str, start: int, end: int,
+                 removed_imports: frozenset[str] = frozenset()) -> str:
+        """Lines changed outside ``start``-``end``, except new imports and the imports the
+        fix itself removed because it replaced their last use."""
         old_lines, new_lines = original.splitlines(), new.splitlines()
         matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
         lines = []
@@ -712,6 +716,9 @@ class FixScopeCheck:
                 if start - 1 <= i1 <= end or all(_is_import_or_blank(t) for t in new_lines[j1:j2]):
                     continue
                 lines.append(i1 + 1)
+                continue
+            if all(_is_import_or_blank(t) for t in new_lines[j1:j2]) and all(
+                    not t.strip() or t.strip() in removed_imports for t in old_lines[i1:i2]):
                 continue
             lines += [i + 1 for i in range(i1, i2) if not start <= i + 1 <= end]
         if not lines:
