@@ -85,6 +85,20 @@ async def test_fix_resolves_to_an_edit_that_removes_the_diagnostic(start, tmp_pa
     assert after.split("def run")[1] == RISKY.split("def run")[1]
 
 
+async def test_fix_of_an_unused_import_resolves_to_the_rule_fix(start, tmp_path: Path):
+    client = await start(capabilities("neovim"))
+    uri = open_document(client, tmp_path / "risky.py", RISKY)
+    found = await wait_for_diagnostics(client, uri, 1)
+    f401 = next(d for d in found if d.code == "F401")
+    result = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri), range=f401.range,
+        context=types.CodeActionContext(diagnostics=[f401])))
+    [fix] = [a for a in result if isinstance(a, types.CodeAction) and "F401" in a.title]
+    resolved = await client.code_action_resolve_async(fix)
+    edits, _ = edits_for(resolved.edit, uri)
+    assert apply_text_edits(RISKY, edits) == RISKY.replace("import os\n", "", 1)
+
+
 async def test_explain_returns_markdown_and_shows_it(start, tmp_path: Path):
     client = await start(capabilities("visual-studio-code"))
     uri = open_document(client, tmp_path / "risky.py", RISKY)
