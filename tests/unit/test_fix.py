@@ -145,3 +145,20 @@ def test_fix_hints_prefer_one_instruction_over_the_rules_advice() -> None:
     assert fix_hint("HS101") == HINTS["HS101"] and "ast.literal_eval" in fix_hint("HS101")
     assert "HS105" not in HINTS and fix_hint("HS105") == RULES["HS105"].alternative
     assert fix_hint("E711") == HINTS["E711"] and fix_hint("W291") is None
+
+
+def test_blank_lines_the_answer_got_wrong_are_repaired_not_refused():
+    source = '"""Greet."""\n\n\ndef greet(name)\n    return name\n'
+    fix = FixAction()
+    too_few = fix.candidate(request(source, 3, "E999"), answer(
+        '"""Greet."""\n\ndef greet(name):\n    return name\n'))
+    too_many = fix.candidate(request(source, 3, "E999"), answer(
+        '"""Greet."""\n\n\n\n\ndef greet(name):\n    return name\n'))
+    for candidate in (too_few, too_many):
+        assert candidate.usable, candidate.findings
+        assert candidate.new_source == '"""Greet."""\n\n\ndef greet(name):\n    return name\n'
+    nested = "def f(x):\n    y = x == None\n    return y\n"
+    candidate = fix.candidate(request(nested, 1, "E711"), answer(
+        "def f(x):\n    y = x is None\n\n\n    return y\n"))
+    assert candidate.usable, candidate.findings
+    assert candidate.new_source == "def f(x):\n    y = x is None\n\n    return y\n"

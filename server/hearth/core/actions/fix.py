@@ -285,6 +285,14 @@ class FixAction:
             return
         after = analyse(after_source, request.path, request.workspace)
         new_start = region.start + shift  # imports added above move the region down
+        repaired = _repair_blank_lines(new_findings(before, after), new_text, new_start,
+                                       newline_of(request.source))
+        if repaired is not None:  # a blank line too many or too few: not worth a refusal
+            candidate.edits[0] = TextEdit(candidate.edits[0].start, candidate.edits[0].end,
+                                          repaired)
+            after_source = apply_edits(request.source, candidate.edits)
+            candidate.new_source, new_text = after_source, repaired
+            after = analyse(after_source, request.path, request.workspace)
         new_end = new_start + max(0, len(new_text.splitlines()) - 1)
         here_before = sum(1 for d in before if d.code == diagnostic.code
                           and _in_region(d, region.start, region.end))
@@ -310,6 +318,39 @@ class FixAction:
         candidate.payload.update(
             fixed=sorted(fixed.elements()),
             remaining=sorted(f"{d.code}:{d.line + 1}" for d in after))
+
+
+BLANK_LINE_RULES = frozenset({"E301", "E302", "E303", "E305", "E306"})
+_EXPECTED_BLANK = re.compile(r"expected (\d+) blank lines?.*?found (\d+)")
+_TOO_MANY_BLANK = re.compile(r"too many blank lines \((\d+)\)")
+
+
+def _repair_blank_lines(introduced: list[Diagnostic], new_text: str, new_start: int,
+                        newline: str) -> str | None:
+    """``new_text`` (the region's replacement, its first line at ``new_start``) with the
+    blank lines that pycodestyle's E30x findings it introduced ask for added or removed;
+    None when there are none to repair (or the text is empty)."""
+    found = sorted((d for d in introduced if d.code in BLANK_LINE_RULES),
+                   key=lambda d: d.line, reverse=True)
+    if not found or not new_text:
+        return None
+    lines = new_text.split(newline)
+    for finding in found:
+        at = finding.line - new_start
+        if at < 0:
+            continue
+        at = min(at, len(lines))
+        if expected := _EXPECTED_BLANK.search(finding.message):
+            missing = int(expected.group(1)) - int(expected.group(2))
+            lines[at:at] = [""] * max(0, missing)
+        elif (too_many := _TOO_MANY_BLANK.search(finding.message)) and at < len(lines):
+            allowed = 1 if indent_of(lines[at]) else 2
+            extra = int(too_many.group(1)) - allowed
+            while extra > 0 and at > 0 and not lines[at - 1].strip():
+                del lines[at - 1]
+                at, extra = at - 1, extra - 1
+    repaired = newline.join(lines)
+    return repaired if repaired != new_text else None
 
 
 IMPORT_LINE = re.compile(r"^(import\s+[\w.]+(\s+as\s+\w+)?(\s*,\s*[\w.]+(\s+as\s+\w+)?)*"
