@@ -162,3 +162,17 @@ def test_blank_lines_the_answer_got_wrong_are_repaired_not_refused():
         "def f(x):\n    y = x is None\n\n\n    return y\n"))
     assert candidate.usable, candidate.findings
     assert candidate.new_source == "def f(x):\n    y = x is None\n\n    return y\n"
+
+
+def test_an_answer_that_stops_using_a_parameter_is_refused():
+    source = ("def find(cursor, name):\n"
+              "    cursor.execute(f\"SELECT id FROM users WHERE name = '{name}'\")\n")
+    fix = FixAction()
+    dropped = fix.candidate(request(source, 1, "HS106"), answer(
+        'def find(cursor, name):\n    cursor.execute("SELECT id FROM users WHERE name = ?")\n'))
+    assert [f.rule for f in dropped.findings if f.fatal] == ["dropped-input"]
+    assert "`name`" in dropped.findings[0].reason
+    kept = fix.candidate(request(source, 1, "HS106"), answer(
+        'def find(cursor, name):\n'
+        '    cursor.execute("SELECT id FROM users WHERE name = ?", (name,))\n'))
+    assert kept.usable, kept.findings

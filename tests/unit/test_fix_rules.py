@@ -119,3 +119,11 @@ def test_a_rule_fix_that_fails_the_checks_falls_back_to_the_model():
                         EngineOptions(samples=1))
     assert backend.requests == 1 and "method" not in result.payload
     assert result.new_source == '"""Stub."""\n\n\ndef f():\n    pass\n'
+
+
+def test_a_dead_assignment_that_was_a_parameters_only_reader_still_goes():
+    source = '"""Math."""\n\n\ndef f(x):\n    y = x + 1\n    return 0\n'
+    result = run_action(FixAction(), fix_request(source, 4, "F841"), CountingBackend(""),
+                        EngineOptions(samples=1))
+    assert result.payload["method"] == "rule"
+    assert result.new_source == '"""Math."""\n\n\ndef f(x):\n    return 0\n'

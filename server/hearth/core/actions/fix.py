@@ -53,8 +53,9 @@ HINTS = {
     "HS102": "Call subprocess.run with the command as a list of arguments (with "
              "`import subprocess`) instead of os.system; no shell.",
     "HS103": "Pass the command as a list of arguments and remove shell=True.",
-    "HS106": "Keep the SQL text constant with placeholders (? or %s) and pass the values as "
-             "the second argument of execute().",
+    "HS106": "Make the SQL a plain string (no f-string, no + or %) with a placeholder where "
+             "each value went, and pass those values in a tuple as execute()'s second "
+             "argument, for example cursor.execute(\"SELECT a FROM t WHERE b = ?\", (b,)).",
 }
 
 
@@ -310,6 +311,15 @@ class FixAction:
         if lost:
             candidate.findings.append(Finding(
                 "lost-function", f"the edit removes {', '.join(sorted(lost))}", fatal=True))
+        # A fix that stops reading a parameter has lost the user's data (a SQL value dropped
+        # instead of passed); only a dead assignment (F841) may have been its one reader.
+        dropped = _parameters_read(request.source, region.names) - _parameters_read(
+            after_source, region.names)
+        if dropped and diagnostic.code != "F841":
+            candidate.findings.append(Finding(
+                "dropped-input", "the edit stops using "
+                + ", ".join(f"`{name}`" for name in sorted(p for _, p in dropped)),
+                fatal=True))
         if _signatures(request.source) != _signatures(after_source):
             candidate.findings.append(Finding(
                 "signature-changed", "the edit changes the function's signature",
@@ -427,6 +437,26 @@ def _used_names(tree: ast.AST) -> set[str]:
             names.update(item.value for item in ast.walk(node.value)
                          if isinstance(item, ast.Constant) and isinstance(item.value, str))
     return names
+
+
+def _parameters_read(source: str, names: tuple[str, ...]) -> set[tuple[str, str]]:
+    """(function, parameter) for each parameter that the named functions read in their
+    bodies: a fix that stops reading one (a SQL value dropped instead of passed as a
+    parameter) has lost the user's data, not fixed the code."""
+    tree = parse_or_none(source)
+    if tree is None:
+        return set()
+    read = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
+            arguments = node.args
+            parameters = {a.arg for a in (*arguments.posonlyargs, *arguments.args,
+                                          *arguments.kwonlyargs, arguments.vararg,
+                                          arguments.kwarg) if a is not None}
+            loads = {n.id for statement in node.body for n in ast.walk(statement)
+                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            read |= {(node.name, name) for name in parameters & loads}
+    return read
 
 
 def _function_names(source: str) -> set[str]:
