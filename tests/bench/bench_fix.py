@@ -4,7 +4,10 @@ Success = the targeted diagnostic is gone from the fixed file and no new diagnos
 judged here again on the result, independently of the action's own check. Reports the rate
 and the median time per fix, for each --samples value, in one run.
 
-    .venv/bin/python tests/bench/bench_fix.py [--samples 1,5] [--limit N]
+    .venv/bin/python tests/bench/bench_fix.py [--samples 1,5] [--limit N] [--corpus DIR]
+
+``--corpus tests/fix_corpus/heldout`` runs the held-out cases (written after Fix's changes
+were made on the main corpus); the report goes to .bench/fix.json or .bench/fix_<name>.json.
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ from hearth.core.text import Pos  # noqa: E402
 CORPUS = ROOT / "tests" / "fix_corpus"
 
 
-def cases() -> list[tuple[Path, str, int]]:
+def cases(corpus: Path = CORPUS) -> list[tuple[Path, str, int]]:
     out = []
-    for path in sorted(CORPUS.glob("*.py")):
+    for path in sorted(corpus.glob("*.py")):
         _, _, code, line = path.read_text(encoding="utf-8").splitlines()[0].split()
         out.append((path, code, int(line)))
     return out
@@ -57,11 +60,14 @@ def main() -> None:
     parser.add_argument("--samples", default="1,5")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
+    corpus = args.corpus.resolve()
     backend = LlamaCppBackend(model_file(load_manifest().get(None)), n_threads=args.threads)
     backend.load()
-    selected = cases()[: args.limit or None]
-    report = {"date": time.strftime("%Y-%m-%d"), "cases": len(selected),
+    selected = cases(corpus)[: args.limit or None]
+    report = {"date": time.strftime("%Y-%m-%d"), "corpus": str(corpus.relative_to(ROOT)),
+              "cases": len(selected),
               "load_average_1min": round(os.getloadavg()[0], 2), "runs": {}}
     for samples in [int(n) for n in args.samples.split(",")]:
         options = EngineOptions(samples=samples, max_tokens=256)
@@ -90,7 +96,7 @@ def main() -> None:
             "success_rate": round(fixed / len(rows), 3), "fixed": fixed,
             "by_rule": sum(r["fixed"] and r["method"] == "rule" for r in rows),
             "median_s": round(statistics.median(times), 2), "cases": rows}
-    out = ROOT / ".bench" / "fix.json"
+    out = ROOT / ".bench" / ("fix.json" if corpus == CORPUS else f"fix_{corpus.name}.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "cases"}

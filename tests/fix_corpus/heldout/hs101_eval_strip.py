@@ -1,0 +1,6 @@
+# fix: HS101 6
+"""Settings."""
+
+
+def load(text):
+    return eval(text.strip())
