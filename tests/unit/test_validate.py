@@ -27,6 +27,7 @@ from hearth.core.pipeline.validate import (
     Flake8Check,
     ImportCheck,
     PlaceholderCheck,
+    ReturnTypeCheck,
     TrivialBodyCheck,
     default_validators,
     written_lines,
@@ -396,3 +397,20 @@ def test_fix_checks_read_signatures_from_the_tree_when_the_original_parses(
     widened = fixed.replace("def keep(a,\n         b):", "def keep(a, b, c=0):")
     found = FixScopeCheck()(request, Candidate(None, new_source=widened, payload=payload))
     assert "signature-changed" in rules(found) and "outside-region" in rules(found)
+
+
+def test_a_fix_that_changes_what_a_function_returns_is_penalised(tmp_path: Path) -> None:
+    original = ('"""Disk."""\n\nimport os\n\n\ndef usage(folder):\n'
+                '    return os.popen("du -sh " + folder).read()\n')
+    request = ActionRequest(original, Pos(6, 4), path=tmp_path / "disk.py", workspace=tmp_path)
+    payload = {"region": (5, 6)}
+    changed = original.replace("import os", "import subprocess").replace(
+        'os.popen("du -sh " + folder).read()',
+        'subprocess.run(["du", "-sh", folder], capture_output=True, text=True)')
+    found = ReturnTypeCheck(tmp_path)(request, Candidate(None, new_source=changed,
+                                                         payload=payload))
+    assert rules(found) == ["return-type-changed"]
+    assert "`usage`" in found[0].reason and "CompletedProcess" in found[0].reason
+    kept = changed.replace("text=True)", "text=True).stdout")
+    assert ReturnTypeCheck(tmp_path)(request, Candidate(None, new_source=kept,
+                                                        payload=payload)) == []

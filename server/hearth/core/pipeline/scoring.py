@@ -60,6 +60,8 @@ RULES: dict[str, Rule] = {
                                           "signature"),
     "outside-region": Rule(0.2, False, "lines outside the fixed region changed (new imports "
                                        "excepted)"),
+    "return-type-changed": Rule(0.5, False, "a fixed function returns another type than "
+                                            "before (jedi)"),
     # The ranker (hearth.core.pipeline.rank), from running the candidates.
     "run-error": Rule(0.6, False, "the module raises when imported (the original did not), "
                                   "or running it ends the process"),

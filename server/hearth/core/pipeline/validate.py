@@ -726,10 +726,69 @@ class FixScopeCheck:
         return ", ".join(str(n) for n in lines[:5]) + (" ..." if len(lines) > 5 else "")
 
 
+@dataclass(frozen=True)
+class ReturnTypeCheck:
+    """For Fix candidates: a function of the fixed region whose return value jedi infers
+    to another type than before (``os.popen(cmd).read()``, a ``str``, "fixed" into
+    ``subprocess.run(...)``, a ``CompletedProcess``). Functions jedi cannot infer on either
+    side are not judged."""
+
+    workspace: Path | None = None
+
+    def __call__(self, request: ActionRequest, candidate: Candidate) -> list[Finding]:
+        region = candidate.payload.get("region")
+        edit = edited(request, candidate)
+        if region is None or edit is None or edit.original is None:
+            return []
+        start, end = int(region[0]) + 1, int(region[1]) + 1
+        before, after = _functions(edit.original), _functions(edit.tree)
+        names = [name for name, nodes in before.items() if name in after
+                 and len(nodes) == 1 and len(after[name]) == 1
+                 and start <= nodes[0].lineno <= end]
+        if not names:
+            return []
+        path = request.path or ((self.workspace or Path.cwd()) / "hearth_candidate.py")
+        changed = []
+        try:
+            for name in names:
+                old = _returned_types(request.source, before[name][0], path, self.workspace)
+                new = _returned_types(edit.source, after[name][0], path, self.workspace)
+                if old and new and not old & new:
+                    changed.append(f"`{name.rsplit('.', 1)[-1]}` ({_names(sorted(old))} -> "
+                                   f"{_names(sorted(new))})")
+        except Exception:  # noqa: BLE001 - jedi's inference must never sink a candidate
+            log.warning("jedi failed while inferring return types", exc_info=True)
+            return []
+        if not changed:
+            return []
+        return [finding("return-type-changed", "changes what " + ", ".join(changed)
+                        + " returns")]
+
+
+def _returned_types(source: str, node: FunctionNode, path: Path,
+                    workspace: Path | None) -> frozenset[str]:
+    """The types jedi infers for what calling the function returns (full names)."""
+    line = source.splitlines()[node.lineno - 1]
+    column = line.find(node.name, node.col_offset)
+    if column < 0:
+        return frozenset()
+    return _inferred_return(source, node.lineno, column, path, workspace)
+
+
+# The original's answer serves every candidate, and samples are often identical.
+@functools.lru_cache(maxsize=32)
+def _inferred_return(source: str, line: int, column: int, path: Path,
+                     workspace: Path | None) -> frozenset[str]:
+    script = _jedi_script(source, path, workspace)
+    return frozenset(value.full_name or value.name for name in script.goto(line, column)
+                     for value in name.execute())
+
+
 def default_validators(workspace: Path | None) -> tuple[Validator, ...]:
     """The shared checks, cheapest first, for a workspace (None: a loose file)."""
     return (Flake8Check(workspace), PlaceholderCheck(), TrivialBodyCheck(), FixScopeCheck(),
-            ImportCheck(workspace), AttributeCheck(workspace), ArityCheck(workspace))
+            ImportCheck(workspace), AttributeCheck(workspace), ArityCheck(workspace),
+            ReturnTypeCheck(workspace))
 
 
 def warm_up(workspace: Path | None) -> None:
