@@ -136,6 +136,7 @@ def test_a_syntax_error_region_keeps_the_blank_lines_around_it():
         '"""Greet."""\n\n\ndef greet(name):\n    return name\n'))
     assert candidate.usable, candidate.findings
     assert candidate.new_source == '"""Greet."""\n\n\ndef greet(name):\n    return name\n'
+    assert candidate.findings == []  # no "signature changed": the original had none to parse
 
 
 def test_fix_hints_prefer_one_instruction_over_the_rules_advice() -> None:

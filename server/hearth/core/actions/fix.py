@@ -320,7 +320,9 @@ class FixAction:
                 "dropped-input", "the edit stops using "
                 + ", ".join(f"`{name}`" for name in sorted(p for _, p in dropped)),
                 fatal=True))
-        if _signatures(request.source) != _signatures(after_source):
+        # (Only when the original parses: fixing a syntax error has no signatures to keep.)
+        if parse_or_none(request.source) is not None \
+                and _signatures(request.source) != _signatures(after_source):
             candidate.findings.append(Finding(
                 "signature-changed", "the edit changes the function's signature",
                 penalty=0.4))
