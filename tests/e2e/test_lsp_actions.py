@@ -63,15 +63,22 @@ async def test_no_flake8_for_other_languages(start, tmp_path: Path):
     assert list(await wait_for_diagnostics(client, uri, 1)) == []
 
 
-async def test_fix_resolves_to_an_edit_that_removes_the_diagnostic(start, tmp_path: Path):
-    client = await start(capabilities("visual-studio-code"))
+async def quick_fixes(start, tmp_path: Path, client_name: str, code: str):
+    """Open RISKY in a client with ``client_name``'s capabilities and ask for the quick fixes
+    of its ``code`` diagnostic: (client, uri, fixes)."""
+    client = await start(capabilities(client_name))
     uri = open_document(client, tmp_path / "risky.py", RISKY)
     found = await wait_for_diagnostics(client, uri, 1)
-    e711 = next(d for d in found if d.code == "E711")
+    diagnostic = next(d for d in found if d.code == code)
     result = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri), range=e711.range,
-        context=types.CodeActionContext(diagnostics=[e711])))
-    fixes = [a for a in result if isinstance(a, types.CodeAction) and a.kind == "quickfix"]
+        text_document=types.TextDocumentIdentifier(uri), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic])))
+    return client, uri, [a for a in result
+                         if isinstance(a, types.CodeAction) and a.kind == "quickfix"]
+
+
+async def test_fix_resolves_to_an_edit_that_removes_the_diagnostic(start, tmp_path: Path):
+    client, uri, fixes = await quick_fixes(start, tmp_path, "visual-studio-code", "E711")
     assert [a.title for a in fixes] == [
         "Hearth: Fix E711: comparison to None should be 'if cond is None:'"]
     assert fixes[0].diagnostics and fixes[0].diagnostics[0].code == "E711"
@@ -86,14 +93,8 @@ async def test_fix_resolves_to_an_edit_that_removes_the_diagnostic(start, tmp_pa
 
 
 async def test_fix_of_an_unused_import_resolves_to_the_rule_fix(start, tmp_path: Path):
-    client = await start(capabilities("neovim"))
-    uri = open_document(client, tmp_path / "risky.py", RISKY)
-    found = await wait_for_diagnostics(client, uri, 1)
-    f401 = next(d for d in found if d.code == "F401")
-    result = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri), range=f401.range,
-        context=types.CodeActionContext(diagnostics=[f401])))
-    [fix] = [a for a in result if isinstance(a, types.CodeAction) and "F401" in a.title]
+    client, uri, fixes = await quick_fixes(start, tmp_path, "neovim", "F401")
+    [fix] = [a for a in fixes if "F401" in a.title]
     resolved = await client.code_action_resolve_async(fix)
     edits, _ = edits_for(resolved.edit, uri)
     assert apply_text_edits(RISKY, edits) == RISKY.replace("import os\n", "", 1)

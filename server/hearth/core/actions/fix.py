@@ -257,9 +257,11 @@ class FixAction:
         dropped = _imports_left_unused(request.source, apply_edits(request.source, edits),
                                        region)
         for number in dropped:
-            text = added if number + 1 == anchor else ""
-            added = "" if text else added
-            edits.append(TextEdit(Pos(number, 0), Pos(number + 1, 0), text))
+            if number + 1 == anchor:  # the last import: the new ones take its line
+                edits.append(TextEdit(Pos(number, 0), Pos(anchor, 0), added))
+                added = ""
+            else:
+                edits.append(TextEdit(Pos(number, 0), Pos(number + 1, 0), ""))
         if added:
             edits.append(TextEdit(Pos(anchor, 0), Pos(anchor, 0), added))
         if hoisted:

@@ -3,7 +3,7 @@
 Each rule rewrites the statement the finding is on and returns the new text of the fix's
 region, or None when the statement is not one it knows. The result is an ordinary answer: it
 goes through every check a model's answer goes through, and Fix takes it only if it passes
-(docs/actions.md, "Fix").
+(docs/quality.md, "Answers known without the model").
 """
 
 from __future__ import annotations

@@ -127,9 +127,13 @@ def _jedi_script(source: str, path: Path | None, workspace: Path | None):
     return jedi.Script(source, path=path, project=_jedi_project(workspace))
 
 
+def _candidate_path(request: ActionRequest, workspace: Path | None) -> Path:
+    """Where jedi is told the code lives (a loose buffer gets a name in the workspace)."""
+    return request.path or ((workspace or Path.cwd()) / "hearth_candidate.py")
+
+
 def _script(request: ActionRequest, edit: Edited, workspace: Path | None):
-    path = request.path or ((workspace or Path.cwd()) / "hearth_candidate.py")
-    return _jedi_script(edit.source, path, workspace)
+    return _jedi_script(edit.source, _candidate_path(request, workspace), workspace)
 
 
 def _with_jedi(request: ActionRequest, candidate: Candidate,
@@ -747,7 +751,7 @@ class ReturnTypeCheck:
                  and start <= nodes[0].lineno <= end]
         if not names:
             return []
-        path = request.path or ((self.workspace or Path.cwd()) / "hearth_candidate.py")
+        path = _candidate_path(request, self.workspace)
         changed = []
         try:
             for name in names:
