@@ -227,16 +227,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_action(args: argparse.Namespace) -> int:
-    """Any action at FILE:LINE, through the same core as the language server."""
-    from hearth.core.actions import action_named
-    from hearth.core.actions.base import ActionRequest, language_of
-    from hearth.core.guardrails import AuditLog
-    from hearth.core.models.registry import make_backend
-    from hearth.core.pipeline.engine import EngineOptions, run_action
+    """Any action at FILE:LINE, through the same core Session as the language server."""
+    from hearth.core.session import Session
     from hearth.core.text import Pos
 
-    action = action_named(args.action)
-    assert action is not None
     path, line, last, col = parse_location(args.location)
     source = read_source(path)
     root = project_root(path.resolve().parent)
@@ -249,24 +243,16 @@ def cmd_action(args: argparse.Namespace) -> int:
     end = Pos(last, 0) if last is not None else None  # a FILE:A-B range selects whole lines
     if end is None and getattr(args, "instruction", None):
         end = Pos(line, 0)  # an instruction without a range applies to that line
-    request = ActionRequest(source=source, position=position, end=end, path=path,
-                            language=language_of(path) or "text",
-                            instruction=getattr(args, "instruction", None), workspace=root)
-    backend = make_backend(settings.model, settings.openai)
-    options = EngineOptions.from_settings(settings, AuditLog(), root)
-    context = None
-    if root is not None and settings.index.enabled and not args.no_context:
-        from hearth.core.pipeline.context import memory_context
-
-        index = open_index(root, settings)
-        index.build(progress=terminal_progress(args, "hearth: indexing"))
-        context = memory_context(lambda path: index, settings.index.context_tokens)
+    session = Session(settings, root)
+    action = session.action(args.action)
+    request = session.request(source, position, path=path, end=end,
+                              instruction=getattr(args, "instruction", None))
     try:
-        result = run_action(action, request, backend, options, progress=progress_printer(args),
-                            context_provider=context)
+        if root is not None and settings.index.enabled and not args.no_context:
+            session.open_index(root).build(progress=terminal_progress(args, "hearth: indexing"))
+        result = session.run(action, request, progress=progress_printer(args))
     finally:
-        if context is not None:
-            index.close()
+        session.close()
     written = []
     if args.write:
         if result.new_source is not None and result.new_source != source:
@@ -289,12 +275,12 @@ def cmd_action(args: argparse.Namespace) -> int:
         payload["diff"] = text_out = unified_diff(path, source, result.new_source)
     for change in result.files:
         text_out += unified_diff(change.path, change.old_text or "", change.new_text)
-    payload.update(result.payload)
-    if "markdown" in result.payload:
-        text_out = result.payload["markdown"]
+    payload.update(result.report())
+    if result.markdown is not None:
+        text_out = result.markdown
     emit(args, payload, text_out)
     if not args.json:
-        how = "a rule-based fix, no model" if result.payload.get("method") == "rule" \
+        how = "a rule-based fix, no model" if result.method == "rule" \
             else f"{result.samples} sample(s), {result.tokens} tokens"
         print(f"hearth: {result.title}: confidence {result.confidence}, {how}, "
               f"{result.elapsed_s:.1f} s"
@@ -304,9 +290,9 @@ def cmd_action(args: argparse.Namespace) -> int:
 
 
 def open_index(root: Path, settings: Settings):
-    from hearth.core.memory import WorkspaceIndex
+    from hearth.core.session import Session
 
-    return WorkspaceIndex(root, settings=settings.index.for_core())
+    return Session(settings, root).open_index(root)
 
 
 def terminal_progress(args: argparse.Namespace, what: str) -> Callable[[int, int], None]:
@@ -542,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(action.name, help=action.cli_help)
         command.add_argument("location", metavar="FILE:LINE",
                              help="FILE:LINE, FILE:LINE:COL or FILE:FIRST-LAST (lines from 1)")
-        if action.name == "generate":
+        if action.takes_instruction:
             command.add_argument("--instruction", help="what to write, for a line or a range")
         command.add_argument("--write", action="store_true", help="write the result")
         command.add_argument("--json", action="store_true", help="one JSON object on stdout")

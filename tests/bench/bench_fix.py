@@ -27,13 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "server"))
 
-from hearth.core.actions.base import ActionRequest  # noqa: E402
-from hearth.core.actions.fix import FixAction, analyse  # noqa: E402
+from hearth.core.analysis.context import AnalysisContext  # noqa: E402
 from hearth.core.analysis import new_findings  # noqa: E402
 from hearth.core.errors import HearthError  # noqa: E402
 from hearth.core.models.llama_cpp import LlamaCppBackend  # noqa: E402
 from hearth.core.models.manifest import load_manifest, model_file  # noqa: E402
-from hearth.core.pipeline.engine import EngineOptions, run_action  # noqa: E402
+from hearth.core.session import Session  # noqa: E402
 from hearth.core.text import Pos  # noqa: E402
 from hearth.settings import Settings  # noqa: E402
 
@@ -60,7 +59,8 @@ def _diff(before: str, after: str | None) -> str:
 def judge(path: Path, code: str, before: str, after: str | None) -> tuple[bool, str]:
     if after is None:
         return False, "no result"
-    old, new = analyse(before, path, None), analyse(after, path, None)
+    judge_with = AnalysisContext()  # every rule on, as the corpus's README expects
+    old, new = judge_with.diagnostics(before, path), judge_with.diagnostics(after, path)
     if sum(d.code == code for d in new) >= sum(d.code == code for d in old):
         return False, f"{code} still reported"
     introduced = new_findings(old, new)
@@ -86,18 +86,20 @@ def main() -> None:
     for samples in [int(n) for n in args.samples.split(",")]:
         # What a user gets: the default settings' pipeline (shared validators, the ranker,
         # the confidence threshold), with only the number of samples changed.
-        options = replace(EngineOptions.from_settings(Settings(), workspace=None),
-                          samples=samples)
+        defaults = Settings()
+        session = Session(replace(defaults, generation=replace(defaults.generation,
+                                                               samples=samples)),
+                          None, backend=backend)
         rows, times = [], []
         for path, code, line in selected:
             source = path.read_text(encoding="utf-8")
-            request = ActionRequest(source, Pos(line - 1, 0), path=path,
-                                    extra={"code": code, "line": line - 1})
+            request = session.request(source, Pos(line - 1, 0), path=path,
+                                      extra={"code": code, "line": line - 1})
             start = time.perf_counter()
             try:
-                result = run_action(FixAction(), request, backend, options)
+                result = session.run("fix", request, use_context=False)
                 after, note = result.new_source, "; ".join(result.reasons)
-                method = result.payload.get("method", "model")
+                method = result.method
                 low = result.low_confidence
             except HearthError as exc:
                 after, note, method, low = None, exc.message, "none", False

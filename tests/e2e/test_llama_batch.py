@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hearth.core.actions.base import ActionRequest
+from hearth.core.pipeline.types import ActionRequest
 from hearth.core.actions.generate import GenerateAction
 from hearth.core.cancel import Cancelled, CancelToken
 from hearth.core.errors import HearthError

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hearth.core.actions.base import ActionRequest
+from hearth.core.pipeline.types import ActionRequest
 from hearth.core.actions.generate import GenerateAction
 from hearth.core.cancel import Cancelled, CancelToken
 from hearth.core.errors import HearthError

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hearth.core.actions.base import ActionRequest
+from hearth.core.pipeline.types import ActionRequest
 from hearth.core.actions.fix import FixAction, region_for
 from hearth.core.models.backend import Completion
-from hearth.core.pipeline.validate import FixScopeCheck
+from hearth.core.actions.fix_checks import FixScopeCheck
 from hearth.core.text import Pos
+from tests.unit.action_steps import candidate_of
 
 MODULE = '''"""Tools."""
 
@@ -43,19 +44,19 @@ def test_offers_one_fix_per_diagnostic_and_only_the_requested_one_on_resolve():
 
 def test_a_real_fix_passes_and_a_repeated_import_is_not_duplicated():
     fix = FixAction()
-    candidate = fix.candidate(request(MODULE, 7, "HS103"), answer(
+    candidate = candidate_of(fix, request(MODULE, 7, "HS103"), answer(
         "import subprocess\nimport shlex\n\n\ndef run(cmd):\n"
         "    return subprocess.run(shlex.split(cmd))\n"))
     assert candidate.usable, candidate.findings
-    assert candidate.payload["added_imports"] == ["import shlex"]
+    assert candidate.details.added_imports == ["import shlex"]
     assert candidate.new_source.count("import subprocess") == 1
     assert "import subprocess\nimport shlex\n" in candidate.new_source
-    assert candidate.payload["fixed"] == ["HS103"]
+    assert candidate.details.fixed == ["HS103"]
 
 
 def test_an_answer_that_changes_nothing_is_refused():
     fix = FixAction()
-    candidate = fix.candidate(request(MODULE, 7, "HS103"), answer(
+    candidate = candidate_of(fix, request(MODULE, 7, "HS103"), answer(
         "def run(cmd):\n    return subprocess.run(cmd, shell=True)\n"))
     assert not candidate.usable
     assert any(f.rule == "unchanged" for f in candidate.findings)
@@ -63,7 +64,7 @@ def test_an_answer_that_changes_nothing_is_refused():
 
 def test_an_answer_that_adds_a_problem_is_refused():
     fix = FixAction()
-    candidate = fix.candidate(request(MODULE, 7, "HS103"), answer(
+    candidate = candidate_of(fix, request(MODULE, 7, "HS103"), answer(
         "def run(cmd):\n    unused = 1\n    return subprocess.run(cmd.split())\n"))
     assert any(f.rule == "new-diagnostic" and "F841" in f.reason for f in candidate.findings)
 
@@ -71,7 +72,7 @@ def test_an_answer_that_adds_a_problem_is_refused():
 def test_an_unused_import_is_deleted_with_its_line():
     source = "import os\nimport json\n\n\ndef load(t):\n    return json.loads(t)\n"
     fix = FixAction()
-    candidate = fix.candidate(request(source, 0, "F401"), answer(""))
+    candidate = candidate_of(fix, request(source, 0, "F401"), answer(""))
     assert candidate.usable, candidate.findings
     assert candidate.new_source == "import json\n\n\ndef load(t):\n    return json.loads(t)\n"
 
@@ -81,16 +82,16 @@ def test_an_import_whose_last_use_the_fix_replaced_goes_with_it():
              '    os.system("tar czf backup.tgz " + folder)\n'
     fix = FixAction()
     fix_request = request(source, 6, "HS102")
-    candidate = fix.candidate(fix_request, answer(
+    candidate = candidate_of(fix, fix_request, answer(
         "import subprocess\n\n\ndef archive(folder):\n"
         '    subprocess.run(["tar", "czf", "backup.tgz", folder], check=True)\n'))
     assert candidate.usable, candidate.findings
-    assert candidate.payload["removed_imports"] == ["import os"]
+    assert candidate.details.removed_imports == ["import os"]
     # The scope check counts that import as part of the fix, not as a change elsewhere.
     assert FixScopeCheck()(fix_request, candidate) == []
-    stray = replace(candidate, payload={**candidate.payload, "removed_imports": []})
+    stray = replace(candidate, details=replace(candidate.details, removed_imports=[]))
     assert [f.rule for f in FixScopeCheck()(fix_request, stray)] == ["outside-region"]
-    assert candidate.payload["added_imports"] == ["import subprocess"]
+    assert candidate.details.added_imports == ["import subprocess"]
     assert candidate.new_source == (
         '"""Archiving."""\n\nimport subprocess\n\n\ndef archive(folder):\n'
         '    subprocess.run(["tar", "czf", "backup.tgz", folder], check=True)\n')
@@ -98,21 +99,21 @@ def test_an_import_whose_last_use_the_fix_replaced_goes_with_it():
 
 def test_an_import_still_used_elsewhere_or_shared_with_other_names_is_kept():
     fix = FixAction()
-    still_used = fix.candidate(request(MODULE, 7, "HS103"), answer(
+    still_used = candidate_of(fix, request(MODULE, 7, "HS103"), answer(
         "import shlex\n\n\ndef run(cmd):\n    return subprocess.run(shlex.split(cmd))\n"))
-    assert "removed_imports" not in still_used.payload  # os and subprocess are still used
+    assert still_used.details.removed_imports == []  # os and subprocess are still used
     shared = "import os, sys\n\n\ndef run(cmd):\n    os.system(cmd)\n    return sys.argv\n"
-    candidate = fix.candidate(request(shared, 4, "HS102"), answer(
+    candidate = candidate_of(fix, request(shared, 4, "HS102"), answer(
         "import subprocess\n\n\ndef run(cmd):\n    subprocess.run(cmd.split())\n"
         "    return sys.argv\n"))
-    assert "removed_imports" not in candidate.payload
+    assert candidate.details.removed_imports == []
     assert any(f.rule == "new-diagnostic" and "F401" in f.reason for f in candidate.findings)
 
 
 def test_a_missing_import_goes_to_the_top():
     source = '"""Geometry."""\n\n\ndef hyp(a, b):\n    return math.sqrt(a * a + b * b)\n'
     fix = FixAction()
-    candidate = fix.candidate(request(source, 4, "F821"), answer(
+    candidate = candidate_of(fix, request(source, 4, "F821"), answer(
         "import math\n\ndef hyp(a, b):\n    return math.sqrt(a * a + b * b)\n"))
     assert candidate.usable, candidate.findings
     assert candidate.new_source.startswith('"""Geometry."""\nimport math\n\n\ndef hyp')
@@ -122,7 +123,7 @@ def test_a_lost_function_is_refused():
     source = ("def outer(x):\n    def helper(y):\n        return y == None\n"
               "    return helper(x)\n")
     fix = FixAction()
-    candidate = fix.candidate(request(source, 2, "E711"), answer(
+    candidate = candidate_of(fix, request(source, 2, "E711"), answer(
         "def outer(x):\n    return x is None\n"))
     assert any(f.rule == "lost-function" for f in candidate.findings)
 
@@ -132,7 +133,7 @@ def test_a_syntax_error_region_keeps_the_blank_lines_around_it():
     region = region_for(source, 3)
     assert (region.start, region.end, region.kind) == (0, 4, "lines")
     fix = FixAction()
-    candidate = fix.candidate(request(source, 3, "E999"), answer(
+    candidate = candidate_of(fix, request(source, 3, "E999"), answer(
         '"""Greet."""\n\n\ndef greet(name):\n    return name\n'))
     assert candidate.usable, candidate.findings
     assert candidate.new_source == '"""Greet."""\n\n\ndef greet(name):\n    return name\n'
@@ -151,15 +152,15 @@ def test_fix_hints_prefer_one_instruction_over_the_rules_advice() -> None:
 def test_blank_lines_the_answer_got_wrong_are_repaired_not_refused():
     source = '"""Greet."""\n\n\ndef greet(name)\n    return name\n'
     fix = FixAction()
-    too_few = fix.candidate(request(source, 3, "E999"), answer(
+    too_few = candidate_of(fix, request(source, 3, "E999"), answer(
         '"""Greet."""\n\ndef greet(name):\n    return name\n'))
-    too_many = fix.candidate(request(source, 3, "E999"), answer(
+    too_many = candidate_of(fix, request(source, 3, "E999"), answer(
         '"""Greet."""\n\n\n\n\ndef greet(name):\n    return name\n'))
     for candidate in (too_few, too_many):
         assert candidate.usable, candidate.findings
         assert candidate.new_source == '"""Greet."""\n\n\ndef greet(name):\n    return name\n'
     nested = "def f(x):\n    y = x == None\n    return y\n"
-    candidate = fix.candidate(request(nested, 1, "E711"), answer(
+    candidate = candidate_of(fix, request(nested, 1, "E711"), answer(
         "def f(x):\n    y = x is None\n\n\n    return y\n"))
     assert candidate.usable, candidate.findings
     assert candidate.new_source == "def f(x):\n    y = x is None\n\n    return y\n"
@@ -169,11 +170,11 @@ def test_an_answer_that_stops_using_a_parameter_is_refused():
     source = ("def find(cursor, name):\n"
               "    cursor.execute(f\"SELECT id FROM users WHERE name = '{name}'\")\n")
     fix = FixAction()
-    dropped = fix.candidate(request(source, 1, "HS106"), answer(
+    dropped = candidate_of(fix, request(source, 1, "HS106"), answer(
         'def find(cursor, name):\n    cursor.execute("SELECT id FROM users WHERE name = ?")\n'))
     assert [f.rule for f in dropped.findings if f.fatal] == ["dropped-input"]
     assert "`name`" in dropped.findings[0].reason
-    kept = fix.candidate(request(source, 1, "HS106"), answer(
+    kept = candidate_of(fix, request(source, 1, "HS106"), answer(
         'def find(cursor, name):\n'
         '    cursor.execute("SELECT id FROM users WHERE name = ?", (name,))\n'))
     assert kept.usable, kept.findings

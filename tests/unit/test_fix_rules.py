@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hearth.core.actions.base import ActionRequest
+from hearth.core.pipeline.types import ActionRequest
 from hearth.core.actions.fix import FixAction
 from hearth.core.actions.fix_rules import rule_fix
 from hearth.core.cancel import CancelToken
@@ -107,8 +107,8 @@ def test_a_rule_fix_that_passes_the_checks_is_taken_without_asking_the_model():
     result = run_action(FixAction(), fix_request(source, 2, "F401"), backend,
                         EngineOptions(samples=3))
     assert backend.requests == 0
-    assert result.payload["method"] == "rule" and result.tokens == 0
-    assert result.confidence == 1.0 and result.payload["fixed"] == ["F401"]
+    assert result.method == "rule" and result.tokens == 0
+    assert result.confidence == 1.0 and result.details.fixed == ["F401"]
     assert result.new_source == source.replace("import os\n", "")
 
 
@@ -117,7 +117,7 @@ def test_a_rule_fix_that_fails_the_checks_falls_back_to_the_model():
     backend = CountingBackend("def f():\n    pass\n")
     result = run_action(FixAction(), fix_request(source, 4, "F841"), backend,
                         EngineOptions(samples=1))
-    assert backend.requests == 1 and "method" not in result.payload
+    assert backend.requests == 1 and result.method == "model"
     assert result.new_source == '"""Stub."""\n\n\ndef f():\n    pass\n'
 
 
@@ -125,5 +125,5 @@ def test_a_dead_assignment_that_was_a_parameters_only_reader_still_goes():
     source = '"""Math."""\n\n\ndef f(x):\n    y = x + 1\n    return 0\n'
     result = run_action(FixAction(), fix_request(source, 4, "F841"), CountingBackend(""),
                         EngineOptions(samples=1))
-    assert result.payload["method"] == "rule"
+    assert result.method == "rule"
     assert result.new_source == '"""Math."""\n\n\ndef f(x):\n    return 0\n'

@@ -6,12 +6,13 @@ import ast
 
 import pytest
 
-from hearth.core.actions.base import ActionRequest
+from hearth.core.pipeline.types import ActionRequest
 from hearth.core.actions.generate import GenerateAction, body_ended
-from hearth.core.actions.python_targets import function_at, stub_functions
+from hearth.core.analysis.python_targets import function_at, stub_functions
 from hearth.core.models.backend import Completion
 from hearth.core.pipeline.extract import code_blocks, longest_parsable_prefix, main_code, reindent
 from hearth.core.text import Pos, TextEdit, apply_edits, newline_of, split_lines
+from tests.unit.action_steps import candidate_of, prompt_of
 
 STUBS = '''import math
 
@@ -79,10 +80,10 @@ def test_class_context_is_given_for_methods():
 def test_docstring_only_stub_keeps_the_docstring_and_appends_the_body():
     action = GenerateAction()
     request = ActionRequest(STUBS, Pos(3, 4))
-    prompt = action.prompt(request, [], 128)
+    prompt = prompt_of(action, request, [], 128)
     assert prompt.prefill.startswith("```python\ndef area(r: float) -> float:\n")
     answer = prompt.prefill + "    return math.pi * r ** 2\n```"
-    candidate = action.candidate(request, completion(answer))
+    candidate = candidate_of(action, request, completion(answer))
     assert candidate.usable
     assert '    """Area of a circle of radius r."""\n    return math.pi * r ** 2\n' in \
         candidate.new_source
@@ -95,16 +96,16 @@ def test_docstring_only_stub_keeps_the_docstring_and_appends_the_body():
 def test_todo_comment_and_pass_are_replaced():
     action = GenerateAction()
     request = ActionRequest(STUBS, Pos(8, 0))
-    prompt = action.prompt(request, [], 128)
-    candidate = action.candidate(request, completion(prompt.prefill + "    return 2 * x\n"))
+    prompt = prompt_of(action, request, [], 128)
+    candidate = candidate_of(action, request, completion(prompt.prefill + "    return 2 * x\n"))
     assert "def todo(x):\n    return 2 * x\n\n\ndef ellipsis" in candidate.new_source
 
 
 def test_one_line_stub_gets_a_body_on_its_own_lines():
     action = GenerateAction()
     request = ActionRequest(STUBS, Pos(12, 0))
-    prompt = action.prompt(request, [], 128)
-    candidate = action.candidate(request, completion(
+    prompt = prompt_of(action, request, [], 128)
+    candidate = candidate_of(action, request, completion(
         prompt.prefill + "    y = x * 3\n    return y\n"))
     assert "def ellipsis(x):\n    y = x * 3\n    return y\n" in candidate.new_source
     ast.parse(candidate.new_source)
@@ -113,16 +114,16 @@ def test_one_line_stub_gets_a_body_on_its_own_lines():
 def test_method_body_is_indented_for_the_class():
     action = GenerateAction()
     request = ActionRequest(STUBS, Pos(20, 0))
-    prompt = action.prompt(request, [], 128)
-    candidate = action.candidate(request, completion(prompt.prefill + "    return self.sides\n"))
+    prompt = prompt_of(action, request, [], 128)
+    candidate = candidate_of(action, request, completion(prompt.prefill + "    return self.sides\n"))
     assert "    def perimeter(self):\n        return self.sides\n" in candidate.new_source
 
 
 def test_answer_that_is_itself_a_stub_is_rejected():
     action = GenerateAction()
     request = ActionRequest(STUBS, Pos(8, 0))
-    prompt = action.prompt(request, [], 128)
-    candidate = action.candidate(request, completion(prompt.prefill + "    pass\n"))
+    prompt = prompt_of(action, request, [], 128)
+    candidate = candidate_of(action, request, completion(prompt.prefill + "    pass\n"))
     assert not candidate.usable
     assert candidate.findings[0].rule == "trivial-body"
 
@@ -130,7 +131,7 @@ def test_answer_that_is_itself_a_stub_is_rejected():
 def test_answer_without_the_function_is_rejected():
     action = GenerateAction()
     request = ActionRequest(STUBS, Pos(8, 0))
-    candidate = action.candidate(request, Completion("I cannot help with that.", 5, "stop", 0.1))
+    candidate = candidate_of(action, request, Completion("I cannot help with that.", 5, "stop", 0.1))
     assert not candidate.usable and candidate.findings[0].rule == "no-function"
 
 
@@ -139,7 +140,7 @@ def test_unprefilled_answer_with_prose_and_fences():
     request = ActionRequest(STUBS, Pos(8, 0))
     answer = ("Sure! Here it is:\n```python\ndef todo(x):\n    # doubles\n    return x * 2\n```\n"
               "This doubles x.")
-    candidate = action.candidate(request, Completion(answer, 30, "stop", 0.1))
+    candidate = candidate_of(action, request, Completion(answer, 30, "stop", 0.1))
     assert "def todo(x):\n    # doubles\n    return x * 2\n" in candidate.new_source
 
 
@@ -147,8 +148,8 @@ def test_crlf_and_tabs_are_preserved():
     source = "def f(a):\r\n\t\"\"\"Doc.\"\"\"\r\n\tpass\r\n\r\nx = 1\r\n"
     action = GenerateAction()
     request = ActionRequest(source, Pos(2, 1))
-    prompt = action.prompt(request, [], 64)
-    candidate = action.candidate(request, completion(
+    prompt = prompt_of(action, request, [], 64)
+    candidate = candidate_of(action, request, completion(
         prompt.prefill + "    if a:\n        return 1\n    return 2\n"))
     assert candidate.new_source == ("def f(a):\r\n\t\"\"\"Doc.\"\"\"\r\n\tif a:\r\n\t\treturn 1"
                                     "\r\n\treturn 2\r\n\r\nx = 1\r\n")
@@ -196,12 +197,12 @@ def test_todo_line_in_another_language_is_replaced_by_the_continuation():
     request = ActionRequest(JS, Pos(1, 5), language="javascript")
     [offer] = action.offers(request)
     assert offer.title.startswith("Hearth: Generate code for “return the sum")
-    prompt = action.prompt(request, [], 64)
+    prompt = prompt_of(action, request, [], 64)
     assert prompt.prefill == "```javascript\nfunction total(items) {\n"
     assert not prompt.stop_when("  let sum = 0;\n")
     assert prompt.stop_when("  return 1;\n}\n")
     answer = prompt.prefill + "  return items.reduce((s, i) => s + i.price * i.qty, 0);\n}\n"
-    candidate = action.candidate(request, completion(answer))
+    candidate = candidate_of(action, request, completion(answer))
     assert candidate.usable
     assert candidate.new_source == (
         "function total(items) {\n  return items.reduce((s, i) => s + i.price * i.qty, 0);\n}\n")
@@ -214,8 +215,8 @@ def test_a_todo_with_the_wrong_comment_syntax_is_not_offered():
 def test_a_javascript_answer_that_does_not_parse_is_rejected():
     action = GenerateAction()
     request = ActionRequest(JS, Pos(1, 0), language="javascript")
-    prompt = action.prompt(request, [], 64)
-    candidate = action.candidate(request, completion(prompt.prefill + "  return (1 + ;\n}\n"))
+    prompt = prompt_of(action, request, [], 64)
+    candidate = candidate_of(action, request, completion(prompt.prefill + "  return (1 + ;\n}\n"))
     assert any(f.rule == "syntax" and f.fatal for f in candidate.findings)
 
 
@@ -226,9 +227,9 @@ def test_selection_with_an_instruction_is_rewritten_in_place():
     request = ActionRequest(source, Pos(1, 4), end=Pos(4, 0), instruction="use a comprehension")
     [offer] = action.offers(request)
     assert offer.title == "Hearth: Generate from instruction"
-    prompt = action.prompt(request, [], 64)
+    prompt = prompt_of(action, request, [], 64)
     assert "use a comprehension" in prompt.messages[1].content
-    candidate = action.candidate(request, completion(
+    candidate = candidate_of(action, request, completion(
         prompt.prefill + "out = [x * 2 for x in xs]\n```"))
     assert candidate.new_source == ("def f(xs):\n    out = [x * 2 for x in xs]\n"
                                     "    return out\n")
@@ -240,9 +241,9 @@ def test_a_stub_in_a_file_with_a_syntax_error_elsewhere():
     action = GenerateAction()
     request = ActionRequest(source, Pos(7, 8))
     [offer] = action.offers(request)
-    prompt = action.prompt(request, [], 64)
+    prompt = prompt_of(action, request, [], 64)
     assert prompt.prefill.startswith("```python\ndef m(self, a):")
-    candidate = action.candidate(request, completion(prompt.prefill + "    return a * 2\n"))
+    candidate = candidate_of(action, request, completion(prompt.prefill + "    return a * 2\n"))
     assert candidate.usable
     assert candidate.new_source.endswith(
         "    def m(self, a):\n        \"\"\"Return a doubled.\"\"\"\n        return a * 2\n")

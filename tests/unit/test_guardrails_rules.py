@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hearth.core.actions.base import Candidate
+from hearth.core.pipeline.types import Candidate
 from hearth.core.guardrails import RULES, GuardFinding, unknown_rule_ids
 from hearth.core.guardrails.rules import is_enabled, normalise, verdict
 from hearth.core.pipeline.engine import score

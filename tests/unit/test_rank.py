@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hearth.core.actions.base import ActionRequest, Candidate, Finding
+from hearth.core.pipeline.types import ActionRequest, Candidate, Finding
 from hearth.core.pipeline.rank import (
     ExecutionRanker,
     default_ranker,
@@ -138,7 +138,7 @@ def ranked_run(names: list[str], tmp_path: Path) -> tuple[list[Candidate], list[
     path.write_text(STUB, encoding="utf-8")
     request = ActionRequest(STUB, Pos(STUB.count("\n") - 1, 4), path=path, workspace=tmp_path)
     candidates = [Candidate(None, new_source=STUB.replace("    pass\n", BODIES[name]),
-                            payload={"function": "total"}) for name in names]
+                            function="total") for name in names]
     for candidate in candidates:
         candidate.confidence = confidence(candidate.findings)
     return candidates, default_ranker(tmp_path)(request, candidates)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hearth.core.actions import action_named
-from hearth.core.actions.base import ActionRequest, Candidate
+from hearth.core.pipeline.types import ActionRequest, Candidate
 from hearth.core.actions.tests import (
     TestsAction,
     find_target,
@@ -26,6 +26,7 @@ from hearth.core.errors import HearthError
 from hearth.core.models.backend import Completion, GenerationRequest
 from hearth.core.pipeline.engine import EngineOptions, run_action
 from hearth.core.text import Pos
+from tests.unit.action_steps import candidate_of, prompt_of
 
 PRICING = '''"""Prices."""
 
@@ -133,7 +134,7 @@ def test_not_offered_in_test_files_other_languages_or_unsaved_buffers(src_projec
     request.language, request.path = "python", None
     assert TestsAction().offers(request) == []
     with pytest.raises(HearthError, match="Nothing to test here"):
-        TestsAction().prompt(request, [], 400)
+        prompt_of(TestsAction(), request, [], 400)
 
 
 # -- import paths from the layout ------------------------------------------------------------
@@ -300,16 +301,16 @@ def discount_candidate(project: Path, body: str) -> Candidate:
     """What the action makes of an answer ``body`` for tests of ``discount``."""
     action = TestsAction()
     request = request_for(project / "src/shop/pricing.py", "return round", project)
-    return action.candidate(request, completion(action.prompt(request, [], 400).prefill, body))
+    return candidate_of(action, request, completion(prompt_of(action, request, [], 400).prefill, body))
 
 
 def test_only_the_passing_test_is_kept(src_project: Path):
     action = TestsAction()
     request = request_for(src_project / "src/shop/pricing.py", "return round", src_project)
-    prompt = action.prompt(request, [], 400)
+    prompt = prompt_of(action, request, [], 400)
     assert prompt.prefill == ("```python\nimport pytest\nfrom shop.pricing import discount\n\n\n"
                               "def test_discount_")
-    candidate = action.candidate(request, completion(prompt.prefill, """
+    candidate = candidate_of(action, request, completion(prompt.prefill, """
 
         def test_discount_ten_percent_off():
             assert discount(100, 10) == 90.0
@@ -327,9 +328,9 @@ def test_only_the_passing_test_is_kept(src_project: Path):
             discount(1, 2)
         """))
     assert candidate.usable
-    payload = candidate.payload
-    assert (payload["generated"], payload["passed"], payload["failed"]) == (3, 1, 2)
-    reasons = {d["test"]: d["reason"] for d in payload["dropped"]}
+    details = candidate.details
+    assert (details.generated, details.passed, details.failed) == (3, 1, 2)
+    reasons = {d["test"]: d["reason"] for d in details.dropped}
     assert reasons["test_wrong_expectation"].endswith("assert 80 == 90.0")
     assert reasons["test_asserts_nothing"] == "asserts nothing"
     [change] = candidate.files
@@ -338,10 +339,10 @@ def test_only_the_passing_test_is_kept(src_project: Path):
     assert "test_wrong_expectation" not in change.new_text
     # Its import goes with it, and a star import never comes in.
     assert "json" not in change.new_text and "typing" not in change.new_text
-    assert payload["test_code"] in change.new_text
-    assert payload["test_file"] == str(change.path)
+    assert details.test_code in change.new_text
+    assert details.test_file == str(change.path)
     [finding] = candidate.findings
-    assert finding.rule == "dropped-tests" and finding.penalty == pytest.approx(0.5 * 2 / 3)
+    assert finding.rule == "dropped-tests" and finding.penalty == pytest.approx(0.5 * 2 / 3, abs=1e-4)  # the table rounds to 4 places
     assert candidate.new_source is None and candidate.edits == []
     assert not (src_project / "tests").exists()  # nothing is written by the action itself
 
@@ -351,10 +352,10 @@ def test_methods_are_tested_through_their_class_and_the_editor_text_is_what_runs
     request = request_for(src_project / "src/shop/pricing.py", "self.items.append", src_project)
     # The unsaved editor text differs from the file on disk: the tests run against it.
     request.source = request.source.replace('"negative price"', '"price below zero"')
-    prompt = action.prompt(request, [], 400)
+    prompt = prompt_of(action, request, [], 400)
     assert "from shop.pricing import Cart" in prompt.prefill
     assert "method of `Cart`" in prompt.messages[-1].content
-    candidate = action.candidate(request, completion(prompt.prefill, """
+    candidate = candidate_of(action, request, completion(prompt.prefill, """
 
         class TestAdd:
             def test_adds(self):
@@ -366,7 +367,7 @@ def test_methods_are_tested_through_their_class_and_the_editor_text_is_what_runs
                 with pytest.raises(ValueError, match="price below zero"):
                     Cart().add("tea", -1)
         """))
-    assert candidate.payload["passed"] == 2 and candidate.findings == []
+    assert candidate.details.passed == 2 and candidate.findings == []
 
 
 def test_appending_to_an_existing_test_file_leaves_it_intact(src_project: Path):
@@ -380,7 +381,7 @@ def test_appending_to_an_existing_test_file_leaves_it_intact(src_project: Path):
         def test_other():
             assert discount(10, 100) == 0.0
         """)
-    assert candidate.payload["passed"] == 2
+    assert candidate.details.passed == 2
     [change] = candidate.files
     assert change.old_text == EXISTING
     old_tree, new_tree = ast.parse(EXISTING), ast.parse(change.new_text)
@@ -402,13 +403,13 @@ def test_no_passing_test_makes_the_candidate_unusable_and_says_why(src_project: 
     assert not candidate.usable
     [finding] = candidate.findings
     assert finding.fatal and "not_a_real_module" in finding.reason
-    assert candidate.payload["passed"] == 0 and candidate.files == []
+    assert candidate.details.passed == 0 and candidate.files == []
 
 
 def test_an_answer_without_tests_is_unusable(src_project: Path):
     action = TestsAction()
     request = request_for(src_project / "src/shop/pricing.py", "return round", src_project)
-    candidate = action.candidate(request, completion("```python\n", "x = 1\n"))
+    candidate = candidate_of(action, request, completion("```python\n", "x = 1\n"))
     assert not candidate.usable and "no pytest test" in candidate.findings[0].reason
 
 
@@ -416,7 +417,7 @@ def test_a_test_file_that_does_not_parse_is_refused_before_the_model_runs(src_pr
     write(src_project / "tests/test_pricing.py", "def test_broken(:\n")
     request = request_for(src_project / "src/shop/pricing.py", "return round", src_project)
     with pytest.raises(HearthError, match="does not parse"):
-        TestsAction().prompt(request, [], 400)
+        prompt_of(TestsAction(), request, [], 400)
 
 
 class ScriptedBackend:
@@ -448,7 +449,7 @@ def test_the_engine_picks_the_sample_with_fewer_dropped_tests(src_project: Path)
     whole = "\ndef test_a():\n    assert discount(10, 0) == 10\n"
     result = run_action(TestsAction(), request, ScriptedBackend([half, whole]),
                         EngineOptions(samples=2))
-    assert result.payload["passed"] == 1 and result.payload["failed"] == 0
+    assert result.details.passed == 1 and result.details.failed == 0
     assert result.confidence == 1.0 and result.files[0].new_text.count("def test_") == 1
 
     with pytest.raises(HearthError, match="none of the 1 generated test"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hearth.core.actions.base import ActionRequest, Candidate, Finding
+from hearth.core.pipeline.types import ActionRequest, Candidate, Finding
 from hearth.core.pipeline.engine import score
 from hearth.core.pipeline.scoring import (
     RULES,
@@ -20,16 +20,15 @@ from hearth.core.pipeline.scoring import (
     confidence_of,
     finding,
 )
+from hearth.core.actions.fix_checks import FixScopeCheck, ReturnTypeCheck
+from hearth.core.pipeline.defaults import default_validators
 from hearth.core.pipeline.validate import (
     ArityCheck,
     AttributeCheck,
-    FixScopeCheck,
     Flake8Check,
     ImportCheck,
     PlaceholderCheck,
-    ReturnTypeCheck,
     TrivialBodyCheck,
-    default_validators,
     written_lines,
 )
 from hearth.core.text import Pos
@@ -57,7 +56,7 @@ def target(path: str, items: list[int]) -> int:
 
 
 def request_and_candidate(body: str, workspace: Path, original: str = ORIGINAL,
-                          payload: dict | None = None) -> tuple[ActionRequest, Candidate]:
+                          function: str | None = None) -> tuple[ActionRequest, Candidate]:
     """The stub's ``pass`` replaced by ``body`` (indented by four spaces)."""
     path = workspace / "module.py"
     path.write_text(original, encoding="utf-8")
@@ -66,7 +65,7 @@ def request_and_candidate(body: str, workspace: Path, original: str = ORIGINAL,
     new = original.replace("    pass\n", indented) if body is not None else original
     request = ActionRequest(original, Pos(original.count("\n") - 1, 4), path=path,
                             workspace=workspace)
-    return request, Candidate(None, new_source=new, payload=payload or {})
+    return request, Candidate(None, new_source=new, function=function)
 
 
 def rules(findings: list[Finding]) -> list[str]:
@@ -281,7 +280,7 @@ def fix_candidate(new: str, tmp_path: Path) -> tuple[ActionRequest, Candidate]:
     request = ActionRequest(FIX_ORIGINAL, Pos(5, 4), path=tmp_path / "fix.py",
                             workspace=tmp_path)
     return request, Candidate(None, new_source=new,
-                              payload={"region": (4, 6), "target_codes": ["E999"]})
+                              region=(4, 6))
 
 
 def test_fix_inside_the_region_is_fine(tmp_path: Path) -> None:
@@ -387,15 +386,15 @@ def test_fix_checks_read_signatures_from_the_tree_when_the_original_parses(
     original = ("def keep(a,\n         b):\n    return a\n\n\n"
                 "def bug(x):\n    unused = 1\n    return x\n")
     request = ActionRequest(original, Pos(6, 4), path=tmp_path / "ok.py", workspace=tmp_path)
-    payload = {"region": (5, 7), "target_codes": ["F841"]}
+    region = (5, 7)
     fixed = original.replace("    unused = 1\n", "")
-    assert FixScopeCheck()(request, Candidate(None, new_source=fixed, payload=payload)) == []
+    assert FixScopeCheck()(request, Candidate(None, new_source=fixed, region=region)) == []
     # The same parameters on one line is not a new signature; an extra parameter is.
     reflowed = fixed.replace("def keep(a,\n         b):", "def keep(a, b):")
-    found = FixScopeCheck()(request, Candidate(None, new_source=reflowed, payload=payload))
+    found = FixScopeCheck()(request, Candidate(None, new_source=reflowed, region=region))
     assert "signature-changed" not in rules(found)
     widened = fixed.replace("def keep(a,\n         b):", "def keep(a, b, c=0):")
-    found = FixScopeCheck()(request, Candidate(None, new_source=widened, payload=payload))
+    found = FixScopeCheck()(request, Candidate(None, new_source=widened, region=region))
     assert "signature-changed" in rules(found) and "outside-region" in rules(found)
 
 
@@ -403,14 +402,14 @@ def test_a_fix_that_changes_what_a_function_returns_is_penalised(tmp_path: Path)
     original = ('"""Disk."""\n\nimport os\n\n\ndef usage(folder):\n'
                 '    return os.popen("du -sh " + folder).read()\n')
     request = ActionRequest(original, Pos(6, 4), path=tmp_path / "disk.py", workspace=tmp_path)
-    payload = {"region": (5, 6)}
+    region = (5, 6)
     changed = original.replace("import os", "import subprocess").replace(
         'os.popen("du -sh " + folder).read()',
         'subprocess.run(["du", "-sh", folder], capture_output=True, text=True)')
     found = ReturnTypeCheck(tmp_path)(request, Candidate(None, new_source=changed,
-                                                         payload=payload))
+                                                         region=region))
     assert rules(found) == ["return-type-changed"]
     assert "`usage`" in found[0].reason and "CompletedProcess" in found[0].reason
     kept = changed.replace("text=True)", "text=True).stdout")
     assert ReturnTypeCheck(tmp_path)(request, Candidate(None, new_source=kept,
-                                                        payload=payload)) == []
+                                                        region=region)) == []

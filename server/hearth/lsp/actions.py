@@ -14,10 +14,9 @@ import platformdirs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from hearth.core.actions.base import Action, ActionRequest, ActionResult
 from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
-from hearth.core.pipeline.engine import EngineOptions, run_action
+from hearth.core.pipeline.types import Action, ActionRequest, ActionResult
 from hearth.core.text import Pos, TextEdit, split_lines
 from hearth.lsp.convert import edits_to_client
 from hearth.lsp.diagnostics import from_lsp, to_lsp
@@ -152,7 +151,7 @@ def workspace_edit(server: HearthServer, uri: str, version: int | None,
 
 def show_markdown(server: HearthServer, result: ActionResult) -> str | None:
     """Write an explanation to the cache folder and ask the client to show it."""
-    markdown = result.payload.get("markdown")
+    markdown = result.markdown
     if not markdown:
         return None
     folder = Path(os.environ.get("HEARTH_CACHE_DIR") or platformdirs.user_cache_dir("hearth"))
@@ -187,15 +186,14 @@ async def compute(server: HearthServer, call: Invocation,
             "was offered; run it again.")
     cancel = CancelToken()
     job_id = server.track_job(cancel)
-    options = EngineOptions.from_settings(server.settings, server.audit, request.workspace)
+    session = server.session
+    overlay = server.memory.overlay if server.memory is not None else dict
     try:
         async with WorkProgress(server, action.title, cancel, progress_token) as progress:
             server.status("busy", action.title)
-            context = server.memory.context_provider() if server.memory is not None else None
             result = await server.run_inference(
-                lambda token: run_action(action, request, server.backend(), options,
-                                         cancel=token, progress=progress.report,
-                                         context_provider=context),
+                lambda token: session.run(action, request, cancel=token,
+                                          progress=progress.report, overlay=overlay),
                 cancel)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a clear answer
         raise server.user_error(exc) from None
@@ -223,7 +221,7 @@ def summary(result: ActionResult, applied: bool | None = None) -> dict[str, Any]
                         "end_line": c.end_line} for c in result.context]}
     if applied is not None:
         out["applied"] = applied
-    out.update({k: v for k, v in result.payload.items() if isinstance(v, (str, int, float))})
+    out.update({k: v for k, v in result.report().items() if isinstance(v, (str, int, float))})
     return out
 
 
@@ -250,7 +248,7 @@ def register(server: HearthServer) -> None:
                 log.exception("%s.offers failed", action.name)
                 continue
             # An action without an edit (Explain) is always a command; others resolve lazily.
-            lazy = resolvable and getattr(action, "makes_edits", True)
+            lazy = resolvable and action.makes_edits
             for offer in offers:
                 call = Invocation(action.name, uri, params.range.start, params.range.end,
                                   version, extra=offer.data or None)
@@ -278,7 +276,7 @@ def register(server: HearthServer) -> None:
             result, request, version = await compute(server, call)
             if not (result.edits or result.files):
                 out = summary(result)
-                if "markdown" in result.payload:
+                if result.markdown is not None:
                     out["path"] = show_markdown(server, result)
                 return out
             response = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(

@@ -11,7 +11,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from hearth.core.pipeline.validate import warm_up
+from hearth.core.session import Session
 from hearth.lsp.server import HearthServer
 from hearth.settings import load_settings
 
@@ -39,7 +39,7 @@ def editor_layer(init_options: dict[str, Any], pulled: dict[str, Any] | None) ->
 def apply_settings(server: HearthServer) -> None:
     settings, problems = load_settings(
         server.root, editor_layer(server.init_options, server.client_settings))
-    server.settings = settings
+    server.session.update_settings(settings)
     if problems:
         message = "Hearth settings: " + "; ".join(problems)
         log.warning(message)
@@ -67,13 +67,15 @@ def register(server: HearthServer) -> None:
         root_uri = params.root_uri
         if params.workspace_folders:
             root_uri = params.workspace_folders[0].uri
+        root = None
         if root_uri and root_uri.startswith("file:"):
-            server.root = Path(to_fs_path(root_uri))
+            root = Path(to_fs_path(root_uri))
         elif params.root_path:
-            server.root = Path(params.root_path)
+            root = Path(params.root_path)
         server.init_options = _hearth_section(params.initialization_options)
         # Problems are reported once the client can show messages, in `initialized`.
-        server.settings, _ = load_settings(server.root, server.init_options)
+        settings, _ = load_settings(root, server.init_options)
+        server.session = Session(settings, root, audit=server.audit)
 
     @server.feature(types.INITIALIZED)
     async def initialized(params: types.InitializedParams) -> None:
@@ -85,7 +87,7 @@ def register(server: HearthServer) -> None:
             await hook()
         # jedi and flake8 load typeshed and their plugins once (about 2 s): pay it now, off
         # the event loop, rather than in the first action the user waits for.
-        asyncio.get_running_loop().run_in_executor(None, warm_up, server.root)
+        asyncio.get_running_loop().run_in_executor(None, server.session.warm_up)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:

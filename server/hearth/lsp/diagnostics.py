@@ -10,7 +10,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from hearth.core.analysis import Finding, Severity, run_flake8, scan
+from hearth.core.analysis import Finding, Severity
 from hearth.core.errors import HearthError
 from hearth.core.text import Pos, split_lines
 from hearth.lsp.convert import to_client, to_core
@@ -27,19 +27,12 @@ LSP_TO_SEVERITY = {value: key for key, value in SEVERITY.items()}
 
 def analyse(server: HearthServer, uri: str, source: str) -> list[Finding]:
     """Every finding the settings ask for, for one Python document's text."""
-    settings = server.settings.diagnostics
     path = Path(to_fs_path(uri)) if uri.startswith("file:") else Path("untitled.py")
-    findings: list[Finding] = []
-    if settings.flake8:
-        try:
-            findings += run_flake8(source, path, server.root)
-        except HearthError as exc:  # a broken flake8 configuration: say so once per change
-            server.show(f"Hearth: {exc}", types.MessageType.Warning)
-    if settings.security:
-        disabled = [rule for rule in server.settings.guardrails.disabled_rules
-                    if rule.startswith("HS")]  # HG rules are the guardrails', not diagnostics
-        findings += scan(source, disabled=disabled)
-    return findings
+
+    def flake8_failed(exc: HearthError) -> None:  # a broken flake8 configuration: say so
+        server.show(f"Hearth: {exc}", types.MessageType.Warning)
+
+    return server.session.diagnostics(source, path, flake8_failed)
 
 
 def to_lsp(server: HearthServer, lines: list[str], finding: Finding) -> types.Diagnostic:

@@ -16,11 +16,13 @@ from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.memory import IndexSettings, IndexStats, WorkspaceIndex
 from hearth.core.memory.embed import tuning_hint
-from hearth.core.pipeline.context import memory_context
 from hearth.lsp.progress import WorkProgress
 from hearth.lsp.server import HearthServer
 
 log = logging.getLogger(__name__)
+# Files whose change means the analysis must read the environment afresh.
+ENVIRONMENT_FILES = frozenset({"pyvenv.cfg", "setup.cfg", "tox.ini", ".flake8",
+                               "pyproject.toml"})
 
 
 def _path(uri: str) -> Path | None:
@@ -40,19 +42,18 @@ class Memory:
 
     def __init__(self, server: HearthServer) -> None:
         self.server = server
-        self.indexes: dict[Path, WorkspaceIndex] = {}
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-index")
         self.cancel = CancelToken()
+
+    @property
+    def indexes(self) -> dict[Path, WorkspaceIndex]:
+        return self.server.session.indexes
 
     def settings(self) -> IndexSettings:
         return self.server.settings.index.for_core()
 
     def index_for(self, path: Path | None) -> WorkspaceIndex | None:
-        if path is None:
-            return None
-        resolved = path.resolve()
-        roots = [root for root in self.indexes if resolved.is_relative_to(root)]
-        return self.indexes[max(roots, key=lambda r: len(r.parts))] if roots else None
+        return self.server.session.index_for(path)
 
     def overlay(self) -> dict[Path, str]:
         """Unsaved text of open documents: searched, never stored."""
@@ -63,12 +64,6 @@ class Memory:
                 out[path.resolve()] = document.source
         return out
 
-    def context_provider(self):
-        if not self.server.settings.index.enabled or not self.indexes:
-            return None
-        return memory_context(self.index_for, self.server.settings.index.context_tokens,
-                              self.overlay)
-
     async def run(self, job, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.worker, job, *args)
 
@@ -76,11 +71,10 @@ class Memory:
         if not self.server.settings.index.enabled or not root.is_dir():
             return
         try:
-            index = WorkspaceIndex(root, settings=self.settings())
+            index = self.server.session.open_index(root)
         except HearthError as exc:
             self.server.show(f"Hearth: {exc}", types.MessageType.Warning)
             return
-        self.indexes[index.root] = index
         await self.build(index)
 
     async def settings_changed(self) -> None:
@@ -95,7 +89,7 @@ class Memory:
             asyncio.ensure_future(self.add_folder(root))
 
     async def remove_folder(self, root: Path) -> None:
-        index = self.indexes.pop(root.resolve(), None)
+        index = self.server.session.forget_index(root)
         if index is not None:
             await self.run(index.close)
 
@@ -176,8 +170,11 @@ def register(server: HearthServer) -> None:
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     async def watched_files(params: types.DidChangeWatchedFilesParams) -> None:
         for change in params.changes:
-            if (path := _path(change.uri)) is not None:
-                await memory.file_changed(path, change.type == types.FileChangeType.Deleted)
+            if (path := _path(change.uri)) is None:
+                continue
+            if path.name in ENVIRONMENT_FILES:  # a virtualenv or a linter's settings
+                server.session.environment_changed()
+            await memory.file_changed(path, change.type == types.FileChangeType.Deleted)
 
     @server.command("hearth.indexWorkspace")
     async def index_workspace(*args: Any) -> dict[str, Any]:

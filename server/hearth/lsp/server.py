@@ -16,14 +16,12 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from hearth import __version__
-from hearth.core.actions.base import Action, ActionRequest, language_of
-from hearth.core.actions import all_actions
 from hearth.core.cancel import Cancelled, CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.guardrails import AuditLog
 from hearth.core.inference import InferenceQueue, Priority
-from hearth.core.models.backend import ModelBackend
-from hearth.core.models.registry import make_backend
+from hearth.core.pipeline.types import Action, ActionRequest
+from hearth.core.session import Session
 from hearth.core.text import split_lines
 from hearth.lsp.convert import to_core
 from hearth.settings import Settings
@@ -61,34 +59,33 @@ class HearthServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("hearth", __version__, protocol_cls=HearthProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Full)
-        self.settings = Settings()
         self.init_options: dict[str, Any] = {}
         self.client_settings: dict[str, Any] | None = None  # workspace/configuration's answer
-        self.root: Path | None = None
         self.queue = InferenceQueue()
-        self.actions: list[Action] = all_actions()
         self.diagnostic_tasks: dict[str, asyncio.Task] = {}
         self.large_documents_reported: dict[str, bool] = {}
         self.audit = AuditLog()  # one per server: guardrail decisions, hashed, as JSON lines
+        # The engine for the workspace; `initialize` replaces it once the root is known.
+        self.session = Session(Settings(), None, audit=self.audit)
         self.memory = None  # hearth.lsp.memory.Memory, set when that feature registers
         self.after_initialized: list = []  # coroutines run once the settings are known
         self.after_settings_changed: list = []  # coroutines run when the editor changes them
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._backend: ModelBackend | None = None
-        self._backend_key: tuple | None = None
         self._jobs: dict[Any, CancelToken] = {}
 
-    # -- the model ---------------------------------------------------------------------------
-    def backend(self) -> ModelBackend:
-        """The backend for the current settings; only ever called on the inference thread."""
-        key = (self.settings.model, self.settings.openai)
-        if self._backend is None or key != self._backend_key:
-            if self._backend is not None:
-                self._backend.close()
-            self._backend = make_backend(self.settings.model, self.settings.openai)
-            self._backend_key = key
-        return self._backend
+    @property
+    def settings(self) -> Settings:
+        return self.session.settings
 
+    @property
+    def root(self) -> Path | None:
+        return self.session.root
+
+    @property
+    def actions(self) -> list[Action]:
+        return self.session.actions
+
+    # -- the model ---------------------------------------------------------------------------
     async def run_inference(self, job: Callable[[CancelToken], T], cancel: CancelToken,
                             priority: Priority = Priority.INTERACTIVE) -> T:
         """Run ``job`` on the inference thread; an asyncio cancellation reaches its token."""
@@ -132,11 +129,11 @@ class HearthServer(LanguageServer):
         lines = split_lines(source)
         encoding = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
         path = Path(to_fs_path(uri)) if uri.startswith("file:") else None
-        request = ActionRequest(
-            source=source, position=to_core(lines, position, encoding),
+        request = self.session.request(
+            source, to_core(lines, position, encoding), path=path,
+            language_id=document.language_id,
             end=to_core(lines, end, encoding) if end is not None else None,
-            path=path, language=language_of(path, document.language_id) or "text",
-            instruction=instruction, workspace=self.root, extra=dict(extra or {}))
+            instruction=instruction, extra=extra)
         return request, document.version
 
     def document_version(self, uri: str) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hearth.core.actions.base import Action
+from hearth.core.pipeline.types import Action
 
 
 def all_actions() -> list[Action]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from hearth.core.actions.base import ActionRequest, Candidate, Finding, Offer
-from hearth.core.actions.generate import as_model_text
-from hearth.core.actions.python_targets import function_at
+from hearth.core.actions.base import BaseAction
 from hearth.core.analysis import RULES, scan
+from hearth.core.analysis.python_targets import function_at
 from hearth.core.errors import HearthError
 from hearth.core.models.backend import ChatMessage, Completion
+from hearth.core.pipeline.extract import as_model_text
 from hearth.core.pipeline.prompt import (
     LANGUAGES,
     ContextSnippet,
@@ -19,6 +19,8 @@ from hearth.core.pipeline.prompt import (
     quoted_context,
     system_prompt,
 )
+from hearth.core.pipeline.scoring import finding
+from hearth.core.pipeline.types import ActionRequest, Candidate, Offer
 from hearth.core.text import split_lines
 
 SECTIONS = ("What it does", "Inputs and outputs", "Edge cases", "Risks")
@@ -30,6 +32,12 @@ class Span:
     start: int  # 0-based, inclusive
     end: int
     name: str
+    title: str = "Hearth: Explain"
+
+
+@dataclass(frozen=True)
+class ExplainDetails:
+    span: list[int]  # the first and last line explained, from 1
 
 
 def past_last_section(generated: str) -> bool:
@@ -46,9 +54,10 @@ def span_for(request: ActionRequest) -> Span | None:
     if request.selection:
         start, end = request.selection
         last = end.line - 1 if end.col == 0 and end.line > start.line else end.line
-        return Span(start.line, min(last, len(lines) - 1), "the selection")
+        return Span(start.line, min(last, len(lines) - 1), "the selection",
+                    "Hearth: Explain selection")
     if request.language == "python":
-        target = function_at(request.source, request.position)
+        target = function_at(request.source, request.position, request.tree)
         if target is not None:
             return Span(target.def_line, target.end_line, f"`{target.qualname}`")
     # Elsewhere: the paragraph around the cursor (lines between blank lines).
@@ -63,7 +72,7 @@ def span_for(request: ActionRequest) -> Span | None:
     return Span(start, end, f"lines {start + 1}-{end + 1}")
 
 
-class ExplainAction:
+class ExplainAction(BaseAction[Span]):
     name = "explain"
     command = "hearth.explain"
     title = "Hearth: Explain"
@@ -73,16 +82,18 @@ class ExplainAction:
     makes_edits = False
 
     def offers(self, request: ActionRequest) -> list[Offer]:
-        if request.language not in self.languages or span_for(request) is None:
-            return []
-        return [Offer("Hearth: Explain selection" if request.selection else self.title)]
+        span = span_for(request) if request.language in self.languages else None
+        return [Offer(span.title)] if span is not None else []
 
-    def prompt(self, request: ActionRequest, context: list[ContextSnippet],
-               max_tokens: int) -> Prompt:
+    def resolve(self, request: ActionRequest) -> Span:
         span = span_for(request)
         if span is None:
-            raise HearthError("Nothing to explain here.",
-                              "Select code, or place the cursor in a function.")
+            raise self.not_applicable("Nothing to explain here",
+                                      "Select code, or place the cursor in a function.")
+        return span
+
+    def prompt(self, request: ActionRequest, span: Span, context: list[ContextSnippet],
+               max_tokens: int) -> Prompt:
         if span.end - span.start + 1 > MAX_LINES:
             raise HearthError(f"The selection has {span.end - span.start + 1} lines; Explain "
                               f"takes at most {MAX_LINES}.", "Select a smaller part.")
@@ -111,9 +122,8 @@ class ExplainAction:
             return []
         return [f for f in scan(request.source) if span.start <= f.line <= span.end]
 
-    def candidate(self, request: ActionRequest, completion: Completion) -> Candidate:
-        span = span_for(request)
-        assert span is not None
+    def candidate(self, request: ActionRequest, span: Span,
+                  completion: Completion) -> Candidate:
         candidate = Candidate(completion)
         body = _strip_outer_fence(completion.text).strip()
         if past_last_section(body):  # drop the heading that stopped the sample
@@ -123,12 +133,12 @@ class ExplainAction:
                  if re.search(rf"^#+\s*{re.escape(title)}", body, re.MULTILINE | re.IGNORECASE)]
         words = len(re.findall(r"\w+", body))
         if words < 15:
-            candidate.findings.append(Finding("empty", "the explanation is empty", fatal=True))
+            candidate.findings.append(finding("empty", "the explanation is empty"))
         missing = [title for title in SECTIONS if title not in found]
         if missing:
-            candidate.findings.append(Finding(
+            candidate.findings.append(finding(
                 "missing-sections", f"the explanation lacks: {', '.join(missing)}",
-                penalty=0.1 * len(missing)))
+                scale=len(missing)))
         where = f"{request.path.name}:" if request.path else "line "
         header = f"# Explanation of {span.name} ({where}{span.start + 1}-{span.end + 1})\n\n"
         checks = self._risks(request, span)
@@ -136,9 +146,15 @@ class ExplainAction:
             "\n".join(f"- line {f.line + 1}: **{f.code}** {f.message}. "
                       f"{RULES[f.code].explanation if f.code in RULES else ''}".rstrip()
                       for f in checks) if checks else "Nothing: no security rule fires here.")
-        candidate.payload["markdown"] = header + body + found_section + "\n"
-        candidate.payload["span"] = [span.start + 1, span.end + 1]
+        candidate.markdown = header + body + found_section + "\n"
+        candidate.details = ExplainDetails([span.start + 1, span.end + 1])
         return candidate
+
+    def finish(self, span: Span, best: Candidate, context: list[ContextSnippet]) -> None:
+        if best.markdown is not None and context:
+            best.markdown += "\n## Context used\n" + "".join(
+                f"- `{c.path}` lines {c.start_line}-{c.end_line} ({c.name})\n"
+                for c in context)
 
 
 def _strip_outer_fence(text: str) -> str:

@@ -10,18 +10,16 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
-from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from hearth.core.actions.base import ActionRequest, Candidate, Diagnostic, Finding, Offer
+from hearth.core.actions.base import BaseAction
+from hearth.core.actions.fix_checks import FixScopeCheck, ReturnTypeCheck
 from hearth.core.actions.fix_rules import rule_fix
-from hearth.core.actions.generate import as_model_text, fence_closed
-from hearth.core.actions.python_targets import parse_or_none
-from hearth.core.analysis import RULES, codes, new_findings, run_flake8, scan
+from hearth.core.analysis import RULES, codes, new_findings
+from hearth.core.analysis.python_targets import parse_or_none
 from hearth.core.errors import HearthError
 from hearth.core.models.backend import ChatMessage, Completion
-from hearth.core.pipeline.extract import main_code, reindent
+from hearth.core.pipeline.extract import as_model_text, fence_closed, main_code, reindent
 from hearth.core.pipeline.prompt import (
     ContextSnippet,
     Prompt,
@@ -30,6 +28,8 @@ from hearth.core.pipeline.prompt import (
     quoted_context,
     system_prompt,
 )
+from hearth.core.pipeline.scoring import finding
+from hearth.core.pipeline.types import ActionRequest, Candidate, Diagnostic, Offer
 from hearth.core.text import Pos, TextEdit, apply_edits, indent_of, newline_of, split_lines
 
 MAX_REGION_LINES = 80
@@ -59,10 +59,10 @@ HINTS = {
 }
 
 
-def analyse(source: str, path: Path | None, workspace: Path | None,
-            disabled: tuple[str, ...] = ()) -> list[Diagnostic]:
-    """The diagnostics Fix works from: flake8 plus the security rules."""
-    return run_flake8(source, path or Path("untitled.py"), workspace) + scan(source, disabled)
+def analyse(request: ActionRequest, source: str) -> list[Diagnostic]:
+    """The diagnostics Fix works from: flake8 and the security rules, as the user's policy
+    asks (a rule they turned off is neither fixed nor held against a candidate)."""
+    return request.analysis.diagnostics(source, request.path)
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,29 @@ class Region:
     end: int  # 0-based last line, inclusive
     kind: str  # "function", "statement" or "lines"
     names: tuple[str, ...]  # functions defined in it
+
+
+@dataclass(frozen=True)
+class FixTarget:
+    """The diagnostic to fix as it stands in the current text, the region the fix rewrites,
+    and the original's diagnostics (computed once; every candidate is compared with them)."""
+
+    diagnostic: Diagnostic
+    region: Region
+    before: tuple[Diagnostic, ...]
+    title: str
+
+
+@dataclass
+class FixDetails:
+    """What a Fix answer reports beyond its edit."""
+
+    code: str
+    region: tuple[int, int]
+    added_imports: list[str] = field(default_factory=list)
+    removed_imports: list[str] = field(default_factory=list)
+    fixed: list[str] = field(default_factory=list)
+    remaining: list[str] = field(default_factory=list)
 
 
 def region_for(source: str, line: int) -> Region:
@@ -108,8 +131,8 @@ def _start(node: ast.AST) -> int:
 def _innermost_statement(body: list[ast.stmt], line: int) -> ast.stmt | None:
     for node in body:
         if _start(node) <= line <= node.end_lineno - 1:
-            for field in ("body", "orelse", "finalbody", "handlers"):
-                inner = getattr(node, field, None)
+            for name in ("body", "orelse", "finalbody", "handlers"):
+                inner = getattr(node, name, None)
                 if isinstance(inner, list) and inner and not isinstance(node, ast.ClassDef):
                     found = _innermost_statement(inner, line)
                     if found is not None and found.end_lineno - found.lineno < 3:
@@ -142,7 +165,7 @@ def _in_region(finding: Diagnostic, start: int, end: int) -> bool:
     return start <= finding.line <= end
 
 
-class FixAction:
+class FixAction(BaseAction[FixTarget]):
     name = "fix"
     command = "hearth.fix"
     title = "Hearth: Fix"
@@ -153,7 +176,7 @@ class FixAction:
     def _diagnostics(self, request: ActionRequest) -> list[Diagnostic]:
         if request.diagnostics is not None:
             return request.diagnostics
-        return analyse(request.source, request.path, request.workspace)
+        return analyse(request, request.source)
 
     def offers(self, request: ActionRequest) -> list[Offer]:
         if request.language not in self.languages:
@@ -169,11 +192,11 @@ class FixAction:
                       diagnostics=(d,))
                 for d in here]
 
-    def target(self, request: ActionRequest) -> Diagnostic:
+    def resolve(self, request: ActionRequest) -> FixTarget:
         """The diagnostic this fix is for, as it stands in the current text."""
         wanted_code = request.extra.get("code")
         wanted_line = request.extra.get("line", request.position.line)
-        current = analyse(request.source, request.path, request.workspace)
+        current = analyse(request, request.source)
         matches = [d for d in current if (wanted_code is None or d.code == wanted_code)
                    and d.line <= request.position.line + 1 and d.end_line >= wanted_line - 1]
         if not matches and wanted_code is None:
@@ -182,16 +205,17 @@ class FixAction:
             raise HearthError(
                 f"There is no {wanted_code or 'diagnostic'} at line {request.position.line + 1} "
                 "any more: nothing to fix.")
-        return min(matches, key=lambda d: abs(d.line - wanted_line))
+        diagnostic = min(matches, key=lambda d: abs(d.line - wanted_line))
+        return FixTarget(diagnostic, region_for(request.source, diagnostic.line),
+                         tuple(current), f"Hearth: Fix {diagnostic.code}: {diagnostic.message}")
 
-    def prompt(self, request: ActionRequest, context: list[ContextSnippet],
+    def prompt(self, request: ActionRequest, target: FixTarget, context: list[ContextSnippet],
                max_tokens: int) -> Prompt:
-        diagnostic = self.target(request)
-        region = region_for(request.source, diagnostic.line)
+        diagnostic, region = target.diagnostic, target.region
         lines = split_lines(request.source)
         snippet = as_model_text("".join(lines[region.start: region.end + 1]))
         flagged = lines[diagnostic.line].strip()
-        imports = python_imports(request.source, parse_or_none(request.source))
+        imports = python_imports(request.source, request.tree)
         user = quoted_context(context, "python")
         if imports and region.kind != "statement":
             user += "The module's imports (for reference, do not repeat them):\n" + fence(
@@ -214,26 +238,25 @@ class FixAction:
                       prefill="```python\n", stop_when=fence_closed, max_tokens=max_tokens,
                       context=context)
 
-    def rule_answers(self, request: ActionRequest) -> list[Completion]:
+    def rule_answers(self, request: ActionRequest, target: FixTarget) -> list[Completion]:
         """A textbook rewrite (fix_rules) for the finding, as an answer to check like the
         model's; none when no rule applies."""
-        diagnostic = self.target(request)
-        region = region_for(request.source, diagnostic.line)
+        diagnostic, region = target.diagnostic, target.region
         code = rule_fix(request.source, diagnostic.code, diagnostic.message, diagnostic.line,
                         (region.start, region.end))
         if code is None:
             return []
         return [Completion(f"```python\n{code}```", 0, "stop", 0.0, prefilled=True)]
 
-    def candidate(self, request: ActionRequest, completion: Completion) -> Candidate:
-        diagnostic = self.target(request)
-        region = region_for(request.source, diagnostic.line)
+    def candidate(self, request: ActionRequest, target: FixTarget,
+                  completion: Completion) -> Candidate:
+        diagnostic, region = target.diagnostic, target.region
         lines = split_lines(request.source)
-        candidate = Candidate(completion, payload={
-            "code": diagnostic.code, "region": (region.start, region.end)})
+        details = FixDetails(diagnostic.code, (region.start, region.end))
+        candidate = Candidate(completion, region=(region.start, region.end), details=details)
         code = textwrap.dedent(as_model_text(main_code(completion.text))).strip("\n")
         if not code.strip() and region.kind != "statement":
-            candidate.findings.append(Finding("empty", "the answer has no code", fatal=True))
+            candidate.findings.append(finding("empty", "the answer has no code"))
             return candidate
         newline = newline_of(request.source)
         hoisted: list[str] = []
@@ -247,9 +270,8 @@ class FixAction:
             edits = [TextEdit(Pos(region.start, 0), Pos(region.end + 1, 0), "")]
         anchor = _import_anchor(request.source)
         if hoisted and anchor > region.start:
-            candidate.findings.append(Finding(
-                "misplaced-import", "the fix needs an import that cannot go at the top",
-                fatal=True))
+            candidate.findings.append(finding(
+                "misplaced-import", "the fix needs an import that cannot go at the top"))
             return candidate
         added = "".join(line + newline for line in hoisted)
         # An import whose last use the fix replaced (os.system -> subprocess.run) goes too,
@@ -264,29 +286,29 @@ class FixAction:
                 edits.append(TextEdit(Pos(number, 0), Pos(number + 1, 0), ""))
         if added:
             edits.append(TextEdit(Pos(anchor, 0), Pos(anchor, 0), added))
-        if hoisted:
-            candidate.payload["added_imports"] = hoisted
-        if dropped:
-            candidate.payload["removed_imports"] = [lines[n].strip() for n in dropped]
+        details.added_imports = hoisted
+        details.removed_imports = [lines[n].strip() for n in dropped]
         candidate.edits = edits
         candidate.new_source = apply_edits(request.source, edits)
         if candidate.new_source == request.source:
-            candidate.findings.append(Finding("unchanged", "the answer repeats the code as it "
-                                                           "was", fatal=True))
+            candidate.findings.append(finding("unchanged", "the answer repeats the code as it "
+                                                           "was"))
             return candidate
-        self._check(request, candidate, diagnostic, region, new_text,
+        self._check(request, target, candidate, new_text,
                     shift=len(hoisted) - sum(n < region.start for n in dropped))
+        candidate.findings.extend(FixScopeCheck()(request, candidate))  # cheap: AST only
+        if candidate.usable:  # jedi's inference only for an answer that could be taken
+            candidate.findings.extend(ReturnTypeCheck(request.workspace)(request, candidate))
         return candidate
 
-    def _check(self, request: ActionRequest, candidate: Candidate, diagnostic: Diagnostic,
-               region: Region, new_text: str, shift: int = 0) -> None:
-        before = analyse(request.source, request.path, request.workspace)
+    def _check(self, request: ActionRequest, target: FixTarget, candidate: Candidate,
+               new_text: str, shift: int = 0) -> None:
+        diagnostic, region, before = target.diagnostic, target.region, list(target.before)
         after_source = candidate.new_source or ""
         if parse_or_none(after_source) is None:
-            candidate.findings.append(Finding("syntax", "the fixed file does not parse",
-                                              fatal=True))
+            candidate.findings.append(finding("syntax", "the fixed file does not parse"))
             return
-        after = analyse(after_source, request.path, request.workspace)
+        after = analyse(request, after_source)
         new_start = region.start + shift  # imports added above move the region down
         repaired = _repair_blank_lines(new_findings(before, after), new_text, new_start,
                                        newline_of(request.source))
@@ -295,43 +317,30 @@ class FixAction:
                                           repaired)
             after_source = apply_edits(request.source, candidate.edits)
             candidate.new_source, new_text = after_source, repaired
-            after = analyse(after_source, request.path, request.workspace)
+            after = analyse(request, after_source)
         new_end = new_start + max(0, len(new_text.splitlines()) - 1)
         here_before = sum(1 for d in before if d.code == diagnostic.code
                           and _in_region(d, region.start, region.end))
         here_after = sum(1 for d in after if d.code == diagnostic.code
                          and _in_region(d, new_start, new_end))
         if here_after >= here_before:
-            candidate.findings.append(Finding(
-                "not-fixed", f"{diagnostic.code} is still reported", fatal=True))
+            candidate.findings.append(finding("not-fixed",
+                                              f"{diagnostic.code} is still reported"))
         introduced = new_findings(before, after)
         if introduced:
             shown = ", ".join(f"{d.code} ({d.message})" for d in introduced[:3])
-            candidate.findings.append(Finding(
-                "new-diagnostic", f"the edit introduces {shown}", fatal=True))
-        lost = set(region.names) - _function_names(after_source)
-        if lost:
-            candidate.findings.append(Finding(
-                "lost-function", f"the edit removes {', '.join(sorted(lost))}", fatal=True))
+            candidate.findings.append(finding("new-diagnostic", f"the edit introduces {shown}"))
         # A fix that stops reading a parameter has lost the user's data (a SQL value dropped
         # instead of passed); only a dead assignment (F841) may have been its one reader.
         dropped = _parameters_read(request.source, region.names) - _parameters_read(
             after_source, region.names)
         if dropped and diagnostic.code != "F841":
-            candidate.findings.append(Finding(
+            candidate.findings.append(finding(
                 "dropped-input", "the edit stops using "
-                + ", ".join(f"`{name}`" for name in sorted(p for _, p in dropped)),
-                fatal=True))
-        # (Only when the original parses: fixing a syntax error has no signatures to keep.)
-        if parse_or_none(request.source) is not None \
-                and _signatures(request.source) != _signatures(after_source):
-            candidate.findings.append(Finding(
-                "signature-changed", "the edit changes the function's signature",
-                penalty=0.4))
+                + ", ".join(f"`{name}`" for name in sorted(p for _, p in dropped))))
         fixed = codes(before) - codes(after)
-        candidate.payload.update(
-            fixed=sorted(fixed.elements()),
-            remaining=sorted(f"{d.code}:{d.line + 1}" for d in after))
+        candidate.details.fixed = sorted(fixed.elements())
+        candidate.details.remaining = sorted(f"{d.code}:{d.line + 1}" for d in after)
 
 
 BLANK_LINE_RULES = frozenset({"E301", "E302", "E303", "E305", "E306"})
@@ -349,15 +358,15 @@ def _repair_blank_lines(introduced: list[Diagnostic], new_text: str, new_start: 
     if not found or not new_text:
         return None
     lines = new_text.split(newline)
-    for finding in found:
-        at = finding.line - new_start
+    for found_here in found:
+        at = found_here.line - new_start
         if at < 0:
             continue
         at = min(at, len(lines))
-        if expected := _EXPECTED_BLANK.search(finding.message):
+        if expected := _EXPECTED_BLANK.search(found_here.message):
             missing = int(expected.group(1)) - int(expected.group(2))
             lines[at:at] = [""] * max(0, missing)
-        elif (too_many := _TOO_MANY_BLANK.search(finding.message)) and at < len(lines):
+        elif (too_many := _TOO_MANY_BLANK.search(found_here.message)) and at < len(lines):
             allowed = 1 if indent_of(lines[at]) else 2
             extra = int(too_many.group(1)) - allowed
             while extra > 0 and at > 0 and not lines[at - 1].strip():
@@ -461,19 +470,3 @@ def _parameters_read(source: str, names: tuple[str, ...]) -> set[tuple[str, str]
                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
             read |= {(node.name, name) for name in parameters & loads}
     return read
-
-
-def _function_names(source: str) -> set[str]:
-    tree = parse_or_none(source)
-    if tree is None:
-        return set()
-    return {n.name for n in ast.walk(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-
-
-def _signatures(source: str) -> Counter[str]:
-    tree = parse_or_none(source)
-    if tree is None:
-        return Counter()
-    return Counter(f"{n.name}({ast.dump(n.args)})" for n in ast.walk(tree)
-                   if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 
-from hearth.core.actions.python_targets import parse_or_none
+from hearth.core.analysis.python_targets import parse_or_none
 from hearth.core.text import indent_of, split_lines
 
 _QUOTED = re.compile(r"'([^']+)'")

@@ -14,17 +14,18 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from hearth.core.actions.base import ActionRequest, Candidate, Finding, Offer
-from hearth.core.actions.python_targets import (
+from hearth.core.actions.base import BaseAction
+from hearth.core.pipeline.types import ActionRequest, Candidate, Offer
+from hearth.core.analysis.python_targets import (
     FunctionTarget,
+    find_function,
     function_at,
     is_stub_statement,
-    parse_or_none,
 )
-from hearth.core.errors import HearthError
 from hearth.core.models.backend import ChatMessage, Completion
 from hearth.core.pipeline.extract import (
-    find_function,
+    as_model_text,
+    fence_closed,
     function_body_source,
     longest_parsable_prefix,
     main_code,
@@ -71,10 +72,6 @@ def body_ended(generated: str) -> bool:
     return any(line[:1] not in ("", " ", "\t") for line in lines[1:])
 
 
-def fence_closed(generated: str) -> bool:
-    return "\n```" in generated or generated.startswith("```")
-
-
 def _dedented_below(generated: str, depth: int) -> bool:
     """True once a complete non-blank line starts left of ``depth``: the block is over."""
     complete = generated.split("\n")[:-1]
@@ -103,15 +100,11 @@ def _continuation(code: str, lead: str, depth: int) -> str:
     return textwrap.dedent("\n".join(kept))
 
 
-def as_model_text(code: str) -> str:
-    """Code as the model writes it: "\\n" line endings, four-space indents, dedented.
+@dataclass(frozen=True)
+class GenerateDetails:
+    """What a TODO or instruction answer reports beyond its edit."""
 
-    The edit converts back to the document's own line endings and indentation.
-    """
-    lines = code.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    lines = [line.lstrip("\t") and "    " * (len(line) - len(line.lstrip("\t")))
-             + line.lstrip("\t") for line in lines]
-    return textwrap.dedent("\n".join(lines))
+    instruction: str
 
 
 @dataclass(frozen=True)
@@ -129,13 +122,14 @@ class Plan:
     lead_indent: int = 0  # todo: the TODO's indentation within ``lead``, in spaces
 
 
-class GenerateAction:
+class GenerateAction(BaseAction[Plan]):
     name = "generate"
     command = "hearth.generate"
     title = STUB_TITLE
     kind = "refactor.rewrite"
     languages = frozenset(LANGUAGES)
     cli_help = "implement the stub at FILE:LINE, a TODO line, or a range with --instruction"
+    takes_instruction = True
 
     # -- finding what to do -------------------------------------------------------------------
     def plan(self, request: ActionRequest) -> Plan | None:
@@ -145,7 +139,7 @@ class GenerateAction:
         if request.instruction and request.selection:
             return self._instruction_plan(request, lines)
         if request.language == "python":
-            target = function_at(request.source, request.position)
+            target = function_at(request.source, request.position, request.tree)
             if target is not None and target.is_stub:
                 return Plan("stub", STUB_TITLE, target.region_start, target.region_end,
                             target.body_indent, function=target)
@@ -193,16 +187,19 @@ class GenerateAction:
         plan = self.plan(request)
         return [Offer(plan.title)] if plan is not None else []
 
-    # -- asking the model -----------------------------------------------------------------------
-    def prompt(self, request: ActionRequest, context: list[ContextSnippet],
-               max_tokens: int) -> Prompt:
+    def resolve(self, request: ActionRequest) -> Plan:
         plan = self.plan(request)
         if plan is None:
-            raise HearthError(
-                "Nothing to generate here.",
+            raise self.not_applicable(
+                "Nothing to generate here",
                 "Place the cursor in a stub function (pass, ..., raise NotImplementedError, "
                 "a docstring only), on a `# TODO: <instruction>` line, or select code and give "
                 "an instruction.")
+        return plan
+
+    # -- asking the model -----------------------------------------------------------------------
+    def prompt(self, request: ActionRequest, plan: Plan, context: list[ContextSnippet],
+               max_tokens: int) -> Prompt:
         if plan.mode == "stub":
             return self._stub_prompt(request, plan, context, max_tokens)
         language = request.language
@@ -249,7 +246,7 @@ class GenerateAction:
                      max_tokens: int) -> Prompt:
         target = plan.function
         assert target is not None
-        tree = parse_or_none(request.source)
+        tree = request.tree
         signature = as_model_text(target.header + target.docstring_source)
         parts = []
         imports = python_imports(request.source, tree)
@@ -275,9 +272,8 @@ class GenerateAction:
         )
 
     # -- checking an answer ---------------------------------------------------------------------
-    def candidate(self, request: ActionRequest, completion: Completion) -> Candidate:
-        plan = self.plan(request)
-        assert plan is not None
+    def candidate(self, request: ActionRequest, plan: Plan,
+                  completion: Completion) -> Candidate:
         if plan.mode == "stub":
             candidate = self._stub_candidate(request, plan, completion)
         else:
@@ -290,21 +286,20 @@ class GenerateAction:
                         completion: Completion) -> Candidate:
         target = plan.function
         assert target is not None
-        candidate = Candidate(completion, payload={"function": target.qualname})
+        candidate = Candidate(completion, function=target.qualname)
         parsed = longest_parsable_prefix(main_code(completion.text))
         fn = find_function(parsed[0], target.name) if parsed else None
         if fn is None:
-            candidate.findings.append(Finding(
-                "no-function", f"the answer does not contain a function `{target.name}`",
-                fatal=True))
+            candidate.findings.append(finding(
+                "no-function", f"the answer does not contain a function `{target.name}`"))
             return candidate
         body = function_body_source(parsed[1], fn)
         statements = [node for node in fn.body if not (
             isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
             and isinstance(node.value.value, str))]
         if not statements or all(is_stub_statement(node) for node in statements):
-            candidate.findings.append(Finding(
-                "trivial-body", "the answer is itself a stub", fatal=True))
+            candidate.findings.append(finding(
+                "trivial-body", "the answer is itself a stub"))
             return candidate
         newline = newline_of(request.source)
         self._edit(request, candidate, plan, newline + reindent(body, plan.indent, newline))
@@ -315,18 +310,18 @@ class GenerateAction:
 
     def _code_candidate(self, request: ActionRequest, plan: Plan,
                         completion: Completion) -> Candidate:
-        candidate = Candidate(completion, payload={"instruction": plan.instruction})
+        candidate = Candidate(completion, details=GenerateDetails(plan.instruction))
         code = as_model_text(main_code(completion.text))
         if plan.lead:
             code = _continuation(code, plan.lead, plan.lead_indent)
         code = code.strip("\n")
         if not code.strip():
-            candidate.findings.append(Finding("empty", "the answer has no code", fatal=True))
+            candidate.findings.append(finding("empty", "the answer has no code"))
             return candidate
         if plan.mode == "todo" and self._repeats_surroundings(request, plan, code):
-            candidate.findings.append(Finding(
+            candidate.findings.append(finding(
                 "repeats-context", "the answer repeats the code around the TODO instead of "
-                "writing what replaces it", fatal=True))
+                "writing what replaces it"))
             return candidate
         newline = newline_of(request.source)
         text = reindent(code, plan.indent, newline)
@@ -359,11 +354,11 @@ class GenerateAction:
         before = parses(request.language, request.source)
         after = parses(request.language, candidate.new_source or "")
         if before and after is False:
-            candidate.findings.append(Finding(
-                "syntax", "the file does not parse after the edit", fatal=True))
+            candidate.findings.append(finding(
+                "syntax", "the file does not parse after the edit"))
         elif before is False and after is False and request.language == "python":
             # The file was already broken elsewhere: the new code must parse on its own.
             new_code = "".join(edit.new_text for edit in candidate.edits)
             if parses("python", textwrap.dedent(new_code.strip("\r\n"))) is False:
-                candidate.findings.append(Finding(
-                    "syntax", "the generated code does not parse", fatal=True))
+                candidate.findings.append(finding(
+                    "syntax", "the generated code does not parse"))

@@ -22,9 +22,11 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hearth.core.actions.base import ActionRequest, Candidate, FileChange, Finding, Offer
-from hearth.core.actions.generate import fence_closed
-from hearth.core.actions.python_targets import FunctionTarget, function_at, parse_or_none
+from hearth.core.actions.base import BaseAction
+from hearth.core.pipeline.scoring import finding
+from hearth.core.pipeline.types import ActionRequest, Candidate, FileChange, Offer
+from hearth.core.pipeline.extract import fence_closed
+from hearth.core.analysis.python_targets import FunctionTarget, function_at, parse_or_none
 from hearth.core.errors import HearthError
 from hearth.core.memory.settings import VENDORED_DIRS
 from hearth.core.models.backend import ChatMessage, Completion
@@ -46,7 +48,6 @@ WHOLE_MODULE_CHARS = 5000  # a module this small is shown to the model whole
 COPY_BUDGET_BYTES = 2_000_000  # project sources copied into the sandbox, at most
 COPY_MAX_FILES = 2000
 RUN_TIMEOUT_S = 30
-DROPPED_PENALTY = 0.5  # confidence lost when every test but one is dropped, scaled by share
 RUNNER = "_hearth_run_tests.py"
 ASSERTING_CALLS = frozenset({"raises", "warns", "deprecated_call", "fail"})
 
@@ -567,7 +568,29 @@ def without_tests(blocks: list[str], dropped: set[str]) -> list[str]:
 
 
 # -- the action ------------------------------------------------------------------------------
-class TestsAction:
+@dataclass(frozen=True)
+class TestsTarget:
+    """The function to test, where its tests go, and the test file as it is now."""
+
+    target: Target
+    where: ImportTarget
+    existing: str | None  # None: the test file does not exist yet
+
+
+@dataclass
+class TestsDetails:
+    """What a Generate tests answer reports beyond its file change."""
+
+    test_file: str
+    import_: str
+    generated: int = 0
+    passed: int = 0
+    failed: int = 0
+    dropped: list[dict[str, str]] = field(default_factory=list)
+    test_code: str = ""
+
+
+class TestsAction(BaseAction[TestsTarget]):
     __test__ = False  # not a pytest test class, despite its name
 
     name = "tests"
@@ -582,11 +605,11 @@ class TestsAction:
     def offers(self, request: ActionRequest) -> list[Offer]:
         return [Offer(TITLE)] if find_target(request) is not None else []
 
-    def _resolve(self, request: ActionRequest) -> tuple[Target, ImportTarget, str | None]:
+    def resolve(self, request: ActionRequest) -> TestsTarget:
         target = find_target(request)
         if target is None:
-            raise HearthError(
-                "Nothing to test here.",
+            raise self.not_applicable(
+                "Nothing to test here",
                 "Place the cursor in a Python function with a body (module level, or a method "
                 "of a module-level class) in a saved file that is not itself a test.")
         assert request.path is not None
@@ -602,14 +625,14 @@ class TestsAction:
             if parse_or_none(existing) is None:
                 raise HearthError(f"{where.test_file} does not parse, so new tests cannot be "
                                   "added to it safely.", "Fix its syntax error first.")
-        return target, where, existing
+        return TestsTarget(target, where, existing)
 
-    def prompt(self, request: ActionRequest, context: list[ContextSnippet],
-               max_tokens: int) -> Prompt:
+    def prompt(self, request: ActionRequest, resolved: TestsTarget,
+               context: list[ContextSnippet], max_tokens: int) -> Prompt:
         if importlib.util.find_spec("pytest") is None:
             raise HearthError("Generate tests needs pytest in Hearth's Python environment.",
                               f"Install it: {sys.executable} -m pip install pytest")
-        target, where, _ = self._resolve(request)
+        target, where = resolved.target, resolved.where
         function = target.function
         lines = request.source.splitlines(keepends=True)
         function_source = "".join(lines[function.def_line: function.end_line + 1])
@@ -668,28 +691,26 @@ class TestsAction:
                     outline.append(lines[node.lineno - 1].rstrip().rstrip(":") + ": ...")
         return textwrap.dedent("\n".join(outline))
 
-    def candidate(self, request: ActionRequest, completion: Completion) -> Candidate:
-        target, where, existing = self._resolve(request)
-        candidate = Candidate(completion, payload={
-            "function": target.function.qualname, "test_file": str(where.test_file),
-            "import": where.import_line, "generated": 0, "passed": 0, "failed": 0,
-            "dropped": [], "test_code": ""})
+    def candidate(self, request: ActionRequest, resolved: TestsTarget,
+                  completion: Completion) -> Candidate:
+        target, where, existing = resolved.target, resolved.where, resolved.existing
+        candidate = Candidate(completion, function=target.function.qualname,
+                              details=TestsDetails(str(where.test_file), where.import_line))
         generated = parse_generated(completion.text, where.name)
         if generated is None:
-            candidate.findings.append(Finding(
-                "no-tests", "the answer is not Python code", fatal=True))
+            candidate.findings.append(finding("no-tests", "the answer is not Python code"))
             return candidate
         if generated.removed:
-            candidate.findings.append(Finding(
+            candidate.findings.append(finding(
                 "redefinition", f"the answer redefined `{where.name}`; that copy was removed "
-                "so that the tests exercise the real one", penalty=0.05))
+                "so that the tests exercise the real one"))
         if where.import_line not in generated.imports:
             generated.imports.insert(0, where.import_line)
         addition = fit_into(existing, generated)
         tests, hollow = tests_in_blocks(addition.blocks)
         if not (tests or hollow):
-            candidate.findings.append(Finding(
-                "no-tests", "the answer has no pytest test functions", fatal=True))
+            candidate.findings.append(finding("no-tests",
+                                              "the answer has no pytest test functions"))
             return candidate
         outcome = Outcome([], {test: "asserts nothing" for test in hollow})
         if tests:
@@ -704,21 +725,22 @@ class TestsAction:
                 addition: TestFileAddition, outcome: Outcome) -> None:
         total = len(outcome.passed) + len(outcome.dropped)
         dropped = [{"test": test, "reason": reason} for test, reason in outcome.dropped.items()]
-        candidate.payload.update(generated=total, passed=len(outcome.passed),
-                                 failed=len(outcome.dropped), dropped=dropped)
+        details = candidate.details
+        details.generated, details.passed = total, len(outcome.passed)
+        details.failed, details.dropped = len(outcome.dropped), dropped
         summary = "; ".join(f"{d['test']}: {d['reason']}" for d in dropped[:4])
         if not outcome.passed:
-            candidate.findings.append(Finding(
+            candidate.findings.append(finding(
                 "no-passing-test", f"none of the {total} generated test(s) passed against the "
-                f"current code ({summary})", fatal=True))
+                f"current code ({summary})"))
             return
         if dropped:
-            candidate.findings.append(Finding(
+            candidate.findings.append(finding(
                 "dropped-tests", f"{len(dropped)} of {total} generated tests were dropped "
-                f"({summary})", penalty=DROPPED_PENALTY * len(dropped) / total))
+                f"({summary})", scale=len(dropped) / total))
         body = "\n\n".join(without_tests(addition.blocks, set(outcome.dropped)))
         imports = used_imports(addition.new_imports, body)
         new_text = merged_text(existing, imports, body)
-        candidate.payload["test_code"] = (
+        details.test_code = (
             "".join(line + "\n" for line in imports) + ("\n\n" if imports else "") + body)
         candidate.files = [FileChange(where.test_file, new_text, existing)]

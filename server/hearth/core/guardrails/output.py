@@ -16,7 +16,7 @@ from hearth.core.analysis import new_findings, scan
 from hearth.core.analysis.security import _Imports
 from hearth.core.guardrails.rules import RULES, GuardFinding, is_enabled, verdict
 from hearth.core.guardrails.secrets import PLACEHOLDER
-from hearth.core.pipeline.extract import find_function
+from hearth.core.analysis.python_targets import find_function
 from hearth.settings import GuardrailSettings
 
 NETWORK_MODULES = frozenset({

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from hearth.core.actions.base import Finding
+from hearth.core.analysis.checks import Finding
 from hearth.core.analysis import RULES as SECURITY_RULES
 from hearth.settings import GuardrailSettings
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from hearth.core.actions.base import ActionRequest
-from hearth.core.actions.python_targets import function_at
+from hearth.core.pipeline.types import ActionRequest
+from hearth.core.analysis.python_targets import function_at
 from hearth.core.memory import Hit, WorkspaceIndex
 from hearth.core.pipeline.prompt import ContextSnippet
 from hearth.core.text import split_lines
@@ -17,8 +17,8 @@ QUERY_LINES = 12  # lines either side of the cursor that make up the query
 def query_for(request: ActionRequest) -> tuple[str, tuple[int, int]]:
     """What to search for, and the 1-based lines being edited (never offered as context)."""
     lines = split_lines(request.source)
-    target = function_at(request.source, request.position) if request.language == "python" \
-        else None
+    target = function_at(request.source, request.position, request.tree) \
+        if request.language == "python" else None
     if target is not None:
         first, last = target.def_line, target.end_line
     else:

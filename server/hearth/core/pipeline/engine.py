@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from hearth.core.actions.base import Action, ActionRequest, ActionResult, Candidate, Finding
 from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.guardrails import (
@@ -28,16 +25,19 @@ from hearth.core.models.backend import (
     SamplingParams,
 )
 from hearth.core.pipeline.prompt import ContextSnippet, Prompt
+from hearth.core.pipeline.types import (
+    Action,
+    ActionRequest,
+    ActionResult,
+    Candidate,
+    ContextProvider,
+    Progress,
+    Ranker,
+    Validator,
+)
 from hearth.settings import GuardrailSettings
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str, int | None], None]  # (message, percentage)
-ContextProvider = Callable[[ActionRequest], list[ContextSnippet]]
-# Checks shared by every action, run on each usable candidate after the action's own.
-Validator = Callable[[ActionRequest, Candidate], list[Finding]]
-# Orders candidates best first (after scoring); the default is by confidence.
-Ranker = Callable[[ActionRequest, list[Candidate]], list[Candidate]]
 
 
 @dataclass(frozen=True)
@@ -50,21 +50,6 @@ class EngineOptions:
     ranker: Ranker | None = None
     guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
     audit: AuditLog | None = None
-
-    @classmethod
-    def from_settings(cls, settings, audit: AuditLog | None = None,  # noqa: ANN001 - Settings
-                      workspace: Path | None = None) -> EngineOptions:
-        """Everything the settings ask for, with the shared validators and the execution
-        ranker for ``workspace`` (core.pipeline.validate and core.pipeline.rank)."""
-        from hearth.core.pipeline.rank import default_ranker
-        from hearth.core.pipeline.validate import default_validators
-
-        generation = settings.generation
-        return cls(samples=generation.samples, max_tokens=generation.max_tokens,
-                   confidence_threshold=generation.confidence_threshold,
-                   guardrails=settings.guardrails, audit=audit,
-                   validators=default_validators(workspace),
-                   ranker=default_ranker(workspace, generation.confidence_threshold))
 
 
 def by_confidence(request: ActionRequest, candidates: list[Candidate]) -> list[Candidate]:
@@ -124,10 +109,10 @@ def gather_context(guard: Guard, request: ActionRequest,
     return kept
 
 
-def build_prompt(guard: Guard, action: Action, request: ActionRequest,
+def build_prompt(guard: Guard, action: Action, request: ActionRequest, target: object,
                  context: list[ContextSnippet], max_tokens: int) -> tuple[Prompt, Redaction]:
     """The action's prompt with the user's secrets replaced by placeholders."""
-    prompt = action.prompt(request, context, max_tokens)
+    prompt = action.prompt(request, target, context, max_tokens)
     redaction = redact_secrets(request.source, guard.settings)
     if redaction.finding is not None:
         guard.record([redaction.finding])
@@ -151,20 +136,21 @@ def sample(backend: ModelBackend, prompt: Prompt, options: EngineOptions,
         cancel=cancel)
 
 
-def check(guard: Guard, action: Action, request: ActionRequest, completions: list[Completion],
-          redaction: Redaction, options: EngineOptions) -> list[Candidate]:
+def check(guard: Guard, action: Action, request: ActionRequest, target: object,
+          completions: list[Completion], redaction: Redaction,
+          options: EngineOptions) -> list[Candidate]:
     """Each sample as a candidate: the action's checks, the shared validators, the output
     guardrails, and a confidence."""
     candidates = []
     for completion in completions:
         completion.text = redaction.restore(completion.text)
-        candidate = action.candidate(request, completion)
+        candidate = action.candidate(request, target, completion)
         if candidate.usable:
             for validate in options.validators:
                 candidate.findings.extend(validate(request, candidate))
         if candidate.new_source is not None and request.language == "python":
             guarded = check_output(request.source, candidate.new_source,
-                                   target_name=candidate.payload.get("function"),
+                                   target_name=candidate.function,
                                    settings=guard.settings)
             guard.record(guarded, candidate.new_source)
             candidate.findings.extend(guarded)
@@ -181,23 +167,24 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     start = time.perf_counter()
     cancel = cancel or CancelToken()
     report = progress or (lambda message, percentage: None)
-    offers = action.offers(request)
-    if not offers:
-        raise HearthError(f"{action.title} does not apply at this position.",
+    if request.language not in action.languages:
+        raise HearthError(f"{action.title} does not apply to {request.language} files.",
                           "Place the cursor where the editor offers the action.")
-    title = offers[0].title
+    target = action.resolve(request)  # found once; every later step is handed it
+    title = action.title_for(target)
     guard = Guard(options.guardrails, options.audit, action.name, [])
     guard_prompt(guard, request)
-    ruled = rule_candidate(guard, action, request, options)
+    ruled = rule_candidate(guard, action, request, target, options)
     if ruled is not None:
         return result(action, title, ruled, [ruled], guard, [], start, options)
     if context_provider is not None:
         report("Gathering context", 5)
     context = gather_context(guard, request, context_provider)
-    prompt, redaction = build_prompt(guard, action, request, context, options.max_tokens)
+    prompt, redaction = build_prompt(guard, action, request, target, context,
+                                     options.max_tokens)
     completions = sample(backend, prompt, options, cancel, report)
     report("Checking candidates", 90)
-    candidates = check(guard, action, request, completions, redaction, options)
+    candidates = check(guard, action, request, target, completions, redaction, options)
     best = (options.ranker or by_confidence)(request, candidates)[0]
     if not best.usable:
         reasons = sorted({f.reason for c in candidates for f in c.findings if f.fatal})
@@ -205,28 +192,25 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
             f"{title}: none of {len(candidates)} candidate(s) passed the checks "
             f"({'; '.join(reasons)}).",
             "Try again, add detail to the docstring, or raise generation.samples.")
-    if "markdown" in best.payload and prompt.context:
-        best.payload["markdown"] += "\n## Context used\n" + "".join(
-            f"- `{c.path}` lines {c.start_line}-{c.end_line} ({c.name})\n" for c in prompt.context)
+    action.finish(target, best, prompt.context)
     return result(action, title, best, candidates, guard, prompt.context, start, options)
 
 
-def rule_candidate(guard: Guard, action: Action, request: ActionRequest,
+def rule_candidate(guard: Guard, action: Action, request: ActionRequest, target: object,
                    options: EngineOptions) -> Candidate | None:
     """The best answer the action knows without the model (a textbook fix), if it passes
     every check with full confidence: the model is then not asked."""
-    answers = getattr(action, "rule_answers", None)
-    completions = answers(request) if answers is not None else []
+    completions = action.rule_answers(request, target)
     if not completions:
         return None
-    candidates = check(guard, action, request, completions,
+    candidates = check(guard, action, request, target, completions,
                        Redaction(request.source, enabled=False), options)
     best = max(candidates, key=lambda c: c.confidence)
     if not best.usable or best.confidence < 1.0:
         log.info("%s: the rule-based answer did not pass (%s); asking the model", action.name,
                  "; ".join(f.reason for f in best.findings))
         return None
-    best.payload["method"] = "rule"
+    best.method = "rule"
     return best
 
 
@@ -242,4 +226,5 @@ def result(action: Action, title: str, best: Candidate, candidates: list[Candida
         edits=best.edits, new_source=best.new_source, confidence=round(best.confidence, 3),
         low_confidence=low, reasons=reasons,
         samples=len(candidates), tokens=tokens, elapsed_s=time.perf_counter() - start,
-        context=context, payload=best.payload, files=best.files)
+        context=context, files=best.files, function=best.function, markdown=best.markdown,
+        method=best.method, details=best.details)

@@ -42,14 +42,6 @@ def longest_parsable_prefix(code: str) -> tuple[ast.Module, str] | None:
     return None
 
 
-def find_function(tree: ast.Module, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    """The function called ``name``: top level first, then inside classes, then anywhere."""
-    candidates = [node for node in ast.walk(tree)
-                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                  and node.name == name]
-    return candidates[0] if candidates else None
-
-
 def function_body_source(code: str, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     """The body's lines as the model wrote them (comments kept), without a docstring, dedented."""
     lines = code.splitlines(keepends=True)
@@ -85,3 +77,18 @@ def reindent(block: str, indent: str, newline: str = "\n") -> str:
             line = "\t" * ((len(line) - len(stripped)) // 4) + stripped
         out.append(indent + line)
     return newline.join(out)
+
+
+def fence_closed(generated: str) -> bool:
+    return "\n```" in generated or generated.startswith("```")
+
+
+def as_model_text(code: str) -> str:
+    """Code as the model writes it: "\\n" line endings, four-space indents, dedented.
+
+    The edit converts back to the document's own line endings and indentation.
+    """
+    lines = code.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = [line.lstrip("\t") and "    " * (len(line) - len(line.lstrip("\t")))
+             + line.lstrip("\t") for line in lines]
+    return textwrap.dedent("\n".join(lines))

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hearth.core.actions.base import ActionRequest, Candidate
-from hearth.core.pipeline.engine import Ranker
+from hearth.core.pipeline.types import ActionRequest, Candidate
+from hearth.core.pipeline.types import Ranker
 from hearth.core.pipeline.scoring import THRESHOLD, confidence, finding
 
 log = logging.getLogger(__name__)
@@ -156,14 +156,13 @@ def _function(tree: ast.Module, qualname: str) -> FunctionNode | None:
 
 def _target(request: ActionRequest, candidates: Sequence[Candidate]) -> FunctionNode | None:
     """The original's module-level function that the candidates (re)write, if there is one."""
-    try:
-        tree = ast.parse(request.source)
-    except (SyntaxError, ValueError):
+    tree = request.tree
+    if tree is None:
         return None
-    names = {c.payload.get("function") for c in candidates if c.payload.get("function")}
+    names = {c.function for c in candidates if c.function}
     if len(names) == 1:
         return _function(tree, names.pop())
-    regions = {tuple(c.payload["region"]) for c in candidates if c.payload.get("region")}
+    regions = {c.region for c in candidates if c.region is not None}
     if len(regions) == 1:
         start, end = (line + 1 for line in regions.pop())
         return next((node for node in tree.body if isinstance(node, (ast.FunctionDef,

@@ -16,7 +16,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hearth.core.actions.base import Finding
+from hearth.core.analysis.checks import Finding
 
 
 @dataclass(frozen=True)
@@ -54,14 +54,31 @@ RULES: dict[str, Rule] = {
     "flake8-style": Rule(0.0, False, "a new pycodestyle finding (layout only)"),
     "ignores-parameters": Rule(0.2, False, "the body returns a constant and uses none of the "
                                            "function's parameters"),
-    # Fix: the edit must stay where it was asked for.
+    # Fix: the targeted finding must go, and nothing else may break (actions/fix.py).
+    "unchanged": Rule(0.0, True, "the answer repeats the code as it was"),
+    "not-fixed": Rule(0.0, True, "the diagnostic the fix was for is still reported"),
+    "new-diagnostic": Rule(0.0, True, "the edit introduces a new flake8 or security finding"),
+    "misplaced-import": Rule(0.0, True, "the fix needs an import that cannot go at the top"),
+    "dropped-input": Rule(0.0, True, "the edit stops reading one of the function's "
+                                     "parameters"),
+    "lost-function": Rule(0.0, True, "a function defined in the fixed region is gone"),
+    # Fix: the edit must stay where it was asked for (actions/fix_checks.py).
     "removed-function": Rule(0.4, False, "a function the original defined is gone"),
-    "signature-changed": Rule(0.3, False, "a function outside the fixed region has a new "
+    "signature-changed": Rule(0.4, False, "a function the original defined has a new "
                                           "signature"),
     "outside-region": Rule(0.2, False, "lines outside the fixed region changed (new imports "
                                        "excepted)"),
     "return-type-changed": Rule(0.5, False, "a fixed function returns another type than "
                                             "before (jedi)"),
+    # Generate tests (actions/tests.py), from running the generated tests.
+    "no-tests": Rule(0.0, True, "the answer has no pytest test functions"),
+    "no-passing-test": Rule(0.0, True, "none of the generated tests passes against the code"),
+    "dropped-tests": Rule(0.5, False, "generated tests that failed were dropped (scaled by "
+                                      "the share dropped)"),
+    "redefinition": Rule(0.05, False, "the answer redefined the function under test (that "
+                                      "copy is removed)"),
+    # Explain (actions/explain.py).
+    "missing-sections": Rule(0.1, False, "the explanation lacks a section (per section)"),
     # The ranker (hearth.core.pipeline.rank), from running the candidates.
     "run-error": Rule(0.6, False, "the module raises when imported (the original did not), "
                                   "or running it ends the process"),
@@ -81,7 +98,8 @@ THRESHOLD = 0.8875
 
 def finding(rule: str, reason: str, scale: float = 1.0,
             weights: Mapping[str, float] | None = None) -> Finding:
-    """A Finding for ``rule`` costing its weight times ``scale`` (0 < scale <= 1)."""
+    """A Finding for ``rule`` costing its weight times ``scale`` (a share in (0, 1], or a
+    count for the rules weighed per item)."""
     spec = RULES[rule]
     weight = (weights or {}).get(rule, spec.weight)
     return Finding(rule, reason, penalty=round(weight * scale, 4), fatal=spec.fatal)

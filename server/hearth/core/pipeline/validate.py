@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import difflib
 import doctest
-import functools
 import io
 import logging
 import re
@@ -26,13 +25,11 @@ from importlib.util import find_spec
 from inspect import Parameter, Signature
 from pathlib import Path
 
-from hearth.core.actions.base import ActionRequest, Candidate, Finding
+from hearth.core.pipeline.types import ActionRequest, Candidate, Finding
 from hearth.core.analysis import new_findings, run_flake8
 from hearth.core.analysis.findings import Severity, utf8_offset_to_column
 from hearth.core.errors import HearthError
-from hearth.core.pipeline.engine import Validator
 from hearth.core.pipeline.scoring import finding
-from hearth.core.text import Pos
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +78,6 @@ def written_lines(original: str, new: str) -> frozenset[int]:
     return frozenset(lines)
 
 
-@functools.lru_cache(maxsize=16)
 def _edited(original: str, new: str) -> Edited | None:
     try:
         tree = ast.parse(new)
@@ -98,10 +94,12 @@ def edited(request: ActionRequest, candidate: Candidate) -> Edited | None:
     """The parsed candidate, or None when there is nothing Python to check."""
     if request.language != "python" or candidate.new_source is None:
         return None
-    return _edited(request.source, candidate.new_source)
+    new = candidate.new_source
+    return request.analysis.memo(("edited", request.source, new),
+                                 lambda: _edited(request.source, new))
 
 
-def _names(nodes: list[str]) -> str:
+def quoted_names(nodes: list[str]) -> str:
     shown = ", ".join(f"`{name}`" for name in nodes[:SHOWN])
     return shown + (f" and {len(nodes) - SHOWN} more" if len(nodes) > SHOWN else "")
 
@@ -110,30 +108,14 @@ def _plural(nodes: list[str], one: str, many: str) -> str:
     return one if len(nodes) == 1 else many
 
 
-# -- jedi -------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=8)
-def _jedi_project(workspace: Path | None):
-    import jedi
-
-    return jedi.Project(workspace) if workspace is not None else None
-
-
-# Only the latest candidate's Script: parso's diff parser updates the tree it cached for a
-# path in place, so a Script kept for an earlier candidate of the same file would go stale.
-@functools.lru_cache(maxsize=1)
-def _jedi_script(source: str, path: Path | None, workspace: Path | None):
-    import jedi
-
-    return jedi.Script(source, path=path, project=_jedi_project(workspace))
-
-
-def _candidate_path(request: ActionRequest, workspace: Path | None) -> Path:
+# -- jedi (through the request's AnalysisContext, which owns jedi's project and Script) -----
+def candidate_path(request: ActionRequest, workspace: Path | None) -> Path:
     """Where jedi is told the code lives (a loose buffer gets a name in the workspace)."""
     return request.path or ((workspace or Path.cwd()) / "hearth_candidate.py")
 
 
 def _script(request: ActionRequest, edit: Edited, workspace: Path | None):
-    return _jedi_script(edit.source, _candidate_path(request, workspace), workspace)
+    return request.analysis.script(edit.source, candidate_path(request, workspace))
 
 
 def _with_jedi(request: ActionRequest, candidate: Candidate,
@@ -150,11 +132,6 @@ def _with_jedi(request: ActionRequest, candidate: Candidate,
 
 
 # -- flake8: new findings, undefined names ----------------------------------------------------
-@functools.lru_cache(maxsize=8)
-def _flake8_before(source: str, filename: str, root: Path | None):
-    return run_flake8(source, filename, root)
-
-
 def _called_names(tree: ast.Module) -> set[str]:
     return {node.func.id for node in ast.walk(tree)
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
@@ -175,7 +152,10 @@ class Flake8Check:
             return []
         filename = str(request.path or "hearth_candidate.py")
         try:
-            added = new_findings(_flake8_before(request.source, filename, self.workspace),
+            before = request.analysis.memo(
+                ("flake8", request.source, filename, self.workspace),
+                lambda: run_flake8(request.source, filename, self.workspace))
+            added = new_findings(before,
                                  run_flake8(edit.source, filename, self.workspace))
         except HearthError as error:  # the user's flake8 configuration is broken
             log.warning("flake8 could not check a candidate: %s", error)
@@ -189,11 +169,11 @@ class Flake8Check:
         names = sorted({name for name in undefined if name not in called})
         findings = []
         if functions:
-            findings.append(finding("missing-function", f"calls {_names(functions)}, "
+            findings.append(finding("missing-function", f"calls {quoted_names(functions)}, "
                                     f"{_plural(functions, 'which is', 'which are')} defined "
                                     "nowhere (hallucinated?)"))
         if names:
-            findings.append(finding("undefined-name", f"uses {_names(names)}, "
+            findings.append(finding("undefined-name", f"uses {quoted_names(names)}, "
                                     f"{_plural(names, 'which is', 'which are')} defined "
                                     "nowhere (hallucinated?)"))
         rest = [f for f in added if f.code != "F821"]
@@ -211,19 +191,6 @@ class Flake8Check:
 
 
 # -- imports ----------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=8)
-def environment_path(workspace: Path | None) -> tuple[str, ...]:
-    """Where the workspace's interpreter finds modules: the workspace root, then the sys.path
-    of the environment jedi picks for it (its virtualenv, else this interpreter)."""
-    paths: list[str] = [str(workspace)] if workspace is not None else []
-    try:
-        project = _jedi_project(workspace)
-        environment = project.get_environment() if project is not None else None
-        paths += list(environment.get_sys_path()) if environment is not None else sys.path
-    except Exception:  # noqa: BLE001 - a broken virtualenv must not break validation
-        log.warning("Could not read the workspace's Python environment", exc_info=True)
-        paths += sys.path
-    return tuple(dict.fromkeys(p for p in paths if p))
 
 
 def module_exists(name: str, search_path: tuple[str, ...]) -> bool:
@@ -271,7 +238,7 @@ class ImportCheck:
                    if not self._resolves(name, request)]
         if not missing:
             return []
-        return [finding("unresolved-import", f"imports {_names(missing)}, which the "
+        return [finding("unresolved-import", f"imports {quoted_names(missing)}, which the "
                         "workspace's Python environment does not have")]
 
     @staticmethod
@@ -295,7 +262,7 @@ class ImportCheck:
         if level:
             base = _relative_base(request.path, level)
             return True if base is None else module_exists(name[level:], (str(base),))
-        return module_exists(name, environment_path(self.workspace))
+        return module_exists(name, request.analysis.search_path())
 
 
 # -- attributes that do not exist -------------------------------------------------------------
@@ -316,7 +283,7 @@ class AttributeCheck:
         unknown = _with_jedi(request, candidate, self._unknown)
         if not unknown:
             return []
-        return [finding("unknown-attribute", f"uses {_names(unknown)}, "
+        return [finding("unknown-attribute", f"uses {quoted_names(unknown)}, "
                         f"{_plural(unknown, 'which does', 'which do')} not exist "
                         "(hallucinated?)")]
 
@@ -513,7 +480,7 @@ class PlaceholderCheck:
         if found:
             findings.append(finding("placeholder", f"leaves a placeholder comment: {found[0]}"))
         if stubs and not found:
-            findings.append(finding("placeholder", f"leaves {_names(stubs)} as a stub "
+            findings.append(finding("placeholder", f"leaves {quoted_names(stubs)} as a stub "
                                     "(pass, ... or NotImplementedError)"))
         return findings
 
@@ -620,7 +587,7 @@ class TrivialBodyCheck:
 
 
 # -- Fix: stay in the region ------------------------------------------------------------------
-def _functions(tree: ast.Module) -> dict[str, list[FunctionNode]]:
+def functions_by_name(tree: ast.Module) -> dict[str, list[FunctionNode]]:
     found: dict[str, list[FunctionNode]] = {}
 
     def visit(node: ast.AST, prefix: str) -> None:
@@ -635,172 +602,3 @@ def _functions(tree: ast.Module) -> dict[str, list[FunctionNode]]:
 
     visit(tree, "")
     return found
-
-
-DEF_LINE = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)\s*\((.*)$")
-
-
-def _def_lines(source: str) -> dict[str, list[tuple[int, str]]]:
-    """Functions by qualified name with (line, parameter text), read without parsing."""
-    found: dict[str, list[tuple[int, str]]] = {}
-    scopes: list[tuple[int, str]] = []  # (indent, name) of the enclosing classes/functions
-    for number, line in enumerate(source.splitlines(), 1):
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip())
-        while scopes and scopes[-1][0] >= indent:
-            scopes.pop()
-        match = DEF_LINE.match(line)
-        class_match = re.match(r"^\s*class\s+(\w+)", line)
-        if match:
-            name = ".".join([s for _, s in scopes] + [match.group(2)])
-            found.setdefault(name, []).append((number, re.sub(r"\s+", "", match.group(3))))
-            scopes.append((indent, match.group(2)))
-        elif class_match:
-            scopes.append((indent, class_match.group(1)))
-    return found
-
-
-def _is_import_or_blank(line: str) -> bool:
-    stripped = line.strip()
-    return not stripped or stripped.startswith(("import ", "from ")) or stripped.startswith("#")
-
-
-@dataclass(frozen=True)
-class FixScopeCheck:
-    """For Fix candidates (``payload["region"]``: 0-based inclusive lines of the original):
-    functions removed, signatures changed outside the region, lines changed outside it."""
-
-    def __call__(self, request: ActionRequest, candidate: Candidate) -> list[Finding]:
-        region = candidate.payload.get("region")
-        edit = edited(request, candidate)
-        if region is None or edit is None:
-            return []
-        start, end = int(region[0]) + 1, int(region[1]) + 1  # as 1-based lines
-        if edit.original is not None:
-            before = {name: [(n.lineno, ast.dump(n.args)) for n in nodes]
-                      for name, nodes in _functions(edit.original).items()}
-        else:  # fixing a syntax error: read the original's signatures line by line
-            before = _def_lines(request.source)
-        after = {name: [(n.lineno, ast.dump(n.args)) for n in nodes]
-                 for name, nodes in _functions(edit.tree).items()}
-        if edit.original is None:
-            after = _def_lines(edit.source)
-        findings = []
-        removed = sorted(set(before) - set(after))
-        if removed:
-            findings.append(finding("removed-function", f"removes {_names(removed)}"))
-        changed = sorted(
-            name for name, defs in before.items() if name in after
-            and not any(start <= line <= end for line, _ in defs)
-            and {args for _, args in defs} != {args for _, args in after[name]})
-        if changed:
-            findings.append(finding("signature-changed", f"changes the signature of "
-                                    f"{_names(changed)}, outside the fixed region"))
-        outside = self._outside(request.source, edit.source, start, end,
-                                frozenset(candidate.payload.get("removed_imports", ())))
-        if outside:
-            findings.append(finding("outside-region", f"changes line(s) {outside} outside "
-                                    f"the fixed region ({start}-{end})"))
-        return findings
-
-    @staticmethod
-    def _outside(original: str, new: str, start: int, end: int,
-                 removed_imports: frozenset[str] = frozenset()) -> str:
-        """Lines changed outside ``start``-``end``, except new imports and the imports the
-        fix itself removed because it replaced their last use."""
-        old_lines, new_lines = original.splitlines(), new.splitlines()
-        matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
-        lines = []
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag == "equal":
-                continue
-            if tag == "insert":
-                # Inserted next to the region, or new imports anywhere: part of the fix.
-                if start - 1 <= i1 <= end or all(_is_import_or_blank(t) for t in new_lines[j1:j2]):
-                    continue
-                lines.append(i1 + 1)
-                continue
-            if all(_is_import_or_blank(t) for t in new_lines[j1:j2]) and all(
-                    not t.strip() or t.strip() in removed_imports for t in old_lines[i1:i2]):
-                continue
-            lines += [i + 1 for i in range(i1, i2) if not start <= i + 1 <= end]
-        if not lines:
-            return ""
-        return ", ".join(str(n) for n in lines[:5]) + (" ..." if len(lines) > 5 else "")
-
-
-@dataclass(frozen=True)
-class ReturnTypeCheck:
-    """For Fix candidates: a function of the fixed region whose return value jedi infers
-    to another type than before (``os.popen(cmd).read()``, a ``str``, "fixed" into
-    ``subprocess.run(...)``, a ``CompletedProcess``). Functions jedi cannot infer on either
-    side are not judged."""
-
-    workspace: Path | None = None
-
-    def __call__(self, request: ActionRequest, candidate: Candidate) -> list[Finding]:
-        region = candidate.payload.get("region")
-        edit = edited(request, candidate)
-        if region is None or edit is None or edit.original is None:
-            return []
-        start, end = int(region[0]) + 1, int(region[1]) + 1
-        before, after = _functions(edit.original), _functions(edit.tree)
-        names = [name for name, nodes in before.items() if name in after
-                 and len(nodes) == 1 and len(after[name]) == 1
-                 and start <= nodes[0].lineno <= end]
-        if not names:
-            return []
-        path = _candidate_path(request, self.workspace)
-        changed = []
-        try:
-            for name in names:
-                old = _returned_types(request.source, before[name][0], path, self.workspace)
-                new = _returned_types(edit.source, after[name][0], path, self.workspace)
-                if old and new and not old & new:
-                    changed.append(f"`{name.rsplit('.', 1)[-1]}` ({_names(sorted(old))} -> "
-                                   f"{_names(sorted(new))})")
-        except Exception:  # noqa: BLE001 - jedi's inference must never sink a candidate
-            log.warning("jedi failed while inferring return types", exc_info=True)
-            return []
-        if not changed:
-            return []
-        return [finding("return-type-changed", "changes what " + ", ".join(changed)
-                        + " returns")]
-
-
-def _returned_types(source: str, node: FunctionNode, path: Path,
-                    workspace: Path | None) -> frozenset[str]:
-    """The types jedi infers for what calling the function returns (full names)."""
-    line = source.splitlines()[node.lineno - 1]
-    column = line.find(node.name, node.col_offset)
-    if column < 0:
-        return frozenset()
-    return _inferred_return(source, node.lineno, column, path, workspace)
-
-
-# The original's answer serves every candidate, and samples are often identical.
-@functools.lru_cache(maxsize=32)
-def _inferred_return(source: str, line: int, column: int, path: Path,
-                     workspace: Path | None) -> frozenset[str]:
-    script = _jedi_script(source, path, workspace)
-    return frozenset(value.full_name or value.name for name in script.goto(line, column)
-                     for value in name.execute())
-
-
-def default_validators(workspace: Path | None) -> tuple[Validator, ...]:
-    """The shared checks, cheapest first, for a workspace (None: a loose file)."""
-    return (Flake8Check(workspace), PlaceholderCheck(), TrivialBodyCheck(), FixScopeCheck(),
-            ImportCheck(workspace), AttributeCheck(workspace), ArityCheck(workspace),
-            ReturnTypeCheck(workspace))
-
-
-def warm_up(workspace: Path | None) -> None:
-    """Pay jedi's and flake8's one-off start-up costs (about 2 s: typeshed, the standard
-    library, flake8's plugins) before the first answer needs them; run it off the main thread."""
-    source = "import os\n\n\ndef f(path: str) -> str:\n    pass\n"
-    request = ActionRequest(source, Pos(4, 4), workspace=workspace)
-    candidate = Candidate(None, new_source=source.replace(
-        "    pass\n", "    return os.path.join(path.strip(), 'x')\n"))
-    for validate in default_validators(workspace):
-        validate(request, candidate)

@@ -6,7 +6,6 @@ import ast
 import dataclasses
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from hearth.core.text import Pos, indent_of, split_lines
 
@@ -33,13 +32,8 @@ class FunctionTarget:
 
 
 def parse_or_none(source: str) -> ast.Module | None:
-    """The module's tree, or None if it does not parse. Cached: several actions list their
-    menu entries on the same text, and parsing a large file takes tens of milliseconds."""
-    return _parse_cached(source)
-
-
-@lru_cache(maxsize=4)
-def _parse_cached(source: str) -> ast.Module | None:
+    """The module's tree, or None if it does not parse. A request parses its source once
+    (``ActionRequest.tree``); this is for the texts a check makes."""
     try:
         return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -238,3 +232,11 @@ def stub_functions(source: str, tree: ast.Module | None = None) -> list[Function
             if target is not None and target.is_stub:
                 targets.append(target)
     return targets
+
+
+def find_function(tree: ast.Module, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The function called ``name``: top level first, then inside classes, then anywhere."""
+    candidates = [node for node in ast.walk(tree)
+                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.name == name]
+    return candidates[0] if candidates else None

@@ -1,0 +1,129 @@
+"""One workspace's analysis state: the diagnostics policy and jedi's view of its environment.
+
+A Session owns one per workspace and invalidates it when the environment may have changed (a
+virtualenv created or removed, the settings changed), so nothing here outlives what it reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hearth.core.analysis.findings import Finding
+from hearth.core.analysis.flake8_runner import run_flake8
+from hearth.core.analysis.security import scan
+from hearth.core.errors import HearthError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DiagnosticsPolicy:
+    """Which analysers the user wants, and the security rules they turned off."""
+
+    flake8: bool = True
+    security: bool = True
+    disabled_rules: tuple[str, ...] = ()
+
+    def enabled(self, code: str) -> bool:
+        return code not in self.disabled_rules
+
+
+class AnalysisContext:
+    """flake8, the security rules and jedi for one workspace (None: a loose file).
+
+    jedi's project and its environment's search path are read once and kept until
+    ``invalidate``; a jedi Script is kept only for the latest source (parso's diff parser
+    updates a cached tree in place, so an older Script would go stale). Thread-safe: the
+    inference thread and a warm-up may both use it.
+    """
+
+    def __init__(self, workspace: Path | None = None,
+                 policy: DiagnosticsPolicy | None = None) -> None:
+        self.workspace = workspace
+        self.policy = policy or DiagnosticsPolicy()
+        self._lock = threading.RLock()
+        self._project = None
+        self._search_path: tuple[str, ...] | None = None
+        self._script_key: tuple | None = None
+        self._script = None
+        self._memo: dict[tuple, object] = {}  # per-generation answers (a return type, ...)
+
+    # -- diagnostics --------------------------------------------------------------------------
+    def diagnostics(self, source: str, path: Path | None,
+                    on_flake8_error: Callable[[HearthError], None] | None = None,
+                    ) -> list[Finding]:
+        """flake8 and the security rules as the policy asks. A broken flake8 configuration
+        raises HearthError, or is passed to ``on_flake8_error`` and the security rules still
+        run."""
+        findings: list[Finding] = []
+        if self.policy.flake8:
+            try:
+                findings += run_flake8(source, path or Path("untitled.py"), self.workspace)
+            except HearthError as exc:
+                if on_flake8_error is None:
+                    raise
+                on_flake8_error(exc)
+        if self.policy.security:
+            findings += scan(source, disabled=[r for r in self.policy.disabled_rules
+                                               if r.startswith("HS")])
+        return findings
+
+    # -- jedi ---------------------------------------------------------------------------------
+    def jedi_project(self):
+        import jedi
+
+        with self._lock:
+            if self._project is None and self.workspace is not None:
+                self._project = jedi.Project(self.workspace)
+            return self._project
+
+    def script(self, source: str, path: Path):
+        import jedi
+
+        with self._lock:
+            key = (source, path)
+            if self._script_key != key:
+                self._script = jedi.Script(source, path=path, project=self.jedi_project())
+                self._script_key = key
+            return self._script
+
+    def search_path(self) -> tuple[str, ...]:
+        """Where the workspace's interpreter finds modules: the workspace root, then the
+        sys.path of the environment jedi picks for it (its virtualenv, else this one)."""
+        with self._lock:
+            if self._search_path is None:
+                paths = [str(self.workspace)] if self.workspace is not None else []
+                try:
+                    project = self.jedi_project()
+                    environment = project.get_environment() if project is not None else None
+                    paths += list(environment.get_sys_path()) if environment is not None \
+                        else sys.path
+                except Exception:  # noqa: BLE001 - a broken virtualenv must not break checks
+                    log.warning("Could not read the workspace's Python environment",
+                                exc_info=True)
+                    paths += sys.path
+                self._search_path = tuple(dict.fromkeys(p for p in paths if p))
+            return self._search_path
+
+    def memo(self, key: tuple, compute):
+        """``compute()`` once per key until ``invalidate`` (answers about one source text,
+        shared by the candidates of a request)."""
+        with self._lock:
+            if key not in self._memo:
+                if len(self._memo) > 256:
+                    self._memo.clear()
+                self._memo[key] = compute()
+            return self._memo[key]
+
+    def invalidate(self) -> None:
+        """Forget the environment: a virtualenv appeared or went, or the settings changed."""
+        with self._lock:
+            self._project = None
+            self._search_path = None
+            self._script_key = self._script = None
+            self._memo.clear()

@@ -1,0 +1,50 @@
+"""The pipeline as the settings ask for it: the shared checks, the execution ranker and the
+engine's options, assembled in one place for the Session (and the benchmarks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hearth.core.analysis.context import AnalysisContext
+from hearth.core.guardrails import AuditLog
+from hearth.core.pipeline.engine import EngineOptions
+from hearth.core.pipeline.rank import default_ranker
+from hearth.core.pipeline.types import ActionRequest, Candidate, Validator
+from hearth.core.pipeline.validate import (
+    ArityCheck,
+    AttributeCheck,
+    Flake8Check,
+    ImportCheck,
+    PlaceholderCheck,
+    TrivialBodyCheck,
+)
+from hearth.core.text import Pos
+from hearth.settings import Settings
+
+
+def default_validators(workspace: Path | None) -> tuple[Validator, ...]:
+    """The shared checks, cheapest first, for a workspace (None: a loose file)."""
+    return (Flake8Check(workspace), PlaceholderCheck(), TrivialBodyCheck(),
+            ImportCheck(workspace), AttributeCheck(workspace), ArityCheck(workspace))
+
+
+def engine_options(settings: Settings, audit: AuditLog | None = None,
+                   workspace: Path | None = None) -> EngineOptions:
+    """Everything the settings ask for, with the shared checks and the execution ranker."""
+    generation = settings.generation
+    return EngineOptions(samples=generation.samples, max_tokens=generation.max_tokens,
+                         confidence_threshold=generation.confidence_threshold,
+                         guardrails=settings.guardrails, audit=audit,
+                         validators=default_validators(workspace),
+                         ranker=default_ranker(workspace, generation.confidence_threshold))
+
+
+def warm_up(analysis: AnalysisContext) -> None:
+    """Pay jedi's and flake8's one-off start-up costs (about 2 s: typeshed, the standard
+    library, flake8's plugins) before the first answer needs them; run it off the main thread."""
+    source = "import os\n\n\ndef f(path: str) -> str:\n    pass\n"
+    request = ActionRequest(source, Pos(4, 4), workspace=analysis.workspace, analysis=analysis)
+    candidate = Candidate(None, new_source=source.replace(
+        "    pass\n", "    return os.path.join(path.strip(), 'x')\n"))
+    for validate in default_validators(analysis.workspace):
+        validate(request, candidate)

@@ -1,0 +1,208 @@
+"""The data every step of the pipeline and every action shares: a request, a menu offer, a
+candidate answer, a result, and the shape of an action as the engine sees it.
+
+They live below both the pipeline's steps and the actions, so imports run one way: actions use
+the pipeline, never the reverse.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from hearth.core.analysis import Finding as Diagnostic
+from hearth.core.analysis.checks import Finding
+from hearth.core.analysis.context import AnalysisContext
+from hearth.core.models.backend import Completion
+from hearth.core.pipeline.prompt import ContextSnippet, Prompt
+from hearth.core.text import Pos, TextEdit
+
+__all__ = ["Action", "ActionRequest", "ActionResult", "Candidate", "ContextProvider",
+           "Diagnostic", "FileChange", "Finding", "Offer", "Progress", "Ranker", "Validator",
+           "language_of"]
+
+LANGUAGE_BY_SUFFIX = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
+    ".cjs": "javascript", ".jsx": "javascript", ".ts": "typescript", ".tsx": "typescript",
+    ".java": "java", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp",
+    ".hpp": "cpp", ".hh": "cpp", ".go": "go", ".rs": "rust", ".sql": "sql",
+}
+LSP_LANGUAGE_IDS = {"python": "python", "javascript": "javascript",
+                    "javascriptreact": "javascript", "typescript": "typescript",
+                    "typescriptreact": "typescript", "java": "java", "c": "c", "cpp": "cpp",
+                    "go": "go", "rust": "rust", "sql": "sql"}
+
+
+def language_of(path: Path | None, language_id: str | None = None) -> str | None:
+    if language_id and language_id in LSP_LANGUAGE_IDS:
+        return LSP_LANGUAGE_IDS[language_id]
+    if path is not None:
+        return LANGUAGE_BY_SUFFIX.get(path.suffix.lower())
+    return None
+
+
+@dataclass
+class ActionRequest:
+    source: str
+    position: Pos
+    path: Path | None = None
+    language: str = "python"
+    end: Pos | None = None  # the end of a selection, when there is one
+    instruction: str | None = None
+    workspace: Path | None = None
+    # The diagnostics the editor shows here (LSP: the code action's context); None: compute.
+    diagnostics: list[Diagnostic] | None = None
+    # What the offer carried (Offer.data), so that resolve does what the menu said.
+    extra: dict[str, Any] = field(default_factory=dict)
+    # The workspace's analysis state (policy, jedi); the Session passes its own.
+    analysis: AnalysisContext = field(default_factory=AnalysisContext)
+
+    def __post_init__(self) -> None:
+        if self.analysis.workspace is None and self.workspace is not None:
+            self.analysis = AnalysisContext(self.workspace, self.analysis.policy)
+
+    @property
+    def selection(self) -> tuple[Pos, Pos] | None:
+        if self.end is not None and self.end != self.position:
+            return (min(self.position, self.end), max(self.position, self.end))
+        return None
+
+    @cached_property
+    def tree(self) -> ast.Module | None:
+        """The source parsed once for this request (None if it does not parse). Shared by
+        every action listing its menu entries: read it, never change it."""
+        try:
+            return ast.parse(self.source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One entry for the quick-fix menu: its title and what resolving it needs to know."""
+
+    title: str
+    data: dict[str, Any] = field(default_factory=dict)
+    diagnostics: tuple[Diagnostic, ...] = ()  # the diagnostics a fix addresses
+
+
+@dataclass
+class FileChange:
+    """A whole-file change to a file other than the request's (Generate tests' test file)."""
+
+    path: Path
+    new_text: str
+    old_text: str | None  # None: the file is created
+
+
+@dataclass
+class Candidate:
+    """One answer, as edits, with what the checks found in it.
+
+    The shared checks read the typed fields (``function``, ``region``); what only one action
+    reports lives in its own dataclass in ``details``.
+    """
+
+    completion: Completion | None
+    edits: list[TextEdit] = field(default_factory=list)
+    new_source: str | None = None
+    files: list[FileChange] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    confidence: float = 0.0
+    function: str | None = None  # the function the answer (re)writes, by qualified name
+    region: tuple[int, int] | None = None  # Fix: 0-based first and last line rewritten
+    markdown: str | None = None  # Explain: the answer as a document
+    method: str = "model"  # "rule": a textbook answer, no model asked
+    details: Any = None  # the action's own dataclass (FixDetails, TestsDetails, ...)
+
+    @property
+    def usable(self) -> bool:
+        return not any(f.fatal for f in self.findings)
+
+
+@dataclass
+class ActionResult:
+    action: str
+    title: str
+    edits: list[TextEdit]
+    new_source: str | None
+    confidence: float | None
+    low_confidence: bool
+    reasons: list[str]
+    samples: int
+    tokens: int
+    elapsed_s: float
+    context: list[ContextSnippet] = field(default_factory=list)
+    files: list[FileChange] = field(default_factory=list)
+    function: str | None = None
+    markdown: str | None = None
+    method: str = "model"
+    details: Any = None
+
+    def report(self) -> dict[str, Any]:
+        """What the CLI's --json and the LSP command's answer say about the result beyond
+        its edits: the method, the action's details, the explanation."""
+        out: dict[str, Any] = {"method": self.method} if self.method != "model" else {}
+        if self.function is not None:
+            out["function"] = self.function
+        if dataclasses.is_dataclass(self.details):
+            out.update(dataclasses.asdict(self.details))
+        if self.markdown is not None:
+            out["markdown"] = self.markdown
+        return out
+
+
+Progress = Callable[[str, "int | None"], None]  # (message, percentage)
+ContextProvider = Callable[[ActionRequest], list[ContextSnippet]]
+# Checks shared by every action, run on each usable candidate after the action's own.
+Validator = Callable[[ActionRequest, Candidate], list[Finding]]
+# Orders candidates best first (after scoring); the default is by confidence.
+Ranker = Callable[[ActionRequest, list[Candidate]], list[Candidate]]
+
+T = TypeVar("T")
+
+
+class Action(Protocol[T]):
+    """What the engine, the CLI and the LSP layer may ask of an action; every member is
+    declared here (``hearth.core.actions.base.BaseAction`` gives the optional ones defaults).
+
+    ``T`` is the action's target: what ``resolve`` found at the request's position, computed
+    once per run and handed to every later step.
+    """
+
+    name: ClassVar[str]  # "generate": the CLI subcommand
+    command: ClassVar[str]  # "hearth.generate": the LSP command
+    title: ClassVar[str]  # "Hearth: Generate implementation"
+    kind: ClassVar[str]  # the LSP code action kind: "quickfix", "refactor.rewrite", ...
+    languages: ClassVar[frozenset[str]]  # where it is offered
+    cli_help: ClassVar[str]  # one line for `hearth --help`
+    makes_edits: ClassVar[bool]  # False: the result is a document (Explain), not an edit
+    takes_instruction: ClassVar[bool]  # the request may carry a free-text instruction
+
+    def offers(self, request: ActionRequest) -> list[Offer]:
+        """What to list in the quick-fix menu here (often nothing). Must be cheap: no model."""
+
+    def resolve(self, request: ActionRequest) -> T:
+        """The target at the request's position; raises HearthError when there is none."""
+
+    def title_for(self, target: T) -> str:
+        """The result's title for this target."""
+
+    def rule_answers(self, request: ActionRequest, target: T) -> list[Completion]:
+        """Answers known without the model (a textbook fix), checked like the model's."""
+
+    def prompt(self, request: ActionRequest, target: T, context: list[ContextSnippet],
+               max_tokens: int) -> Prompt:
+        """What to ask the model; raises HearthError when the request cannot be served."""
+
+    def candidate(self, request: ActionRequest, target: T,
+                  completion: Completion) -> Candidate:
+        """Turn one sample into edits, with the action's own findings."""
+
+    def finish(self, target: T, best: Candidate, context: list[ContextSnippet]) -> None:
+        """Last touches to the chosen candidate (Explain lists the context it used)."""

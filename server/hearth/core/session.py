@@ -1,0 +1,171 @@
+"""A Session is Hearth for one workspace: the settings, the model backend, the workspace
+indexes, the analysis context and the diagnostics policy, assembled once.
+
+The CLI and the language server are thin adapters over it: they turn their input into an
+``ActionRequest`` with ``request`` and ask ``run`` for the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from hearth.core.actions import all_actions
+from hearth.core.analysis import Finding as Diagnostic
+from hearth.core.analysis.context import AnalysisContext, DiagnosticsPolicy
+from hearth.core.cancel import CancelToken
+from hearth.core.errors import HearthError
+from hearth.core.guardrails import AuditLog
+from hearth.core.memory import WorkspaceIndex
+from hearth.core.models.backend import ModelBackend
+from hearth.core.models.registry import make_backend
+from hearth.core.pipeline.context import memory_context
+from hearth.core.pipeline.defaults import engine_options, warm_up
+from hearth.core.pipeline.engine import EngineOptions, run_action
+from hearth.core.pipeline.types import (
+    Action,
+    ActionRequest,
+    ActionResult,
+    ContextProvider,
+    Progress,
+    language_of,
+)
+from hearth.core.text import Pos
+from hearth.settings import Settings
+
+log = logging.getLogger(__name__)
+Overlay = Callable[[], Mapping[Path, str]]
+
+
+def diagnostics_policy(settings: Settings) -> DiagnosticsPolicy:
+    """The user's diagnostics toggles and disabled security rules (the HG rules are the
+    guardrails', not diagnostics)."""
+    return DiagnosticsPolicy(
+        flake8=settings.diagnostics.flake8, security=settings.diagnostics.security,
+        disabled_rules=tuple(r for r in settings.guardrails.disabled_rules
+                             if r.startswith("HS")))
+
+
+class Session:
+    def __init__(self, settings: Settings, root: Path | None, *,
+                 audit: AuditLog | None = None, backend: ModelBackend | None = None) -> None:
+        """``backend``: one the caller made and closes (a benchmark's, shared across runs);
+        by default the session builds the backend the settings name, on first use."""
+        self.root = root
+        self.audit = audit if audit is not None else AuditLog()
+        self.actions: list[Action] = all_actions()
+        self._settings = settings
+        self.analysis = AnalysisContext(root, diagnostics_policy(settings))
+        self.indexes: dict[Path, WorkspaceIndex] = {}
+        self._backend = backend
+        self._backend_key: tuple | None = self._backend_settings() if backend else None
+        self._owns_backend = backend is None
+
+    # -- settings -----------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def update_settings(self, settings: Settings) -> None:
+        """New settings take effect at the next request; the backend is rebuilt when its own
+        settings changed, the analysis when the policy did."""
+        self._settings = settings
+        policy = diagnostics_policy(settings)
+        if policy != self.analysis.policy:
+            self.analysis = AnalysisContext(self.root, policy)
+
+    def environment_changed(self) -> None:
+        """A virtualenv or the project's configuration changed: analyse afresh."""
+        self.analysis.invalidate()
+
+    # -- actions ------------------------------------------------------------------------------
+    def action(self, name: str) -> Action:
+        for action in self.actions:
+            if action.name == name:
+                return action
+        raise HearthError(f"Unknown Hearth action {name!r}.",
+                          "One of: " + ", ".join(a.name for a in self.actions))
+
+    def request(self, source: str, position: Pos, *, path: Path | None = None,
+                language_id: str | None = None, end: Pos | None = None,
+                instruction: str | None = None, extra: dict[str, Any] | None = None,
+                diagnostics: list[Diagnostic] | None = None) -> ActionRequest:
+        """A request on this session's workspace, analysed with its policy."""
+        return ActionRequest(
+            source=source, position=position, end=end, path=path,
+            language=language_of(path, language_id) or "text", instruction=instruction,
+            workspace=self.root, extra=dict(extra or {}), diagnostics=diagnostics,
+            analysis=self.analysis)
+
+    def engine_options(self) -> EngineOptions:
+        return engine_options(self.settings, self.audit, self.root)
+
+    def run(self, action: Action | str, request: ActionRequest, *,
+            cancel: CancelToken | None = None, progress: Progress | None = None,
+            overlay: Overlay = dict, use_context: bool = True,
+            options: EngineOptions | None = None) -> ActionResult:
+        """Run one action to its result (on the inference thread: it loads the model).
+        ``options``: instead of the settings' (a benchmark comparing configurations)."""
+        if isinstance(action, str):
+            action = self.action(action)
+        context = self.context_provider(overlay) if use_context else None
+        return run_action(action, request, self.backend(), options or self.engine_options(),
+                          cancel=cancel, progress=progress, context_provider=context)
+
+    # -- the model ----------------------------------------------------------------------------
+    def backend(self) -> ModelBackend:
+        """The backend for the current settings, built on first use."""
+        key = self._backend_settings()
+        if self._backend is None or key != self._backend_key:
+            if self._backend is not None and self._owns_backend:
+                self._backend.close()
+            self._backend = make_backend(self.settings.model, self.settings.openai)
+            self._backend_key, self._owns_backend = key, True
+        return self._backend
+
+    def _backend_settings(self) -> tuple:
+        return (self.settings.model, self.settings.openai)
+
+    # -- analysis -----------------------------------------------------------------------------
+    def diagnostics(self, source: str, path: Path | None,
+                    on_flake8_error: Callable[[HearthError], None] | None = None,
+                    ) -> list[Diagnostic]:
+        """Every finding the policy asks for in one Python document."""
+        return self.analysis.diagnostics(source, path, on_flake8_error)
+
+    def warm_up(self) -> None:
+        warm_up(self.analysis)
+
+    # -- workspace memory ---------------------------------------------------------------------
+    def open_index(self, root: Path) -> WorkspaceIndex:
+        """The index of ``root`` with the current index settings (not yet built)."""
+        index = WorkspaceIndex(root, settings=self.settings.index.for_core())
+        self.indexes[index.root] = index
+        return index
+
+    def forget_index(self, root: Path) -> WorkspaceIndex | None:
+        """Stop using the index of ``root``; the caller closes it."""
+        return self.indexes.pop(root.resolve(), None)
+
+    def index_for(self, path: Path | None) -> WorkspaceIndex | None:
+        if path is None:
+            return None
+        resolved = path.resolve()
+        roots = [root for root in self.indexes if resolved.is_relative_to(root)]
+        return self.indexes[max(roots, key=lambda r: len(r.parts))] if roots else None
+
+    def context_provider(self, overlay: Overlay = dict) -> ContextProvider | None:
+        index_settings = self.settings.index
+        if not index_settings.enabled or not self.indexes:
+            return None
+        return memory_context(self.index_for, index_settings.context_tokens, overlay)
+
+    def close(self) -> None:
+        for index in self.indexes.values():
+            index.close()
+        self.indexes.clear()
+        if self._backend is not None and self._owns_backend:
+            self._backend.close()
+        self._backend = None
