@@ -115,7 +115,8 @@ def test_method_body_is_indented_for_the_class():
     action = GenerateAction()
     request = ActionRequest(STUBS, Pos(20, 0))
     prompt = prompt_of(action, request, [], 128)
-    candidate = candidate_of(action, request, completion(prompt.prefill + "    return self.sides\n"))
+    candidate = candidate_of(action, request,
+                             completion(prompt.prefill + "    return self.sides\n"))
     assert "    def perimeter(self):\n        return self.sides\n" in candidate.new_source
 
 
@@ -131,7 +132,8 @@ def test_answer_that_is_itself_a_stub_is_rejected():
 def test_answer_without_the_function_is_rejected():
     action = GenerateAction()
     request = ActionRequest(STUBS, Pos(8, 0))
-    candidate = candidate_of(action, request, Completion("I cannot help with that.", 5, "stop", 0.1))
+    candidate = candidate_of(action, request,
+                             Completion("I cannot help with that.", 5, "stop", 0.1))
     assert not candidate.usable and candidate.findings[0].rule == "no-function"
 
 

@@ -301,7 +301,8 @@ def discount_candidate(project: Path, body: str) -> Candidate:
     """What the action makes of an answer ``body`` for tests of ``discount``."""
     action = TestsAction()
     request = request_for(project / "src/shop/pricing.py", "return round", project)
-    return candidate_of(action, request, completion(prompt_of(action, request, [], 400).prefill, body))
+    prefill = prompt_of(action, request, [], 400).prefill
+    return candidate_of(action, request, completion(prefill, body))
 
 
 def test_only_the_passing_test_is_kept(src_project: Path):
