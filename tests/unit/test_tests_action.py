@@ -343,7 +343,8 @@ def test_only_the_passing_test_is_kept(src_project: Path):
     assert details.test_code in change.new_text
     assert details.test_file == str(change.path)
     [finding] = candidate.findings
-    assert finding.rule == "dropped-tests" and finding.penalty == pytest.approx(0.5 * 2 / 3, abs=1e-4)  # the table rounds to 4 places
+    assert finding.rule == "dropped-tests" and finding.penalty == pytest.approx(
+        0.5 * 2 / 3, abs=1e-4)  # the scoring table rounds to 4 places
     assert candidate.new_source is None and candidate.edits == []
     assert not (src_project / "tests").exists()  # nothing is written by the action itself
 
