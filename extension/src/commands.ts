@@ -25,6 +25,26 @@ export const PALETTE_COMMANDS: readonly PaletteCommand[] = [
 
 export const EXPLAIN_COMMAND = "hearth.explain";
 
+/** The server command that lists the actions it runs, and the palette entry built on it. */
+export const LIST_ACTIONS_COMMAND = "hearth.listActions";
+export const RUN_ACTION_PALETTE = "hearth.palette.run";
+
+/**
+ * The server's actions from its `hearth.listActions` answer, as palette commands: a fifth
+ * action added to the server shows up here without a change to the extension. Entries that are
+ * not well-formed are left out; an answer that is not a list gives none.
+ */
+export function actionsFromServer(result: unknown): PaletteCommand[] {
+  const listed = isRecord(result) && Array.isArray(result.actions) ? result.actions : [];
+  const actions: PaletteCommand[] = [];
+  for (const entry of listed) {
+    if (isRecord(entry) && typeof entry.command === "string" && typeof entry.title === "string") {
+      actions.push({ palette: RUN_ACTION_PALETTE, server: entry.command, title: entry.title, needsEditor: true });
+    }
+  }
+  return actions;
+}
+
 export interface LspPosition {
   line: number;
   character: number;

@@ -5,10 +5,13 @@
 import * as vscode from "vscode";
 import { ExecuteCommandRequest, type LanguageClient } from "vscode-languageclient/node";
 import {
+  actionsFromServer,
   buildCommandArguments,
   CommandArgumentError,
   failureMessage,
+  LIST_ACTIONS_COMMAND,
   PALETTE_COMMANDS,
+  RUN_ACTION_PALETTE,
   type CommandArguments,
   type PaletteCommand,
 } from "./commands";
@@ -18,9 +21,46 @@ export function registerPaletteCommands(
   session: ServerSession,
   log: vscode.LogOutputChannel,
 ): vscode.Disposable[] {
-  return PALETTE_COMMANDS.map((command) =>
-    vscode.commands.registerCommand(command.palette, () => runPaletteCommand(session, command, log)),
+  return [
+    ...PALETTE_COMMANDS.map((command) =>
+      vscode.commands.registerCommand(command.palette, () => runPaletteCommand(session, command, log)),
+    ),
+    vscode.commands.registerCommand(RUN_ACTION_PALETTE, () => pickAndRun(session, log)),
+  ];
+}
+
+/** "Hearth: Run an action…": the actions the running server lists, picked from a quick pick. */
+async function pickAndRun(session: ServerSession, log: vscode.LogOutputChannel): Promise<void> {
+  const lister: PaletteCommand = {
+    palette: RUN_ACTION_PALETTE,
+    server: LIST_ACTIONS_COMMAND,
+    title: "Run an action",
+    needsEditor: false,
+  };
+  const client = await clientOffering(session, lister, log);
+  if (!client) {
+    return;
+  }
+  let actions: PaletteCommand[];
+  try {
+    const listed = await client.sendRequest(ExecuteCommandRequest.type, {
+      command: LIST_ACTIONS_COMMAND,
+      arguments: [],
+    });
+    actions = actionsFromServer(listed);
+  } catch (error) {
+    log.warn(`${LIST_ACTIONS_COMMAND} failed: ${String(error)}`);
+    void vscode.window.showErrorMessage(`Hearth: the server could not list its actions: ${String(error)}`);
+    return;
+  }
+  const index = PALETTE_COMMANDS.filter((command) => !command.needsEditor);
+  const choice = await vscode.window.showQuickPick(
+    [...actions, ...index].map((command) => ({ label: command.title, command })),
+    { placeHolder: "Hearth: run an action on the code at the cursor" },
   );
+  if (choice) {
+    await runPaletteCommand(session, choice.command, log);
+  }
 }
 
 async function runPaletteCommand(

@@ -161,3 +161,13 @@ async def test_bad_command_arguments_are_invalid_params(start):
         await client.workspace_execute_command_async(types.ExecuteCommandParams(
             command="hearth.explain",
             arguments=[{"uri": "file:///nowhere/x.py", "position": {"line": 0, "character": 0}}]))
+
+
+async def test_the_server_lists_its_actions_for_clients_to_build_menus_from(start):
+    client = await start(capabilities("visual-studio-code"))
+    listed = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="hearth.listActions", arguments=[]))
+    commands = [action["command"] for action in listed["actions"]]
+    assert commands == ["hearth.generate", "hearth.fix", "hearth.explain", "hearth.generateTests"]
+    explain = next(a for a in listed["actions"] if a["name"] == "explain")
+    assert explain["title"] == "Explain" and explain["makesEdits"] is False

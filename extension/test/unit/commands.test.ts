@@ -2,11 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import manifest from "../../../package.json";
 import {
+  actionsFromServer,
   buildCommandArguments,
   CommandArgumentError,
   failureMessage,
   PALETTE_COMMANDS,
   presentationOf,
+  RUN_ACTION_PALETTE,
   type EditorLike,
 } from "../../src/commands";
 
@@ -138,5 +140,31 @@ describe("failureMessage", () => {
       "Hearth: Generate implementation failed: hearth.generate needs a position",
     );
     assert.equal(failureMessage(index, "connection closed"), "Hearth: Index workspace failed: connection closed");
+  });
+});
+
+describe("actionsFromServer", () => {
+  it("turns the server's list into palette commands, a new action included", () => {
+    const listed = {
+      actions: [
+        { command: "hearth.generate", name: "generate", title: "Generate implementation", makesEdits: true },
+        { command: "hearth.docstring", name: "docstring", title: "Write docstring", makesEdits: true },
+      ],
+    };
+    assert.deepEqual(actionsFromServer(listed), [
+      { palette: RUN_ACTION_PALETTE, server: "hearth.generate", title: "Generate implementation", needsEditor: true },
+      { palette: RUN_ACTION_PALETTE, server: "hearth.docstring", title: "Write docstring", needsEditor: true },
+    ]);
+  });
+
+  it("leaves out malformed entries and answers that are not a list", () => {
+    assert.deepEqual(actionsFromServer({ actions: [{ command: 3, title: "x" }, null, "hearth.fix"] }), []);
+    assert.deepEqual(actionsFromServer(null), []);
+    assert.deepEqual(actionsFromServer({ actions: "hearth.fix" }), []);
+  });
+
+  it("has its palette entry contributed in package.json", () => {
+    const contributed = manifest.contributes.commands.map((command) => command.command);
+    assert.ok(contributed.includes(RUN_ACTION_PALETTE));
   });
 });

@@ -24,6 +24,7 @@ from hearth.lsp.progress import WorkProgress
 from hearth.lsp.server import HearthServer, content_modified
 
 log = logging.getLogger(__name__)
+LIST_ACTIONS = "hearth.listActions"
 
 
 @dataclass
@@ -290,3 +291,12 @@ def register(server: HearthServer) -> None:
 
     for action in server.actions:
         command_for(action)
+
+    @server.command(LIST_ACTIONS)
+    def list_actions(*args: Any) -> dict[str, Any]:
+        """The actions this server runs, so that a client's menus follow the server's."""
+        return {"actions": [{"command": action.command, "name": action.name,
+                             "title": action.title.removeprefix("Hearth: "),
+                             "kind": action.kind, "makesEdits": action.makes_edits,
+                             "languages": sorted(action.languages)}
+                            for action in server.actions]}
