@@ -24,7 +24,9 @@ def layer(module: str) -> int:
     return LAYER.get(parts[2], 0 if parts[2] in BASE else 5)
 
 
-def imports_of(path: Path, module: str) -> set[str]:
+def imports_of(path: Path, module: str, modules: frozenset[str] = frozenset()) -> set[str]:
+    """The modules ``path`` imports. ``from pkg import sub`` imports the submodule ``pkg.sub``
+    when ``modules`` has it, not what ``pkg/__init__.py`` collects."""
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -35,15 +37,18 @@ def imports_of(path: Path, module: str) -> set[str]:
             if node.level:
                 up = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(up + ([base] if base else []))
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
+            names = [f"{base}.{alias.name}" for alias in node.names]
+            found.update(names)
+            if not all(name in modules for name in names):
+                found.add(base)
     return found
 
 
 def graph() -> dict[str, set[str]]:
     files = {module_name(p): p for p in CORE.rglob("*.py")}
-    return {module: {name for name in imports_of(path, module) if name in files} - {module}
-            for module, path in files.items()}
+    modules = frozenset(files)
+    return {module: {name for name in imports_of(path, module, modules) if name in files}
+            - {module} for module, path in files.items()}
 
 
 def test_core_never_imports_pygls_or_the_lsp_layer():

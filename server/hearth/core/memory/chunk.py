@@ -195,3 +195,11 @@ def _start_after_break(lines: Sequence[str], start: int, end: int) -> int:
         if not lines[candidate - 1].strip():
             return min(candidate + 1, end + 1)
     return start
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the model reads for a chunk: its qualified name in words (``Session.get_adapter``
+    -> "session get adapter"), then the code; measured better than the code alone."""
+    name = chunk.path.rsplit("/", 1)[-1] if chunk.kind == "window" else chunk.name
+    words = " ".join(split_identifier(name.replace(".", "_")))
+    return f"{words}\n{chunk.text}"

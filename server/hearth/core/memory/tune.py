@@ -15,7 +15,6 @@ here only; the tuned model then runs on onnxruntime like the base one.
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import logging
 import os
@@ -32,12 +31,20 @@ from pathlib import Path
 
 from hearth.core.cancel import Cancelled
 from hearth.core.errors import HearthError
-from hearth.core.memory.chunk import chunk_file
+from hearth.core.memory.chunk import chunk_file, embedding_text
+from hearth.core.memory.model_files import (
+    TUNE_INFO_FILE,
+    TuneRecipe,
+    bundled_model_dir,
+    is_tuned_model,
+    offline_hugging_face,
+    tuned_model_dir,
+)
+from hearth.core.memory.onnx_export import ensure_onnx_model
 from hearth.core.memory.settings import IndexSettings
 
 logger = logging.getLogger(__name__)
 
-TUNE_INFO_FILE = "hearth-tune.json"
 """Written into a tuned model's folder: the recipe and what the run saw. Its presence is
 what tells the ONNX export cache a tuned model from the base one."""
 
@@ -46,25 +53,6 @@ STDLIB_SKIPPED = frozenset({
     "site-packages", "dist-packages", "__pycache__",
 })
 """Standard-library folders left out: test suites, and GUI or vendored code unlike a project."""
-
-
-@dataclass(frozen=True)
-class TuneRecipe:
-    """Everything that decides the tuned weights. Changing a field names a new model."""
-
-    steps: int = 150
-    batch_size: int = 32
-    learning_rate: float = 5e-5
-    warmup_share: float = 0.1
-    label_share: float = 0.3  # share of pairs whose target is the definition's label
-    scale: float = 20.0  # cosine similarities are multiplied by this before the softmax
-    max_tokens: int = 128
-    seed: int = 0
-    version: int = 1
-
-    def __post_init__(self) -> None:
-        if self.steps <= 0 or self.batch_size < 2:
-            raise HearthError("A tuning recipe needs steps >= 1 and a batch of 2 or more.")
 
 
 @dataclass(frozen=True)
@@ -137,7 +125,6 @@ def training_pairs(root: Path, settings: IndexSettings | None = None) -> list[Tr
     """One pair per documented function under ``root`` (sorted walk, skipped folders left
     out): its docstring's first sentence, and its chunk as the index would embed it with the
     docstrings removed."""
-    from hearth.core.memory.index import embedding_text
 
     settings = settings or IndexSettings()
     pairs = []
@@ -161,33 +148,6 @@ def training_pairs(root: Path, settings: IndexSettings | None = None) -> list[Tr
     return pairs
 
 
-# -- where the tuned model lives ------------------------------------------------------------
-
-def tuned_fingerprint(base_dir: Path, recipe: TuneRecipe | None = None,
-                      data_root: Path | None = None) -> str:
-    """Names a tuned model by what made it: the base weights, the recipe, the training data
-    (the standard library of this Python, or another folder) and the trainer's version."""
-    recipe = recipe or TuneRecipe()
-    data = f"stdlib-{sys.version_info[0]}.{sys.version_info[1]}" if data_root is None \
-        else str(data_root.resolve())
-    weights = base_dir / "model.safetensors"
-    key = json.dumps({"recipe": asdict(recipe), "data": data,
-                      "weights": weights.stat().st_size,
-                      "config": (base_dir / "config.json").read_text(encoding="utf-8")},
-                     sort_keys=True)
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def tuned_model_dir(cache_base: Path, base_dir: Path, recipe: TuneRecipe | None = None,
-                    data_root: Path | None = None) -> Path:
-    fingerprint = tuned_fingerprint(base_dir, recipe, data_root)
-    return cache_base / "models" / f"all-MiniLM-L6-v2-code-{fingerprint}"
-
-
-def is_tuned_model(model_dir: Path) -> bool:
-    return (model_dir / TUNE_INFO_FILE).is_file() and (model_dir / "model.safetensors").is_file()
-
-
 # -- training -------------------------------------------------------------------------------
 
 def tune_embedder(
@@ -204,8 +164,6 @@ def tune_embedder(
     Takes about 10 minutes on 2 cores with the default recipe. Written atomically: an
     interrupted run leaves no model behind. Raises ``Cancelled`` when ``cancel()`` turns
     true, ``HearthError`` when torch or the training data are missing."""
-    from hearth.core.memory.embed import bundled_model_dir
-    from hearth.core.memory.onnx_export import ensure_onnx_model
 
     recipe = recipe or TuneRecipe()
     base_dir = bundled_model_dir()
@@ -245,7 +203,6 @@ def tune_embedder(
 def _train(base_dir: Path, pairs: list[TrainingPair], recipe: TuneRecipe, out: Path,
            progress: Callable[[int, int], None] | None,
            cancel: Callable[[], bool] | None) -> list[float]:
-    from hearth.core.memory.embed import offline_hugging_face
 
     offline_hugging_face()
     try:
