@@ -89,7 +89,8 @@ def median(values: list[float]) -> float:
 
 
 def generate_prompt(source: str, position: Pos, max_tokens: int) -> Prompt:
-    return GenerateAction().prompt(ActionRequest(source, position), [], max_tokens)
+    action, request = GenerateAction(), ActionRequest(source, position)
+    return action.prompt(request, action.resolve(request), [], max_tokens)
 
 
 def stub_position(source: str) -> Pos:

@@ -38,7 +38,8 @@ def backend() -> Iterator[LlamaCppBackend]:
 
 
 def stub_request(samples: int, max_tokens: int = 40) -> GenerationRequest:
-    prompt = GenerateAction().prompt(ActionRequest(STUB, Pos(1, 4)), [], max_tokens)
+    action, request = GenerateAction(), ActionRequest(STUB, Pos(1, 4))
+    prompt = action.prompt(request, action.resolve(request), [], max_tokens)
     return GenerationRequest(messages=prompt.messages, params=sampling_ladder(samples, max_tokens),
                              prefill=prompt.prefill, stop_when=prompt.stop_when)
 
