@@ -11,6 +11,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from hearth.core.cancel import CancelToken
+from hearth.core.inference import Priority
 from hearth.core.session import Session
 from hearth.lsp.server import HearthServer
 from hearth.settings import load_settings
@@ -86,8 +88,11 @@ def register(server: HearthServer) -> None:
         for hook in server.after_initialized:
             await hook()
         # jedi and flake8 load typeshed and their plugins once (about 2 s): pay it now, off
-        # the event loop, rather than in the first action the user waits for.
-        asyncio.get_running_loop().run_in_executor(None, server.session.warm_up)
+        # the event loop, rather than in the first action the user waits for. On the
+        # inference thread, behind any action: jedi's state is never used by two threads.
+        session = server.session
+        server.queue.submit(lambda token: session.warm_up(), priority=Priority.BACKGROUND,
+                            cancel=CancelToken())
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
