@@ -11,7 +11,6 @@ import ast
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -72,14 +71,12 @@ class ActionRequest:
             return (min(self.position, self.end), max(self.position, self.end))
         return None
 
-    @cached_property
+    @property
     def tree(self) -> ast.Module | None:
-        """The source parsed once for this request (None if it does not parse). Shared by
-        every action listing its menu entries: read it, never change it."""
-        try:
-            return ast.parse(self.source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None
+        """The source parsed (None if it does not parse), once per text by the workspace's
+        analysis context. Shared by every action listing its menu entries: read it, never
+        change it."""
+        return self.analysis.parse(self.source)
 
 
 @dataclass(frozen=True)
