@@ -11,16 +11,14 @@ import pytest
 
 from hearth.core.actions import action_named
 from hearth.core.pipeline.types import ActionRequest, Candidate
-from hearth.core.actions.tests import (
-    TestsAction,
-    find_target,
+from hearth.core.actions.testfile_layout import import_target, project_root_of
+from hearth.core.actions.testfile_merge import (
     fit_into,
-    import_target,
     merged_text,
     parse_generated,
-    project_root_of,
     rename_names,
 )
+from hearth.core.actions.tests import TestsAction, find_target
 from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.models.backend import Completion, GenerationRequest
