@@ -198,7 +198,7 @@ def bench_crawl_and_chunk(root: Path, settings: IndexSettings) -> dict:
     BM25 terms (the model's share follows from chunks / chunks per second)."""
     from hearth.core.memory.chunk import chunk_file
     from hearth.core.memory.crawl import crawl, read_indexable
-    from hearth.core.memory.index import embedding_text
+    from hearth.core.memory.chunk import embedding_text
     from hearth.core.memory.tokens import terms
 
     started = time.perf_counter()

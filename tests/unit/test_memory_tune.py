@@ -21,23 +21,21 @@ import pytest
 from hearth.core.cancel import Cancelled
 from hearth.core.errors import HearthError
 from hearth.core.memory import IndexSettings, WorkspaceIndex
-from hearth.core.memory.embed import (
-    EmbeddingModel,
+from hearth.core.memory.embed import EmbeddingModel, load_embedder, resolve_model
+from hearth.core.memory.model_files import (
+    TUNE_INFO_FILE,
+    TuneRecipe,
     bundled_model_dir,
-    load_embedder,
-    resolve_model,
+    tuned_model_dir,
 )
 from hearth.core.memory.onnx_export import onnx_model_path
 from hearth.core.memory.tune import (
-    TUNE_INFO_FILE,
     TrainingPair,
-    TuneRecipe,
     _batches,
     first_sentence,
     strip_docstrings,
     training_pairs,
     tune_embedder,
-    tuned_model_dir,
 )
 
 pytest.importorskip("torch")

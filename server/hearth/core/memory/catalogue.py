@@ -201,9 +201,6 @@ class Catalogue:
         rows = self._db.execute("SELECT id, length(embedding) FROM chunks")
         return {chunk_id: size // row_bytes for chunk_id, size in rows}
 
-    def chunk_count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-
     def clear(self) -> None:
         self._db.execute("DELETE FROM chunks")
         self._db.execute("DELETE FROM files")

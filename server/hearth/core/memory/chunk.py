@@ -4,12 +4,13 @@ module-level windows), every other text file by line windows aligned to natural 
 from __future__ import annotations
 
 import ast
+import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 
 from hearth.core.memory.records import Chunk
 from hearth.core.memory.settings import IndexSettings
-from hearth.core.memory.tokens import split_identifier
+from hearth.core.memory.tokens import split_identifier, terms
 
 logger = logging.getLogger(__name__)
 
@@ -203,3 +204,17 @@ def embedding_text(chunk: Chunk) -> str:
     name = chunk.path.rsplit("/", 1)[-1] if chunk.kind == "window" else chunk.name
     words = " ".join(split_identifier(name.replace(".", "_")))
     return f"{words}\n{chunk.text}"
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def chunk_digest(chunk: Chunk) -> str:
+    """The key of a chunk's stored vectors: a hash of everything the model reads for it."""
+    return content_hash(f"{embedding_text(chunk)}\0{chunk.label}")
+
+
+def chunk_terms(chunk: Chunk) -> list[str]:
+    """What BM25 reads for a chunk: its path, name and code as terms."""
+    return terms(f"{chunk.path} {chunk.name}\n{chunk.text}")

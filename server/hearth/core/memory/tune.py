@@ -42,11 +42,9 @@ from hearth.core.memory.model_files import (
 )
 from hearth.core.memory.onnx_export import ensure_onnx_model
 from hearth.core.memory.settings import IndexSettings
+from hearth.core.models.threads import usable_cores
 
 logger = logging.getLogger(__name__)
-
-"""Written into a tuned model's folder: the recipe and what the run saw. Its presence is
-what tells the ONNX export cache a tuned model from the base one."""
 
 STDLIB_SKIPPED = frozenset({
     "test", "tests", "idlelib", "idle_test", "lib2to3", "tkinter", "turtledemo", "ensurepip",
@@ -213,7 +211,6 @@ def _train(base_dir: Path, pairs: list[TrainingPair], recipe: TuneRecipe, out: P
             f"Tuning the embedding model needs {exc.name}.",
             "Install torch==2.13.0 first, then sentence-transformers.",
         ) from exc
-    from hearth.core.models.threads import usable_cores
 
     _quiet_transformers()
     torch.manual_seed(recipe.seed)
@@ -287,7 +284,3 @@ def _quiet_transformers() -> None:
         return
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
-
-
-__all__ = ["TrainingPair", "TuneRecipe", "TuneResult", "first_sentence", "strip_docstrings",
-           "training_pairs", "tune_embedder", "tuned_model_dir"]

@@ -42,6 +42,10 @@ class VectorIndex:
     def __contains__(self, chunk_id: int) -> bool:
         return chunk_id in self._rows
 
+    def block(self, blob: bytes) -> np.ndarray:
+        """A chunk's stored embedding blob as its vectors, one row per slot."""
+        return np.frombuffer(blob, dtype=np.float32).reshape(-1, self.dim)[:SLOTS]
+
     def _new_index(self, capacity: int) -> hnswlib.Index:
         index = hnswlib.Index(space="cosine", dim=self.dim)
         index.init_index(
