@@ -12,7 +12,6 @@ from hearth.core.errors import HearthError
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
 
-# -- where the tests go and how they import the function -------------------------------------
 @dataclass(frozen=True)
 class ImportTarget:
     """How a test imports the function under test, and where the test file goes."""

@@ -17,7 +17,6 @@ from hearth.core.text import newline_of
 ASSERTING_CALLS = frozenset({"raises", "warns", "deprecated_call", "fail"})
 
 
-# -- the tests the model wrote ---------------------------------------------------------------
 @dataclass
 class GeneratedTests:
     """The answer's code split into one-name import lines and top-level blocks of code."""

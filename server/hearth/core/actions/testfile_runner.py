@@ -23,7 +23,6 @@ RUNNER = "_hearth_run_tests.py"  # the runner program's name in the sandbox
 RUNNER_PROGRAM = Path(__file__).with_name("testfile_runner_program.py")
 
 
-# -- running them ----------------------------------------------------------------------------
 @dataclass
 class Outcome:
     passed: list[str]
