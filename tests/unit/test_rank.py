@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 
 from hearth.core.pipeline.types import ActionRequest, Candidate, Finding
-from hearth.core.pipeline.rank import (
-    ExecutionRanker,
-    default_ranker,
-    doctest_examples,
-    inputs_for,
-    order,
-    values_for,
-)
+from hearth.core.pipeline.inputs import doctest_examples, inputs_for, values_for
+from hearth.core.pipeline.rank import ExecutionRanker, default_ranker, order
 from hearth.core.pipeline.scoring import RULES, confidence
 from hearth.core.text import Pos
 

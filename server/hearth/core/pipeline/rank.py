@@ -9,143 +9,26 @@ other candidates gets findings for it (``scoring.RULES``), so its confidence say
 from __future__ import annotations
 
 import ast
-import doctest
 import json
 import logging
 import secrets
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hearth.core.pipeline.types import ActionRequest, Candidate
-from hearth.core.pipeline.types import Ranker
+from hearth.core.pipeline.inputs import doctest_examples, inputs_for
+from hearth.core.pipeline.types import ActionRequest, Candidate, FunctionNode, Ranker
 from hearth.core.pipeline.scoring import THRESHOLD, confidence, finding
+from hearth.core.sandbox import run_python
 
 log = logging.getLogger(__name__)
 
-FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 CALL_TIMEOUT_S = 1.0  # per call or docstring example, inside the sandbox
 LOAD_TIMEOUT_S = 3.0  # per module import, inside the sandbox
-MAX_INPUTS = 8
 HARNESS = "hearth_rank_harness.py"
+HARNESS_PROGRAM = Path(__file__).with_name("rank_harness_program.py")
 SPEC = "hearth_rank_spec.json"
 ORIGINAL = -1  # the index the user's own file runs under, to tell its import errors apart
-
-# A handful of small values per type, edge cases first.
-SCALARS: dict[str, list[object]] = {
-    "int": [0, 1, -3, 7, 12, 2],
-    "float": [0.0, 1.5, -2.25, 3.0, 10.0],
-    "str": ["", "a", "Hello World", "héllo ✓", "abba", "a1 b2 c3"],
-    "bool": [True, False],
-    "bytes": [b"", b"ab", b"\x00\xff"],
-    "None": [None],
-}
-UNTYPED: list[object] = [1, 0, "abc", [1, 2, 3], -2, ""]
-SEQUENCES = {"list", "List", "Sequence", "Iterable", "Collection", "MutableSequence",
-             "Iterator", "Generator"}
-MAPPINGS = {"dict", "Dict", "Mapping", "MutableMapping", "DefaultDict", "OrderedDict"}
-SETS = {"set", "Set", "frozenset", "FrozenSet", "AbstractSet", "MutableSet"}
-
-
-# -- inputs -----------------------------------------------------------------------------------
-def _base_name(node: ast.expr) -> str:
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Constant) and node.value is None:
-        return "None"
-    return ""
-
-
-def _hashable(values: list[object]) -> list[object]:
-    kept = []
-    for value in values:
-        try:
-            hash(value)
-        except TypeError:
-            continue
-        kept.append(value)
-    return kept or [0, 1, "a"]
-
-
-def _interleave(groups: list[list[object]]) -> list[object]:
-    merged: list[object] = []
-    for index in range(max(map(len, groups), default=0)):
-        merged += [group[index] for group in groups if index < len(group)]
-    return merged
-
-
-def values_for(annotation: ast.expr | None) -> list[object]:
-    """Small example values for a parameter annotated ``annotation`` (None: unannotated)."""
-    if annotation is None:
-        return list(UNTYPED)
-    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-        try:
-            return values_for(ast.parse(annotation.value, mode="eval").body)
-        except SyntaxError:
-            return list(UNTYPED)
-    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
-        return _interleave([values_for(annotation.left), values_for(annotation.right)])
-    name = _base_name(annotation.value if isinstance(annotation, ast.Subscript) else annotation)
-    if not isinstance(annotation, ast.Subscript):
-        if name in SCALARS:
-            return list(SCALARS[name])
-        if name in SEQUENCES:
-            return [[], [1, 2, 3], ["a", "b"]]
-        if name in MAPPINGS:
-            return [{}, {"a": 1, "b": 2}]
-        if name in SETS:
-            return [set(), {1, 2}]
-        if name in ("tuple", "Tuple"):
-            return [(), (1, 2)]
-        return list(UNTYPED)
-    inner = annotation.slice
-    args = list(inner.elts) if isinstance(inner, ast.Tuple) else [inner]
-    if name == "Optional":
-        return [None] + values_for(args[0])
-    if name == "Union":
-        return _interleave([values_for(arg) for arg in args])
-    if name in SEQUENCES:
-        items = values_for(args[0])
-        return [[], items[1:2] or items[:1], items[:3], [items[-1], *items[:3], items[-1]]]
-    if name in SETS:
-        items = _hashable(values_for(args[0]))
-        return [set(), set(items[:1]), set(items[:4])]
-    if name in MAPPINGS:
-        keys = _hashable(values_for(args[0]))
-        values = values_for(args[-1]) if len(args) > 1 else list(UNTYPED)
-        return [{}, {keys[0]: values[0]},
-                {k: values[(i + 1) % len(values)] for i, k in enumerate(keys[:4])}]
-    if name in ("tuple", "Tuple"):
-        if len(args) == 2 and isinstance(args[1], ast.Constant) and args[1].value is Ellipsis:
-            items = values_for(args[0])
-            return [(), tuple(items[:1]), tuple(items[:3])]
-        columns = [values_for(arg) for arg in args]
-        return [tuple(column[(row + i) % len(column)] for i, column in enumerate(columns))
-                for row in range(3)]
-    return list(UNTYPED)
-
-
-def inputs_for(fn: FunctionNode, limit: int = MAX_INPUTS) -> list[str]:
-    """Up to ``limit`` argument tuples for ``fn``, as Python literals, varying every
-    parameter at once (a diagonal through the values, not their product)."""
-    params = [a for a in fn.args.posonlyargs + fn.args.args if a.arg not in ("self", "cls")]
-    required = len(params) - len(fn.args.defaults)
-    if fn.args.kwonlyargs and any(d is None for d in fn.args.kw_defaults):
-        return []  # required keyword-only arguments: not worth guessing
-    columns = [values_for(a.annotation) for a in params[:max(required, 0)]]
-    if not columns:
-        return ["()"]
-    rows: list[str] = []
-    for row in range(max(limit * 2, max(map(len, columns)))):
-        text = repr(tuple(column[(row + i) % len(column)] for i, column in enumerate(columns)))
-        if text not in rows:
-            rows.append(text)
-        if len(rows) >= limit:
-            break
-    return rows
 
 
 def _function(tree: ast.Module, qualname: str) -> FunctionNode | None:
@@ -171,19 +54,6 @@ def _target(request: ActionRequest, candidates: Sequence[Candidate]) -> Function
     return None
 
 
-def doctest_examples(fn: FunctionNode) -> list[list[str | None]]:
-    """The examples of ``fn``'s docstring as [source, want, exc_msg] (the user's spec)."""
-    docstring = ast.get_docstring(fn, clean=True)
-    if not docstring:
-        return []
-    try:
-        examples = doctest.DocTestParser().get_examples(docstring)
-    except ValueError:
-        return []
-    return [[e.source, e.want, e.exc_msg] for e in examples]
-
-
-# -- running ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Behaviour:
     """What one candidate did: its import, each docstring example, each generated call."""
@@ -202,136 +72,13 @@ class Behaviour:
         return sum(1 for passed, _ in self.doctests if not passed)
 
 
-HARNESS_SOURCE = textwrap.dedent('''\
-    """Run candidate modules on docstring examples and generated inputs; print marked JSON."""
-    import ast, copy, doctest, importlib.util, json, math, os, signal, sys
-
-    with open("%(spec)s", encoding="utf-8") as handle:
-        SPEC = json.load(handle)
-    OUT = os.dup(1)
-
-
-    class Timeout(BaseException):
-        pass
-
-
-    def alarm(*_):
-        raise Timeout()
-
-
-    signal.signal(signal.SIGALRM, alarm)
-
-
-    def arm(seconds):
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-
-
-    def emit(record):
-        os.write(OUT, ("\\n" + SPEC["mark"] + json.dumps(record) + "\\n").encode())
-
-
-    def normal(value, depth=0):
-        if depth > 6:
-            return "..."
-        if isinstance(value, bool) or value is None:
-            return repr(value)
-        if isinstance(value, float):
-            return "f:" + (repr(round(value, 6)) if math.isfinite(value) else repr(value))
-        if isinstance(value, (int, str, bytes)):
-            text = type(value).__name__ + ":" + repr(value)
-            return text if len(text) <= 300 else text[:300] + "#" + str(hash(text))
-        if isinstance(value, (list, tuple)):
-            items = ",".join(normal(v, depth + 1) for v in value[:50])
-            return type(value).__name__ + "[" + items + "]"
-        if isinstance(value, (set, frozenset)):
-            return "set{" + ",".join(sorted(normal(v, depth + 1) for v in value)) + "}"
-        if isinstance(value, dict):
-            return "dict{" + ",".join(sorted(normal(k, depth + 1) + ":" + normal(v, depth + 1)
-                                              for k, v in value.items())) + "}"
-        return type(value).__name__
-
-
-    class Recorder(doctest.DocTestRunner):
-        def __init__(self):
-            super().__init__(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-            self.outcomes = []
-
-        def report_start(self, out, test, example):
-            arm(SPEC["call_s"])
-
-        def report_success(self, out, test, example, got):
-            arm(0)
-            self.outcomes.append([True, got.strip()])
-
-        def report_failure(self, out, test, example, got):
-            arm(0)
-            self.outcomes.append([False, got.strip()])
-
-        def report_unexpected_exception(self, out, test, example, exc_info):
-            arm(0)
-            self.outcomes.append([False, "raise " + exc_info[0].__name__])
-
-
-    def run(index, path):
-        name = "hearth_rank_%%s" %% ("original" if index < 0 else index)
-        record = {"i": index, "load": None, "doctests": [], "calls": []}
-        emit({"start": index})
-        try:
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            arm(SPEC["load_s"])
-            spec.loader.exec_module(module)
-            arm(0)
-            function = getattr(module, SPEC["function"])
-        except BaseException as error:
-            arm(0)
-            record["load"] = type(error).__name__
-            emit(record)
-            return
-        if index < 0:
-            emit(record)
-            return
-        examples = [doctest.Example(source, want, exc_msg) for source, want, exc_msg
-                    in SPEC["doctests"]]
-        if examples:
-            recorder = Recorder()
-            test = doctest.DocTest(examples, dict(vars(module)), name, path, 0, None)
-            try:
-                recorder.run(test, out=lambda text: None, clear_globs=True)
-            except BaseException as error:
-                recorder.outcomes.append([False, "raise " + type(error).__name__])
-            record["doctests"] = recorder.outcomes
-        for literal in SPEC["inputs"]:
-            if "raise Timeout" in record["calls"]:
-                record["calls"].append("raise Timeout")  # one hang is enough to know
-                continue
-            try:
-                arguments = copy.deepcopy(ast.literal_eval(literal))
-                arm(SPEC["call_s"])
-                result = function(*arguments)
-                arm(0)
-                record["calls"].append(normal(result))
-            except BaseException as error:
-                arm(0)
-                record["calls"].append("raise " + type(error).__name__)
-        emit(record)
-
-
-    for index, path in SPEC["modules"]:
-        run(index, path)
-''') % {"spec": SPEC}
-
-
 def execute(request: ActionRequest, candidates: Sequence[Candidate], indices: Sequence[int],
             fn: FunctionNode, workspace: Path | None) -> dict[int, Behaviour]:
     """Run the candidates at ``indices`` (and the original) in one sandboxed process; if a
     candidate takes the process down, it is marked crashed and the rest run in another."""
-    from hearth.core.sandbox import run_python
-
     files = {f"hearth_rank_c{i}.py": candidates[i].new_source or "" for i in indices}
     files["hearth_rank_original.py"] = request.source
-    files[HARNESS] = HARNESS_SOURCE
+    files[HARNESS] = HARNESS_PROGRAM.read_text(encoding="utf-8")
     pending = [[ORIGINAL, "hearth_rank_original.py"]]
     pending += [[i, f"hearth_rank_c{i}.py"] for i in indices]
     inputs, examples = inputs_for(fn), doctest_examples(fn)
@@ -343,7 +90,7 @@ def execute(request: ActionRequest, candidates: Sequence[Candidate], indices: Se
                                   "inputs": inputs, "doctests": examples,
                                   "call_s": CALL_TIMEOUT_S, "load_s": LOAD_TIMEOUT_S})
         budget = 5 + len(pending) * (LOAD_TIMEOUT_S + CALL_TIMEOUT_S * (2 + len(examples)))
-        result = run_python(files, [HARNESS], timeout_s=min(budget, 60.0), memory_mb=1024,
+        result = run_python(files, [HARNESS, SPEC], timeout_s=min(budget, 60.0), memory_mb=1024,
                             extra_path=list(dict.fromkeys(extra)))
         started = _read(result.stdout, mark, behaviours)
         if started is None:
@@ -372,7 +119,6 @@ def _read(stdout: str, mark: str, behaviours: dict[int, Behaviour]) -> int | Non
     return started
 
 
-# -- choosing ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ExecutionRanker:
     """Score first; among candidates at or above the threshold (all usable ones when none

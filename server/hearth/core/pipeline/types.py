@@ -160,6 +160,7 @@ ContextProvider = Callable[[ActionRequest], list[ContextSnippet]]
 Validator = Callable[[ActionRequest, Candidate], list[Finding]]
 # Orders candidates best first (after scoring); the default is by confidence.
 Ranker = Callable[[ActionRequest, list[Candidate]], list[Candidate]]
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 T = TypeVar("T")
 

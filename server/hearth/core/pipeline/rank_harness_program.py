@@ -1,0 +1,133 @@
+"""The program the execution ranker runs in the sandbox: import each candidate module, run its
+docstring's examples and the generated calls, and print one marked JSON record per module (a
+"start" record first, so a module that takes the process down is known). Standard library only;
+copied into the sandbox as a file.
+
+Usage: python <this file> SPEC_FILE (a JSON file: mark, function, modules, inputs, doctests and
+the per-call and per-import time limits).
+"""
+
+import ast
+import copy
+import doctest
+import importlib.util
+import json
+import math
+import os
+import signal
+import sys
+
+with open(sys.argv[1], encoding="utf-8") as handle:
+    SPEC = json.load(handle)
+OUT = os.dup(1)
+
+
+class Timeout(BaseException):
+    pass
+
+
+def alarm(*_):
+    raise Timeout()
+
+
+signal.signal(signal.SIGALRM, alarm)
+
+
+def arm(seconds):
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def emit(record):
+    os.write(OUT, ("\n" + SPEC["mark"] + json.dumps(record) + "\n").encode())
+
+
+def normal(value, depth=0):
+    if depth > 6:
+        return "..."
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, float):
+        return "f:" + (repr(round(value, 6)) if math.isfinite(value) else repr(value))
+    if isinstance(value, (int, str, bytes)):
+        text = type(value).__name__ + ":" + repr(value)
+        return text if len(text) <= 300 else text[:300] + "#" + str(hash(text))
+    if isinstance(value, (list, tuple)):
+        items = ",".join(normal(v, depth + 1) for v in value[:50])
+        return type(value).__name__ + "[" + items + "]"
+    if isinstance(value, (set, frozenset)):
+        return "set{" + ",".join(sorted(normal(v, depth + 1) for v in value)) + "}"
+    if isinstance(value, dict):
+        pairs = (normal(k, depth + 1) + ":" + normal(v, depth + 1) for k, v in value.items())
+        return "dict{" + ",".join(sorted(pairs)) + "}"
+    return type(value).__name__
+
+
+class Recorder(doctest.DocTestRunner):
+    def __init__(self):
+        super().__init__(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        self.outcomes = []
+
+    def report_start(self, out, test, example):
+        arm(SPEC["call_s"])
+
+    def report_success(self, out, test, example, got):
+        arm(0)
+        self.outcomes.append([True, got.strip()])
+
+    def report_failure(self, out, test, example, got):
+        arm(0)
+        self.outcomes.append([False, got.strip()])
+
+    def report_unexpected_exception(self, out, test, example, exc_info):
+        arm(0)
+        self.outcomes.append([False, "raise " + exc_info[0].__name__])
+
+
+def run(index, path):
+    name = "hearth_rank_%s" % ("original" if index < 0 else index)
+    record = {"i": index, "load": None, "doctests": [], "calls": []}
+    emit({"start": index})
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        arm(SPEC["load_s"])
+        spec.loader.exec_module(module)
+        arm(0)
+        function = getattr(module, SPEC["function"])
+    except BaseException as error:
+        arm(0)
+        record["load"] = type(error).__name__
+        emit(record)
+        return
+    if index < 0:
+        emit(record)
+        return
+    examples = [doctest.Example(source, want, exc_msg) for source, want, exc_msg
+                in SPEC["doctests"]]
+    if examples:
+        recorder = Recorder()
+        test = doctest.DocTest(examples, dict(vars(module)), name, path, 0, None)
+        try:
+            recorder.run(test, out=lambda text: None, clear_globs=True)
+        except BaseException as error:
+            recorder.outcomes.append([False, "raise " + type(error).__name__])
+        record["doctests"] = recorder.outcomes
+    for literal in SPEC["inputs"]:
+        if "raise Timeout" in record["calls"]:
+            record["calls"].append("raise Timeout")  # one hang is enough to know
+            continue
+        try:
+            arguments = copy.deepcopy(ast.literal_eval(literal))
+            arm(SPEC["call_s"])
+            result = function(*arguments)
+            arm(0)
+            record["calls"].append(normal(result))
+        except BaseException as error:
+            arm(0)
+            record["calls"].append("raise " + type(error).__name__)
+    emit(record)
+
+
+for index, path in SPEC["modules"]:
+    run(index, path)
