@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hearth.core.sandbox import _landlock_abi, _launcher, run_python
+from hearth.core.sandbox import run_python
+from hearth.core.sandbox.bootstrap import _landlock_abi
+from hearth.core.sandbox.host import _launcher
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox targets Linux")
 
