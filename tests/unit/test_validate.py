@@ -22,15 +22,9 @@ from hearth.core.pipeline.scoring import (
 )
 from hearth.core.actions.fix_checks import FixScopeCheck, ReturnTypeCheck
 from hearth.core.pipeline.defaults import default_validators
-from hearth.core.pipeline.validate import (
-    ArityCheck,
-    AttributeCheck,
-    Flake8Check,
-    ImportCheck,
-    PlaceholderCheck,
-    TrivialBodyCheck,
-    written_lines,
-)
+from hearth.core.pipeline.edited import written_lines
+from hearth.core.pipeline.jedi_checks import ArityCheck, AttributeCheck, ImportCheck
+from hearth.core.pipeline.validate import Flake8Check, PlaceholderCheck, TrivialBodyCheck
 from hearth.core.text import Pos
 
 ORIGINAL = '''import os

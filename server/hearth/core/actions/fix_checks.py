@@ -17,14 +17,8 @@ from pathlib import Path
 from hearth.core.analysis.checks import Finding
 from hearth.core.analysis.context import AnalysisContext
 from hearth.core.pipeline.scoring import finding
-from hearth.core.pipeline.types import ActionRequest, Candidate
-from hearth.core.pipeline.validate import (
-    FunctionNode,
-    candidate_path,
-    functions_by_name,
-    quoted_names,
-    edited,
-)
+from hearth.core.pipeline.edited import candidate_path, edited, functions_by_name, quoted_names
+from hearth.core.pipeline.types import ActionRequest, Candidate, FunctionNode
 
 log = logging.getLogger(__name__)
 

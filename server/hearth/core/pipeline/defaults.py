@@ -10,14 +10,8 @@ from hearth.core.guardrails import AuditLog
 from hearth.core.pipeline.engine import EngineOptions
 from hearth.core.pipeline.rank import default_ranker
 from hearth.core.pipeline.types import ActionRequest, Candidate, Validator
-from hearth.core.pipeline.validate import (
-    ArityCheck,
-    AttributeCheck,
-    Flake8Check,
-    ImportCheck,
-    PlaceholderCheck,
-    TrivialBodyCheck,
-)
+from hearth.core.pipeline.jedi_checks import ArityCheck, AttributeCheck, ImportCheck
+from hearth.core.pipeline.validate import Flake8Check, PlaceholderCheck, TrivialBodyCheck
 from hearth.core.text import Pos
 from hearth.settings import Settings
 
