@@ -40,6 +40,3 @@ class CancelToken:
                 self._callbacks.append(callback)
                 return
         callback()
-
-
-NEVER = CancelToken()  # a token nobody cancels, for callers without one

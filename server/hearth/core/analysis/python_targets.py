@@ -26,7 +26,6 @@ class FunctionTarget:
     body_indent: str
     region_start: Pos  # the replaced region: after the docstring (or header) ...
     region_end: Pos  # ... to the end of the body
-    inline_body: bool  # `def f(): ...` on one line: the new body starts on a fresh line
     class_context: str  # the enclosing class's header and docstring, "" at module level
     is_stub: bool
 
@@ -188,7 +187,7 @@ def _target(source: str, fn: FunctionNode, qualname: str,
         name=fn.name, qualname=qualname, def_line=def_line, end_line=end_line,
         header=header if not inline else lines[fn.lineno - 1][: region_start.col] + "\n",
         docstring_source=docstring_source, body_indent=body_indent,
-        region_start=region_start, region_end=Pos(end_line, end_col), inline_body=inline,
+        region_start=region_start, region_end=Pos(end_line, end_col),
         class_context=_class_context(lines, cls), is_stub=stub)
 
 
