@@ -11,7 +11,7 @@ import pytest
 from hearth.core.pipeline.types import ActionRequest, Candidate, Finding
 from hearth.core.pipeline.inputs import doctest_examples, inputs_for, values_for
 from hearth.core.pipeline.rank import ExecutionRanker, default_ranker, order
-from hearth.core.pipeline.scoring import RULES, confidence
+from hearth.core.pipeline.scoring import RULES, THRESHOLD, confidence
 from hearth.core.text import Pos
 
 STUB = '''from typing import List
@@ -164,6 +164,8 @@ def test_a_single_candidate_is_still_checked_against_its_examples(tmp_path: Path
     candidates, ranked = ranked_run(["wrong"], tmp_path)
     assert ranked == candidates
     assert [f.rule for f in candidates[0].findings] == ["doctest-failed"]
+    # Nothing speaks for it either: the one example it could pass it fails.
+    assert candidates[0].evidence == []
 
 
 def test_nothing_to_run_falls_back_to_confidence(tmp_path: Path) -> None:
@@ -172,3 +174,41 @@ def test_nothing_to_run_falls_back_to_confidence(tmp_path: Path) -> None:
     ranked = ExecutionRanker(tmp_path)(request, candidates)
     assert ranked[0] is candidates[1]
     assert all(len(c.findings) <= 1 for c in candidates)  # nothing added
+
+
+PROSE = '''def first_vowel(s: str) -> str:
+    """The first vowel of s: 'xbac' -> 'a'. Raises ValueError on an empty string."""
+    pass
+'''
+PROSE_BODIES = {
+    "right": "    if not s:\n        raise ValueError('empty')\n"
+             "    return next(c for c in s if c in 'aeiou')\n",
+    "first": "    return s[0]\n",  # raises IndexError on '' and answers 'x' for 'xbac'
+    "vowels": "    return [c for c in s if c in 'aeiou']\n",  # a list where a str is due
+}
+
+
+def test_a_docstring_without_doctests_still_judges_by_its_prose_examples(
+        tmp_path: Path) -> None:
+    path = tmp_path / "words.py"
+    path.write_text(PROSE, encoding="utf-8")
+    request = ActionRequest(PROSE, Pos(2, 4), path=path, workspace=tmp_path)
+    # The wrong answers come first and outnumber the right one: agreement alone would lose.
+    names = ["first", "first", "vowels", "right"]
+    candidates = [Candidate(None, new_source=PROSE.replace("    pass\n", PROSE_BODIES[name]),
+                            function="first_vowel") for name in names]
+    for candidate in candidates:
+        candidate.confidence = confidence(candidate.findings)
+    ranked = default_ranker(tmp_path)(request, candidates)
+    assert ranked[0] is candidates[3]
+    first = {f.rule: f for f in candidates[0].findings}
+    assert first["example-failed"].penalty == pytest.approx(RULES["example-failed"].weight)
+    assert ("`first_vowel('xbac')` is `'a'`, but it returns 'x'"
+            in first["example-failed"].reason)
+    assert "2 of the 2" in first["example-failed"].reason
+    vowels = {f.rule: f for f in candidates[2].findings}
+    assert "`first_vowel('xbac')` is `'a'`, but it returns ['a']" in (
+        vowels["example-failed"].reason)
+    assert "example-failed" not in {f.rule for f in candidates[3].findings}
+    assert candidates[3].evidence == ["passes the 2 examples its docstring gives"]
+    assert candidates[0].confidence < THRESHOLD <= candidates[3].confidence

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hearth.core.pipeline.examples import Example, examples_from_docstring
 from hearth.core.pipeline.inputs import doctest_examples, inputs_for
 from hearth.core.pipeline.types import ActionRequest, Candidate, FunctionNode, Ranker
 from hearth.core.pipeline.scoring import THRESHOLD, confidence, finding
@@ -62,10 +63,13 @@ class Behaviour:
     doctests: tuple[tuple[bool, str], ...]
     calls: tuple[str, ...]
     crashed: bool = False  # it ended the process (os._exit, a segfault, the sandbox's limits)
+    # The docstring's examples in prose: (passed, the value's normal form, what a reader sees).
+    checks: tuple[tuple[bool, str, str], ...] = ()
 
     @property
     def key(self) -> tuple:
-        return (self.load_error, tuple(got for _, got in self.doctests), self.calls)
+        return (self.load_error, tuple(got for _, got in self.doctests),
+                tuple(got for _, got, _ in self.checks), self.calls)
 
     @property
     def doctests_failed(self) -> int:
@@ -73,23 +77,27 @@ class Behaviour:
 
 
 def execute(request: ActionRequest, candidates: Sequence[Candidate], indices: Sequence[int],
-            fn: FunctionNode, workspace: Path | None) -> dict[int, Behaviour]:
-    """Run the candidates at ``indices`` (and the original) in one sandboxed process; if a
-    candidate takes the process down, it is marked crashed and the rest run in another."""
+            fn: FunctionNode, workspace: Path | None,
+            prose: Sequence[Example] = ()) -> dict[int, Behaviour]:
+    """Run the candidates at ``indices`` (and the original) in one sandboxed process, on the
+    docstring's doctests, its examples in prose and inputs from the signature; if a candidate
+    takes the process down, it is marked crashed and the rest run in another."""
     files = {f"hearth_rank_c{i}.py": candidates[i].new_source or "" for i in indices}
     files["hearth_rank_original.py"] = request.source
     files[HARNESS] = HARNESS_PROGRAM.read_text(encoding="utf-8")
     pending = [[ORIGINAL, "hearth_rank_original.py"]]
     pending += [[i, f"hearth_rank_c{i}.py"] for i in indices]
     inputs, examples = inputs_for(fn), doctest_examples(fn)
+    checks = [[e.call, e.expect, e.raises] for e in prose]
     extra = [p for p in (workspace, request.path.parent if request.path else None) if p]
     behaviours: dict[int, Behaviour] = {}
     while pending:
         mark = f"@@hearth-rank-{secrets.token_hex(6)}@@"
         files[SPEC] = json.dumps({"mark": mark, "function": fn.name, "modules": pending,
-                                  "inputs": inputs, "doctests": examples,
+                                  "inputs": inputs, "doctests": examples, "checks": checks,
                                   "call_s": CALL_TIMEOUT_S, "load_s": LOAD_TIMEOUT_S})
-        budget = 5 + len(pending) * (LOAD_TIMEOUT_S + CALL_TIMEOUT_S * (2 + len(examples)))
+        budget = 5 + len(pending) * (LOAD_TIMEOUT_S
+                                     + CALL_TIMEOUT_S * (2 + len(examples) + len(checks)))
         result = run_python(files, [HARNESS, SPEC], timeout_s=min(budget, 60.0), memory_mb=1024,
                             extra_path=list(dict.fromkeys(extra)))
         started = _read(result.stdout, mark, behaviours)
@@ -115,7 +123,8 @@ def _read(stdout: str, mark: str, behaviours: dict[int, Behaviour]) -> int | Non
         started = None
         behaviours[record["i"]] = Behaviour(
             record["load"], tuple((bool(p), str(g)) for p, g in record["doctests"]),
-            tuple(record["calls"]))
+            tuple(record["calls"]),
+            checks=tuple((bool(p), str(g), str(shown)) for p, g, shown in record["checks"]))
     return started
 
 
@@ -134,32 +143,33 @@ class ExecutionRanker:
     def rank(self, request: ActionRequest,
              candidates: list[Candidate]) -> tuple[list[Candidate], dict[int, tuple]]:
         """The candidates best first, and each run candidate's behaviour (by sample index)."""
-        behaviours = self._behaviours(request, candidates)
+        behaviours, prose = self._behaviours(request, candidates)
         for index, behaviour in behaviours.items():
             if index != ORIGINAL:
-                self._judge(candidates[index], behaviour, behaviours, candidates)
+                self._judge(candidates[index], behaviour, behaviours, candidates, prose)
         for candidate in candidates:
             candidate.confidence = confidence(candidate.findings) if candidate.usable else 0.0
         keys = {i: b.key for i, b in behaviours.items() if i >= 0}
         return order(candidates, keys, self.threshold), keys
 
-    def _behaviours(self, request: ActionRequest,
-                    candidates: list[Candidate]) -> dict[int, Behaviour]:
+    def _behaviours(self, request: ActionRequest, candidates: list[Candidate]
+                    ) -> tuple[dict[int, Behaviour], list[Example]]:
         indices = [i for i, c in enumerate(candidates) if c.usable and c.new_source]
         if request.language != "python" or not indices:
-            return {}
+            return {}, []
         fn = _target(request, [candidates[i] for i in indices])
         if fn is None:
-            return {}
+            return {}, []
+        prose = examples_from_docstring(fn)  # the user's docstring, not a candidate's
         try:
-            return execute(request, candidates, indices, fn, self.workspace)
+            return execute(request, candidates, indices, fn, self.workspace, prose), prose
         except (OSError, ValueError) as error:
             log.warning("Could not run the candidates to rank them: %s", error)
-            return {}
+            return {}, prose
 
     @staticmethod
     def _judge(candidate: Candidate, behaviour: Behaviour, behaviours: dict[int, Behaviour],
-               candidates: list[Candidate]) -> None:
+               candidates: list[Candidate], prose: Sequence[Example]) -> None:
         original = behaviours.get(ORIGINAL)
         if behaviour.crashed:
             candidate.findings.append(finding(
@@ -171,10 +181,26 @@ class ExecutionRanker:
                     "run-error", f"importing the module raises {behaviour.load_error}"))
             return
         failed, total = behaviour.doctests_failed, len(behaviour.doctests)
+        examples = total + len(behaviour.checks)
+        passed = total - failed + sum(1 for ok, _, _ in behaviour.checks if ok)
+        if examples and passed == examples:
+            candidate.evidence.append(f"passes the {_count(examples, 'example')} its docstring "
+                                      "gives")
+        elif not examples:
+            candidate.evidence.append("its docstring gives no example to check it against")
         if failed:
             candidate.findings.append(finding(
                 "doctest-failed", f"fails {failed} of the {total} example(s) in its docstring",
                 scale=failed / total))
+        missed = [(example, shown) for example, (passed, _, shown)
+                  in zip(prose, behaviour.checks) if not passed]
+        if missed:
+            example, shown = missed[0]
+            more = (f" ({len(missed)} of the {len(behaviour.checks)} examples given in prose "
+                    "fail)" if len(missed) > 1 else "")
+            candidate.findings.append(finding(
+                "example-failed", f"contradicts its docstring: {example.describe()}, but it "
+                f"{shown}{more}", scale=len(missed) / len(behaviour.checks)))
         peers = [b for i, b in behaviours.items() if i >= 0 and candidates[i].usable]
         if len(peers) >= 2:
             agreeing = sum(1 for b in peers if b.key == behaviour.key)
@@ -182,6 +208,13 @@ class ExecutionRanker:
                 candidate.findings.append(finding(
                     "disagreement", f"only {agreeing} of {len(peers)} candidates behave like "
                     "this one", scale=1 - agreeing / len(peers)))
+            else:
+                candidate.evidence.append(f"all {len(peers)} candidates behave the same on "
+                                          f"{_count(len(behaviour.calls), 'generated input')}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def order(candidates: list[Candidate], keys: dict[int, tuple], threshold: float) -> list[Candidate]:

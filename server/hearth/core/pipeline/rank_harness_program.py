@@ -3,17 +3,20 @@ docstring's examples and the generated calls, and print one marked JSON record p
 "start" record first, so a module that takes the process down is known). Standard library only;
 copied into the sandbox as a file.
 
-Usage: python <this file> SPEC_FILE (a JSON file: mark, function, modules, inputs, doctests and
-the per-call and per-import time limits).
+Usage: python <this file> SPEC_FILE (a JSON file: mark, function, modules, inputs, doctests,
+checks (examples the docstring gives in prose: a call, the literal it should equal or the name of
+the exception it should raise) and the per-call and per-import time limits).
 """
 
 import ast
 import copy
 import doctest
 import importlib.util
+import itertools
 import json
 import math
 import os
+import reprlib
 import signal
 import sys
 
@@ -62,6 +65,41 @@ def normal(value, depth=0):
     return type(value).__name__
 
 
+def same(got, wanted):
+    """Equality as a docstring's reader means it: lists and tuples alike, floats to 1e-6."""
+    if isinstance(wanted, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return math.isclose(got, wanted, rel_tol=1e-6, abs_tol=1e-9)
+    if isinstance(wanted, (list, tuple)) and isinstance(got, (list, tuple)):
+        return len(got) == len(wanted) and all(same(g, w) for g, w in zip(got, wanted))
+    return got == wanted
+
+
+def materialised(result, wanted):
+    """An iterator's first items when a list is expected (bounded: it may never end)."""
+    if isinstance(wanted, (list, tuple)) and hasattr(result, "__next__"):
+        return list(itertools.islice(result, len(wanted) + 1))
+    return result
+
+
+def check(module, call, expect, raises):
+    try:
+        arm(SPEC["call_s"])
+        wanted = None if expect is None else ast.literal_eval(expect)
+        result = materialised(eval(call, dict(vars(module))), wanted)
+        arm(0)
+    except BaseException as error:
+        arm(0)
+        passed = raises is not None and any(kind.__name__ == raises
+                                            for kind in type(error).__mro__)
+        return [passed, "raise " + type(error).__name__, "raises " + type(error).__name__]
+    try:
+        passed = raises is None and bool(same(result, wanted))
+        shown = "returns " + reprlib.repr(result)
+    except BaseException:
+        passed, shown = False, "returns a " + type(result).__name__
+    return [passed, normal(result), shown]
+
+
 class Recorder(doctest.DocTestRunner):
     def __init__(self):
         super().__init__(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
@@ -85,7 +123,7 @@ class Recorder(doctest.DocTestRunner):
 
 def run(index, path):
     name = "hearth_rank_%s" % ("original" if index < 0 else index)
-    record = {"i": index, "load": None, "doctests": [], "calls": []}
+    record = {"i": index, "load": None, "doctests": [], "checks": [], "calls": []}
     emit({"start": index})
     try:
         spec = importlib.util.spec_from_file_location(name, path)
@@ -113,6 +151,7 @@ def run(index, path):
         except BaseException as error:
             recorder.outcomes.append([False, "raise " + type(error).__name__])
         record["doctests"] = recorder.outcomes
+    record["checks"] = [check(module, *spec) for spec in SPEC["checks"]]
     for literal in SPEC["inputs"]:
         if "raise Timeout" in record["calls"]:
             record["calls"].append("raise Timeout")  # one hang is enough to know

@@ -84,6 +84,9 @@ RULES: dict[str, Rule] = {
                                   "or running it ends the process"),
     "doctest-failed": Rule(0.55, False, "fails the examples in its own docstring (scaled by "
                                         "the share failed)"),
+    "example-failed": Rule(0.55, False, "contradicts an example its docstring gives in prose "
+                                        "(`f(x) -> y`, \"raises E on ...\"; scaled by the "
+                                        "share failed)"),
     "disagreement": Rule(0.15, False, "other candidates behave differently on the same inputs "
                                       "(scaled by the share that disagrees)"),
 }
