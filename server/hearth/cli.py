@@ -286,6 +286,9 @@ def cmd_action(args: argparse.Namespace) -> int:
               f"{result.elapsed_s:.1f} s"
               + ("" if args.write or not (result.edits or result.files)
                  else " (not written; use --write)"), file=sys.stderr)
+        for label, items in (("for", result.evidence), ("against", result.reasons)):
+            if items:
+                print(f"hearth: {label}: " + "; ".join(items), file=sys.stderr)
     return 0
 
 

@@ -227,4 +227,4 @@ def result(action: Action, title: str, best: Candidate, candidates: list[Candida
         low_confidence=low, reasons=reasons,
         samples=len(candidates), tokens=tokens, elapsed_s=time.perf_counter() - start,
         context=context, files=best.files, function=best.function, markdown=best.markdown,
-        method=best.method, details=best.details)
+        method=best.method, details=best.details, evidence=list(best.evidence))

@@ -110,6 +110,9 @@ class Candidate:
     new_source: str | None = None
     files: list[FileChange] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    # What speaks for it, in words the user can check ("passes the 2 examples in its
+    # docstring"); the findings are what speaks against it.
+    evidence: list[str] = field(default_factory=list)
     confidence: float = 0.0
     function: str | None = None  # the function the answer (re)writes, by qualified name
     region: tuple[int, int] | None = None  # Fix: 0-based first and last line rewritten
@@ -140,11 +143,15 @@ class ActionResult:
     markdown: str | None = None
     method: str = "model"
     details: Any = None
+    evidence: list[str] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
         """What the CLI's --json and the LSP command's answer say about the result beyond
-        its edits: the method, the action's details, the explanation."""
+        its edits: the method, why it is (or is not) trusted, the action's details, the
+        explanation."""
         out: dict[str, Any] = {"method": self.method} if self.method != "model" else {}
+        if self.evidence:
+            out["evidence"] = list(self.evidence)
         if self.function is not None:
             out["function"] = self.function
         if dataclasses.is_dataclass(self.details):
