@@ -75,6 +75,9 @@ class GenerationSettings:
     max_tokens: int = 384
     # Calibrated on the quality benchmark (docs/quality.md): scoring.THRESHOLD.
     confidence_threshold: float = 0.8875
+    # Ask the model for tests from the docstring, to rank Generate's candidates by (CodeT's
+    # dual agreement); one more greedy request per Generate (docs/quality.md).
+    generated_tests: bool = False
 
     def __post_init__(self) -> None:
         _at_least("samples", self.samples, 1)

@@ -8,7 +8,7 @@ from typing import ClassVar, Generic, TypeVar
 from hearth.core.errors import HearthError
 from hearth.core.models.backend import Completion
 from hearth.core.pipeline.prompt import ContextSnippet
-from hearth.core.pipeline.types import ActionRequest, Candidate
+from hearth.core.pipeline.types import ActionRequest, Candidate, TestsRequest
 
 T = TypeVar("T")
 
@@ -30,4 +30,7 @@ class BaseAction(Generic[T]):
         return []
 
     def finish(self, target: T, best: Candidate, context: list[ContextSnippet]) -> None:
+        return None
+
+    def tests_request(self, request: ActionRequest, target: T) -> TestsRequest | None:
         return None

@@ -15,7 +15,8 @@ import textwrap
 from dataclasses import dataclass
 
 from hearth.core.actions.base import BaseAction
-from hearth.core.pipeline.types import ActionRequest, Candidate, Offer
+from hearth.core.pipeline.generated_tests import parse_tests, tests_prompt
+from hearth.core.pipeline.types import ActionRequest, Candidate, Offer, TestsRequest
 from hearth.core.analysis.python_targets import (
     FunctionTarget,
     find_function,
@@ -270,6 +271,17 @@ class GenerateAction(BaseAction[Plan]):
             max_tokens=max_tokens,
             context=context,
         )
+
+    def tests_request(self, request: ActionRequest, plan: Plan) -> TestsRequest | None:
+        """Tests of a module-level Python stub, from its signature and docstring alone (the
+        ranker can only run module-level functions)."""
+        target = plan.function
+        if (plan.mode != "stub" or target is None or request.language != "python"
+                or not target.docstring_source.strip() or target.qualname != target.name):
+            return None
+        signature = as_model_text(target.header + target.docstring_source)
+        return TestsRequest(tests_prompt(target.name, signature),
+                            functools.partial(parse_tests, name=target.name))
 
     # -- checking an answer ---------------------------------------------------------------------
     def candidate(self, request: ActionRequest, plan: Plan,

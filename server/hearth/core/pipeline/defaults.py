@@ -30,7 +30,8 @@ def engine_options(settings: Settings, audit: AuditLog | None = None,
                          confidence_threshold=generation.confidence_threshold,
                          guardrails=settings.guardrails, audit=audit,
                          validators=default_validators(workspace),
-                         ranker=default_ranker(workspace, generation.confidence_threshold))
+                         ranker=default_ranker(workspace, generation.confidence_threshold),
+                         generated_tests=generation.generated_tests)
 
 
 def warm_up(analysis: AnalysisContext) -> None:

@@ -31,6 +31,7 @@ from hearth.core.pipeline.types import (
     ActionResult,
     Candidate,
     ContextProvider,
+    Example,
     Progress,
     Ranker,
     Validator,
@@ -50,6 +51,8 @@ class EngineOptions:
     ranker: Ranker | None = None
     guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
     audit: AuditLog | None = None
+    # Ask the model for tests from the docstring (pipeline.generated_tests) for the ranker.
+    generated_tests: bool = False
 
 
 def by_confidence(request: ActionRequest, candidates: list[Candidate]) -> list[Candidate]:
@@ -136,6 +139,29 @@ def sample(backend: ModelBackend, prompt: Prompt, options: EngineOptions,
         cancel=cancel)
 
 
+def generated_checks(backend: ModelBackend, action: Action, request: ActionRequest,
+                     target: object, redaction: Redaction, cancel: CancelToken,
+                     report: Progress) -> tuple[list[Example], int]:
+    """Tests the model writes from the spec alone (one greedy sample), read as checks, and
+    the tokens that took."""
+    wanted = action.tests_request(request, target)
+    if wanted is None:
+        return [], 0
+    report("Writing tests from the docstring", 75)
+    prompt = wanted.prompt
+    messages = [ChatMessage(m.role, redaction.redact(m.content)) for m in prompt.messages]
+    completion = backend.generate(
+        GenerationRequest(messages=messages,
+                          params=[SamplingParams(temperature=0.0, max_tokens=prompt.max_tokens,
+                                                 stop=("```",))],
+                          prefill=redaction.redact(prompt.prefill)),
+        cancel=cancel)[0]
+    checks = wanted.parse(redaction.restore(completion.text))
+    log.info("%s: %d generated test(s) from %d token(s)", action.name, len(checks),
+             completion.tokens)
+    return checks, completion.tokens
+
+
 def check(guard: Guard, action: Action, request: ActionRequest, target: object,
           completions: list[Completion], redaction: Redaction,
           options: EngineOptions) -> list[Candidate]:
@@ -183,6 +209,11 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     prompt, redaction = build_prompt(guard, action, request, target, context,
                                      options.max_tokens)
     completions = sample(backend, prompt, options, cancel, report)
+    test_tokens = 0
+    if options.generated_tests:
+        checks, test_tokens = generated_checks(backend, action, request, target, redaction,
+                                               cancel, report)
+        request.generated_checks = tuple(checks)
     report("Checking candidates", 90)
     candidates = check(guard, action, request, target, completions, redaction, options)
     best = (options.ranker or by_confidence)(request, candidates)[0]
@@ -193,7 +224,8 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
             f"({'; '.join(reasons)}).",
             "Try again, add detail to the docstring, or raise generation.samples.")
     action.finish(target, best, prompt.context)
-    return result(action, title, best, candidates, guard, prompt.context, start, options)
+    return result(action, title, best, candidates, guard, prompt.context, start, options,
+                  test_tokens)
 
 
 def rule_candidate(guard: Guard, action: Action, request: ActionRequest, target: object,
@@ -216,9 +248,10 @@ def rule_candidate(guard: Guard, action: Action, request: ActionRequest, target:
 
 def result(action: Action, title: str, best: Candidate, candidates: list[Candidate],
            guard: Guard, context: list[ContextSnippet], start: float,
-           options: EngineOptions) -> ActionResult:
-    """The chosen candidate as the action's result."""
-    tokens = sum(c.completion.tokens for c in candidates if c.completion)
+           options: EngineOptions, extra_tokens: int = 0) -> ActionResult:
+    """The chosen candidate as the action's result (``extra_tokens``: decoded for other
+    requests of the run, such as generated tests)."""
+    tokens = extra_tokens + sum(c.completion.tokens for c in candidates if c.completion)
     low = best.confidence < options.confidence_threshold
     reasons = list(dict.fromkeys([f.reason for f in best.findings] + guard.warnings))
     return ActionResult(

@@ -18,7 +18,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from hearth.core.pipeline.types import FunctionNode
+from hearth.core.pipeline.types import Example, FunctionNode
 
 MAX_EXAMPLES = 12
 ARROWS = r"(?:->|=>|→|⟶|==|\bgives\b|\breturns\b|\byields\b|\bis\b)"
@@ -46,22 +46,6 @@ RETURNS_FOR = re.compile(r"\b(?i:returns?)\s+(?P<value>.+?)\s+" + CONDITION)
 # Where an example may start inside a sentence: not after any word ("counts from 0 -> 10").
 LEAD = re.compile(r"(?:^|[:(`,;]|\be\.g\.,?|\bfor example,?|\bsuch as)\s*", re.I)
 REST_BORDER = re.compile(r"=+\s+=+")
-
-
-@dataclass(frozen=True)
-class Example:
-    """``call`` (Python source) should evaluate to the literal ``expect``, or raise
-    ``raises`` (an exception class name; subclasses count); ``line`` is where it was read."""
-
-    call: str
-    expect: str | None
-    raises: str | None
-    line: str
-
-    def describe(self) -> str:
-        if self.raises:
-            return f"`{self.call}` raises {self.raises}"
-        return f"`{self.call}` is `{self.expect}`"
 
 
 @dataclass(frozen=True)

@@ -143,14 +143,21 @@ class ExecutionRanker:
     def rank(self, request: ActionRequest,
              candidates: list[Candidate]) -> tuple[list[Candidate], dict[int, tuple]]:
         """The candidates best first, and each run candidate's behaviour (by sample index)."""
-        behaviours, prose = self._behaviours(request, candidates)
+        behaviours, checks = self._behaviours(request, candidates)
+        # A generated test no candidate passes says more about the test than the candidates.
+        useful = {n for n, example in enumerate(checks) if example.origin == "generated"
+                  and any(b.checks[n][0] for i, b in behaviours.items()
+                          if i >= 0 and len(b.checks) == len(checks))}
         for index, behaviour in behaviours.items():
             if index != ORIGINAL:
-                self._judge(candidates[index], behaviour, behaviours, candidates, prose)
+                self._judge(candidates[index], behaviour, behaviours, candidates, checks,
+                            useful)
         for candidate in candidates:
             candidate.confidence = confidence(candidate.findings) if candidate.usable else 0.0
         keys = {i: b.key for i, b in behaviours.items() if i >= 0}
-        return order(candidates, keys, self.threshold), keys
+        support = {i: sum(1 for n in useful if b.checks[n][0])
+                   for i, b in behaviours.items() if i >= 0 and len(b.checks) == len(checks)}
+        return order(candidates, keys, self.threshold, support), keys
 
     def _behaviours(self, request: ActionRequest, candidates: list[Candidate]
                     ) -> tuple[dict[int, Behaviour], list[Example]]:
@@ -160,16 +167,18 @@ class ExecutionRanker:
         fn = _target(request, [candidates[i] for i in indices])
         if fn is None:
             return {}, []
-        prose = examples_from_docstring(fn)  # the user's docstring, not a candidate's
+        # The user's docstring, not a candidate's; then the tests the model wrote from it.
+        checks = examples_from_docstring(fn) + list(request.generated_checks)
         try:
-            return execute(request, candidates, indices, fn, self.workspace, prose), prose
+            return execute(request, candidates, indices, fn, self.workspace, checks), checks
         except (OSError, ValueError) as error:
             log.warning("Could not run the candidates to rank them: %s", error)
-            return {}, prose
+            return {}, checks
 
     @staticmethod
     def _judge(candidate: Candidate, behaviour: Behaviour, behaviours: dict[int, Behaviour],
-               candidates: list[Candidate], prose: Sequence[Example]) -> None:
+               candidates: list[Candidate], checks: Sequence[Example],
+               useful: set[int]) -> None:
         original = behaviours.get(ORIGINAL)
         if behaviour.crashed:
             candidate.findings.append(finding(
@@ -180,9 +189,12 @@ class ExecutionRanker:
                 candidate.findings.append(finding(
                     "run-error", f"importing the module raises {behaviour.load_error}"))
             return
+        outcomes = list(zip(checks, behaviour.checks))
+        prose = [(example, outcome) for example, outcome in outcomes
+                 if example.origin == "docstring"]
         failed, total = behaviour.doctests_failed, len(behaviour.doctests)
-        examples = total + len(behaviour.checks)
-        passed = total - failed + sum(1 for ok, _, _ in behaviour.checks if ok)
+        examples = total + len(prose)
+        passed = total - failed + sum(1 for _, (ok, _, _) in prose if ok)
         if examples and passed == examples:
             candidate.evidence.append(f"passes the {_count(examples, 'example')} its docstring "
                                       "gives")
@@ -192,15 +204,28 @@ class ExecutionRanker:
             candidate.findings.append(finding(
                 "doctest-failed", f"fails {failed} of the {total} example(s) in its docstring",
                 scale=failed / total))
-        missed = [(example, shown) for example, (passed, _, shown)
-                  in zip(prose, behaviour.checks) if not passed]
+        missed = [(example, shown) for example, (ok, _, shown) in prose if not ok]
         if missed:
             example, shown = missed[0]
-            more = (f" ({len(missed)} of the {len(behaviour.checks)} examples given in prose "
-                    "fail)" if len(missed) > 1 else "")
+            more = (f" ({len(missed)} of the {len(prose)} examples given in prose fail)"
+                    if len(missed) > 1 else "")
             candidate.findings.append(finding(
                 "example-failed", f"contradicts its docstring: {example.describe()}, but it "
-                f"{shown}{more}", scale=len(missed) / len(behaviour.checks)))
+                f"{shown}{more}", scale=len(missed) / len(prose)))
+        generated = [(n, example, outcome) for n, (example, outcome) in enumerate(outcomes)
+                     if example.origin == "generated"]
+        if generated:
+            ok_count = sum(1 for _, _, (ok, _, _) in generated if ok)
+            candidate.evidence.append(f"passes {ok_count} of the {len(generated)} tests the "
+                                      "model wrote from its docstring")
+            lost = [(example, shown) for n, example, (ok, _, shown) in generated
+                    if n in useful and not ok]
+            if lost:
+                example, shown = lost[0]
+                candidate.findings.append(finding(
+                    "generated-test-failed", f"fails {len(lost)} of the {len(useful)} tests "
+                    f"written from its docstring that other candidates pass (`{example.call} "
+                    f"== {example.expect}`, but it {shown})", scale=len(lost) / len(useful)))
         peers = [b for i, b in behaviours.items() if i >= 0 and candidates[i].usable]
         if len(peers) >= 2:
             agreeing = sum(1 for b in peers if b.key == behaviour.key)
@@ -217,9 +242,13 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def order(candidates: list[Candidate], keys: dict[int, tuple], threshold: float) -> list[Candidate]:
-    """Best first: the pick from the largest behaviour group among the confident, then the
-    rest by confidence (earlier samples first among equals)."""
+def order(candidates: list[Candidate], keys: dict[int, tuple], threshold: float,
+          support: dict[int, int] | None = None) -> list[Candidate]:
+    """Best first: the pick from the strongest behaviour group among the confident, then the
+    rest by confidence (earlier samples first among equals). A group is as strong as its size,
+    times the generated tests it passes when there are any (``support``, CodeT's dual
+    agreement); then its size, its best confidence and its earliest sample."""
+    support = support or {}
     usable = [i for i, c in enumerate(candidates) if c.usable]
     if not usable:
         return sorted(candidates, key=lambda c: -c.confidence)
@@ -230,7 +259,7 @@ def order(candidates: list[Candidate], keys: dict[int, tuple], threshold: float)
 
     def strength(members: list[int]) -> tuple:
         best = max(candidates[i].confidence for i in members)
-        return (len(members), best, -min(members))
+        return (len(members) * support.get(members[0], 0), len(members), best, -min(members))
 
     chosen_group = max(groups.values(), key=strength)
     chosen = min(chosen_group, key=lambda i: (-candidates[i].confidence, i))

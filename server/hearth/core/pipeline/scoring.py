@@ -87,6 +87,9 @@ RULES: dict[str, Rule] = {
     "example-failed": Rule(0.55, False, "contradicts an example its docstring gives in prose "
                                         "(`f(x) -> y`, \"raises E on ...\"; scaled by the "
                                         "share failed)"),
+    "generated-test-failed": Rule(0.1, False, "fails tests the model wrote from the docstring "
+                                              "that other candidates pass (scaled by the "
+                                              "share failed)"),
     "disagreement": Rule(0.15, False, "other candidates behave differently on the same inputs "
                                       "(scaled by the share that disagrees)"),
 }

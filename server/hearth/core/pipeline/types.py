@@ -22,8 +22,8 @@ from hearth.core.pipeline.prompt import ContextSnippet, Prompt
 from hearth.core.text import Pos, TextEdit
 
 __all__ = ["Action", "ActionRequest", "ActionResult", "Candidate", "ContextProvider",
-           "Diagnostic", "FileChange", "Finding", "Offer", "Progress", "Ranker", "Validator",
-           "language_of"]
+           "Diagnostic", "Example", "FileChange", "Finding", "FunctionNode", "Offer", "Progress",
+           "Ranker", "Validator", "language_of"]
 
 LANGUAGE_BY_SUFFIX = {
     ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
@@ -45,6 +45,25 @@ def language_of(path: Path | None, language_id: str | None = None) -> str | None
     return None
 
 
+@dataclass(frozen=True)
+class Example:
+    """A check the ranker runs on every candidate: ``call`` (Python source) should evaluate to
+    the literal ``expect``, or raise ``raises`` (an exception class name; subclasses count).
+    ``line`` is where it was read; ``origin`` is "docstring" (the user's own words, mined by
+    pipeline.examples) or "generated" (a test the model wrote, pipeline.generated_tests)."""
+
+    call: str
+    expect: str | None
+    raises: str | None
+    line: str
+    origin: str = "docstring"
+
+    def describe(self) -> str:
+        if self.raises:
+            return f"`{self.call}` raises {self.raises}"
+        return f"`{self.call}` is `{self.expect}`"
+
+
 @dataclass
 class ActionRequest:
     source: str
@@ -60,6 +79,9 @@ class ActionRequest:
     extra: dict[str, Any] = field(default_factory=dict)
     # The workspace's analysis state (policy, jedi); the Session passes its own.
     analysis: AnalysisContext = field(default_factory=AnalysisContext)
+    # Tests the model wrote from the docstring (pipeline.generated_tests), set by the engine
+    # when the settings ask for them, run by the ranker beside the docstring's own examples.
+    generated_checks: tuple[Example, ...] = ()
 
     def __post_init__(self) -> None:
         if self.analysis.workspace is None and self.workspace is not None:
@@ -161,6 +183,14 @@ class ActionResult:
         return out
 
 
+@dataclass(frozen=True)
+class TestsRequest:
+    """Tests to ask the model for: the prompt, and how to read its answer into checks."""
+
+    prompt: Prompt
+    parse: Callable[[str], list[Example]]
+
+
 Progress = Callable[[str, "int | None"], None]  # (message, percentage)
 ContextProvider = Callable[[ActionRequest], list[ContextSnippet]]
 # Checks shared by every action, run on each usable candidate after the action's own.
@@ -211,3 +241,7 @@ class Action(Protocol[T]):
 
     def finish(self, target: T, best: Candidate, context: list[ContextSnippet]) -> None:
         """Last touches to the chosen candidate (Explain lists the context it used)."""
+
+    def tests_request(self, request: ActionRequest, target: T) -> TestsRequest | None:
+        """What to ask the model for tests of the answer, from the spec alone (None: no
+        tests; only Generate on a Python stub has a spec to write them from)."""
