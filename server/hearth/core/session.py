@@ -158,9 +158,10 @@ class Session:
 
     def context_provider(self, overlay: Overlay = dict) -> ContextProvider | None:
         index_settings = self.settings.index
-        if not index_settings.enabled or not self.indexes:
-            return None
-        return memory_context(self.index_for, index_settings.context_tokens, overlay)
+        # The names the code uses need no index; retrieval does (memory_context skips it
+        # when there is none).
+        return memory_context(self.index_for if index_settings.enabled else lambda path: None,
+                              index_settings.context_tokens, overlay)
 
     def close(self) -> None:
         for index in self.indexes.values():

@@ -8,7 +8,9 @@ from pathlib import Path
 from hearth.core.pipeline.types import ActionRequest
 from hearth.core.analysis.python_targets import function_at
 from hearth.core.memory import Hit, WorkspaceIndex
+from hearth.core.memory.retrieve import estimate_tokens
 from hearth.core.pipeline.prompt import ContextSnippet
+from hearth.core.pipeline.used_names import used_names_context
 from hearth.core.text import split_lines
 
 QUERY_LINES = 12  # lines either side of the cursor that make up the query
@@ -39,12 +41,22 @@ def snippet(hit: Hit, root: Path) -> ContextSnippet:
                           end_line=hit.end_line, text=hit.text, score=hit.score)
 
 
+NAMES_SHARE = 0.5  # of the context budget at most, for the names the code uses
+
+
 def memory_context(index_for: Callable[[Path | None], WorkspaceIndex | None],
                    budget_tokens: int,
                    overlay: Callable[[], Mapping[Path, str]] = dict,
                    ) -> Callable[[ActionRequest], list[ContextSnippet]]:
-    """A context provider for ``run_action`` backed by the workspace index of the request."""
+    """A context provider for ``run_action``: first the project names the target uses or its
+    module imports (headers and docstrings, pipeline.used_names), then the workspace index's
+    best chunks in the rest of the budget."""
     def provide(request: ActionRequest) -> list[ContextSnippet]:
+        names = used_names_context(request, int(budget_tokens * NAMES_SHARE))
+        spent = sum(estimate_tokens(s.text) for s in names)
+        return names + _index_hits(request, budget_tokens - spent)
+
+    def _index_hits(request: ActionRequest, budget_tokens: int) -> list[ContextSnippet]:
         index = index_for(request.path)
         if index is None or budget_tokens <= 0:
             return []
