@@ -78,6 +78,11 @@ class GenerationSettings:
     # Ask the model for tests from the docstring, to rank Generate's candidates by (CodeT's
     # dual agreement); one more greedy request per Generate (docs/quality.md).
     generated_tests: bool = False
+    # A larger local model asked once when the answer is not trusted (a cascade): a model
+    # name from `hearth models list`, or None. `escalate_when` says what "not trusted" means:
+    # below the confidence threshold, or also "unverified" (no example or test passed).
+    escalate_to: str | None = None
+    escalate_when: Literal["low-confidence", "unverified"] = "unverified"
 
     def __post_init__(self) -> None:
         _at_least("samples", self.samples, 1)

@@ -33,7 +33,7 @@ from hearth.core.pipeline.types import (
     language_of,
 )
 from hearth.core.text import Pos
-from hearth.settings import Settings
+from hearth.settings import ModelSettings, Settings
 
 log = logging.getLogger(__name__)
 Overlay = Callable[[], Mapping[Path, str]]
@@ -62,6 +62,8 @@ class Session:
         self._backend = backend
         self._backend_key: tuple | None = self._backend_settings() if backend else None
         self._owns_backend = backend is None
+        self._escalation: ModelBackend | None = None
+        self._escalation_key: tuple | None = None
 
     # -- settings -----------------------------------------------------------------------------
     @property
@@ -112,7 +114,8 @@ class Session:
             action = self.action(action)
         context = self.context_provider(overlay) if use_context else None
         return run_action(action, request, self.backend(), options or self.engine_options(),
-                          cancel=cancel, progress=progress, context_provider=context)
+                          cancel=cancel, progress=progress, context_provider=context,
+                          escalation=self.escalation_backend())
 
     # -- the model ----------------------------------------------------------------------------
     def backend(self) -> ModelBackend:
@@ -124,6 +127,23 @@ class Session:
             self._backend = make_backend(self.settings.model, self.settings.openai)
             self._backend_key, self._owns_backend = key, True
         return self._backend
+
+    def escalation_backend(self) -> ModelBackend | None:
+        """The larger local model of ``generation.escalateTo`` (built on first use), or
+        None when there is none to ask."""
+        name = self.settings.generation.escalate_to
+        model = self.settings.model
+        if not name or model.backend != "llama-cpp" or (name == model.name and not model.path):
+            return None
+        key = (name, model.threads, model.context_length)
+        if self._escalation is None or key != self._escalation_key:
+            if self._escalation is not None:
+                self._escalation.close()
+            larger = ModelSettings(name=name, threads=model.threads,
+                                   context_length=model.context_length)
+            self._escalation = make_backend(larger, self.settings.openai)
+            self._escalation_key = key
+        return self._escalation
 
     def _backend_settings(self) -> tuple:
         return (self.settings.model, self.settings.openai)
@@ -170,3 +190,6 @@ class Session:
         if self._backend is not None and self._owns_backend:
             self._backend.close()
         self._backend = None
+        if self._escalation is not None:
+            self._escalation.close()
+            self._escalation = None

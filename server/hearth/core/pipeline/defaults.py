@@ -31,7 +31,8 @@ def engine_options(settings: Settings, audit: AuditLog | None = None,
                          guardrails=settings.guardrails, audit=audit,
                          validators=default_validators(workspace),
                          ranker=default_ranker(workspace, generation.confidence_threshold),
-                         generated_tests=generation.generated_tests)
+                         generated_tests=generation.generated_tests,
+                         escalate_when=generation.escalate_when)
 
 
 def warm_up(analysis: AnalysisContext) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
@@ -53,6 +53,9 @@ class EngineOptions:
     audit: AuditLog | None = None
     # Ask the model for tests from the docstring (pipeline.generated_tests) for the ranker.
     generated_tests: bool = False
+    # When the chosen answer is not trusted, ask the escalation backend (run_action's) once:
+    # "low-confidence" (below the threshold) or "unverified" (also when no check passed).
+    escalate_when: str = "unverified"
 
 
 def by_confidence(request: ActionRequest, candidates: list[Candidate]) -> list[Candidate]:
@@ -188,8 +191,11 @@ def check(guard: Guard, action: Action, request: ActionRequest, target: object,
 def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
                options: EngineOptions, *, cancel: CancelToken | None = None,
                progress: Progress | None = None,
-               context_provider: ContextProvider | None = None) -> ActionResult:
-    """Guard the prompt, gather context, prompt, sample, check, rank: the best candidate."""
+               context_provider: ContextProvider | None = None,
+               escalation: ModelBackend | None = None) -> ActionResult:
+    """Guard the prompt, gather context, prompt, sample, check, rank: the best candidate.
+    ``escalation``: a larger model asked once, with the same prompt, when the best answer
+    is not trusted (``options.escalate_when``)."""
     start = time.perf_counter()
     cancel = cancel or CancelToken()
     report = progress or (lambda message, percentage: None)
@@ -209,14 +215,26 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     prompt, redaction = build_prompt(guard, action, request, target, context,
                                      options.max_tokens)
     completions = sample(backend, prompt, options, cancel, report)
-    test_tokens = 0
+    extra_tokens = 0
     if options.generated_tests:
-        checks, test_tokens = generated_checks(backend, action, request, target, redaction,
-                                               cancel, report)
+        checks, extra_tokens = generated_checks(backend, action, request, target,
+                                                redaction, cancel, report)
         request.generated_checks = tuple(checks)
     report("Checking candidates", 90)
     candidates = check(guard, action, request, target, completions, redaction, options)
     best = (options.ranker or by_confidence)(request, candidates)[0]
+    if escalation is not None and untrusted(best, options):
+        report("Asking the larger model", 92)
+        larger = sample(escalation, prompt, replace(options, samples=1), cancel, report)
+        extra = check(guard, action, request, target, larger, redaction, options)
+        extra_tokens += sum(c.completion.tokens for c in extra if c.completion)
+        # Ranked alone: agreement with the smaller model's candidates is no evidence.
+        second = (options.ranker or by_confidence)(request, extra)[0]
+        if second.usable and (not best.usable or second.confidence >= best.confidence):
+            second.method = "escalated"
+            second.evidence.insert(0, f"answered by {escalation.name}, asked because "
+                                      + why_untrusted(best, options))
+            best = second
     if not best.usable:
         reasons = sorted({f.reason for c in candidates for f in c.findings if f.fatal})
         raise HearthError(
@@ -225,7 +243,21 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
             "Try again, add detail to the docstring, or raise generation.samples.")
     action.finish(target, best, prompt.context)
     return result(action, title, best, candidates, guard, prompt.context, start, options,
-                  test_tokens)
+                  extra_tokens)
+
+
+def untrusted(best: Candidate, options: EngineOptions) -> bool:
+    if not best.usable or best.confidence < options.confidence_threshold:
+        return True
+    return options.escalate_when == "unverified" and best.checks_passed == 0
+
+
+def why_untrusted(best: Candidate, options: EngineOptions) -> str:
+    if not best.usable:
+        return "no answer of the first model passed the checks"
+    if best.confidence < options.confidence_threshold:
+        return f"the first model's best answer had confidence {best.confidence:.2f}"
+    return "no example or test could check the first model's answer"
 
 
 def rule_candidate(guard: Guard, action: Action, request: ActionRequest, target: object,

@@ -195,6 +195,9 @@ class ExecutionRanker:
         failed, total = behaviour.doctests_failed, len(behaviour.doctests)
         examples = total + len(prose)
         passed = total - failed + sum(1 for _, (ok, _, _) in prose if ok)
+        candidate.checks_passed = passed + sum(
+            1 for n, (example, (ok, _, _)) in enumerate(outcomes)
+            if example.origin == "generated" and ok and n in useful)
         if examples and passed == examples:
             candidate.evidence.append(f"passes the {_count(examples, 'example')} its docstring "
                                       "gives")

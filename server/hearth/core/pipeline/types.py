@@ -135,6 +135,7 @@ class Candidate:
     # What speaks for it, in words the user can check ("passes the 2 examples in its
     # docstring"); the findings are what speaks against it.
     evidence: list[str] = field(default_factory=list)
+    checks_passed: int = 0  # docstring examples and useful generated tests it passes
     confidence: float = 0.0
     function: str | None = None  # the function the answer (re)writes, by qualified name
     region: tuple[int, int] | None = None  # Fix: 0-based first and last line rewritten
