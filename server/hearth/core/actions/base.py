@@ -16,6 +16,7 @@ T = TypeVar("T")
 class BaseAction(Generic[T]):
     makes_edits: ClassVar[bool] = True
     takes_instruction: ClassVar[bool] = False
+    max_samples: ClassVar[int | None] = None
     title: ClassVar[str]
 
     def not_applicable(self, what: str, hint: str | None = None) -> HearthError:

@@ -214,6 +214,8 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     context = gather_context(guard, request, context_provider)
     prompt, redaction = build_prompt(guard, action, request, target, context,
                                      options.max_tokens)
+    if action.max_samples is not None and options.samples > action.max_samples:
+        options = replace(options, samples=action.max_samples)
     completions = sample(backend, prompt, options, cancel, report)
     extra_tokens = 0
     if options.generated_tests:

@@ -219,6 +219,9 @@ class Action(Protocol[T]):
     cli_help: ClassVar[str]  # one line for `hearth --help`
     makes_edits: ClassVar[bool]  # False: the result is a document (Explain), not an edit
     takes_instruction: ClassVar[bool]  # the request may carry a free-text instruction
+    # At most this many samples, whatever generation.samples says (None: no limit): Explain's
+    # candidates have nothing to be ranked by but their sections, so more of them only cost.
+    max_samples: ClassVar[int | None]
 
     def offers(self, request: ActionRequest) -> list[Offer]:
         """What to list in the quick-fix menu here (often nothing). Must be cheap: no model."""
