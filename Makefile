@@ -58,6 +58,8 @@ bench: setup
 	$(PY) tests/bench/bench_fix.py --samples 1,5
 
 bench-quality: setup
+	$(PY) tests/bench/bench_corpus.py --split dev --samples 1,5
+	$(PY) tests/bench/bench_corpus.py --split heldout --samples 1,5
 	$(PY) tests/bench/bench_quality.py --limit 20
 
 bench-index: setup

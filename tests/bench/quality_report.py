@@ -78,7 +78,7 @@ def reselect(run: dict, recorded: dict[str, float], weights: dict[str, float],
 
 def _doctests_only(behaviour: str) -> str:
     """A recorded behaviour key reduced to the docstring examples' outputs."""
-    load_error, doctests, _ = ast.literal_eval(behaviour)
+    load_error, doctests, *_ = ast.literal_eval(behaviour)
     return repr((load_error, doctests))
 
 
