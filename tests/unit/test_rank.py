@@ -10,7 +10,7 @@ import pytest
 
 from hearth.core.pipeline.types import ActionRequest, Candidate, Finding
 from hearth.core.pipeline.inputs import doctest_examples, inputs_for, values_for
-from hearth.core.pipeline.rank import ExecutionRanker, default_ranker, order
+from hearth.core.pipeline.rank import ExecutionRanker, default_ranker, module_name, order
 from hearth.core.pipeline.scoring import RULES, THRESHOLD, confidence
 from hearth.core.text import Pos
 
@@ -212,3 +212,25 @@ def test_a_docstring_without_doctests_still_judges_by_its_prose_examples(
     assert "example-failed" not in {f.rule for f in candidates[3].findings}
     assert candidates[3].evidence == ["passes the 2 examples its docstring gives"]
     assert candidates[0].confidence < THRESHOLD <= candidates[3].confidence
+
+
+def test_a_module_of_a_package_runs_with_its_relative_imports(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "helpers.py").write_text("def double(x):\n    return 2 * x\n", encoding="utf-8")
+    stub = ('from .helpers import double\n\n\ndef quadruple(x: int) -> int:\n'
+            '    """Four times x: 3 -> 12."""\n    pass\n')
+    path = package / "maths.py"
+    path.write_text(stub, encoding="utf-8")
+    assert module_name(path) == ("pkg.maths", tmp_path)
+    assert module_name(tmp_path / "loose.py") == (None, None)
+    request = ActionRequest(stub, Pos(5, 4), path=path, workspace=tmp_path)
+    bodies = ["    return double(double(x))\n", "    return double(x)\n"]
+    candidates = [Candidate(None, new_source=stub.replace("    pass\n", body),
+                            function="quadruple") for body in bodies]
+    ranked = default_ranker(tmp_path)(request, candidates)
+    assert ranked[0] is candidates[0]
+    assert candidates[0].evidence[0] == "passes the 1 example its docstring gives"
+    assert {f.rule for f in candidates[1].findings} >= {"example-failed"}
+    assert "run-error" not in {f.rule for c in candidates for f in c.findings}

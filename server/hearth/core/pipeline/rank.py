@@ -89,11 +89,13 @@ def execute(request: ActionRequest, candidates: Sequence[Candidate], indices: Se
     pending += [[i, f"hearth_rank_c{i}.py"] for i in indices]
     inputs, examples = inputs_for(fn), doctest_examples(fn)
     checks = [[e.call, e.expect, e.raises] for e in prose]
-    extra = [p for p in (workspace, request.path.parent if request.path else None) if p]
+    module, top = module_name(request.path)
+    extra = [p for p in (top, workspace, request.path.parent if request.path else None) if p]
     behaviours: dict[int, Behaviour] = {}
     while pending:
         mark = f"@@hearth-rank-{secrets.token_hex(6)}@@"
         files[SPEC] = json.dumps({"mark": mark, "function": fn.name, "modules": pending,
+                                  "module": module,
                                   "inputs": inputs, "doctests": examples, "checks": checks,
                                   "call_s": CALL_TIMEOUT_S, "load_s": LOAD_TIMEOUT_S})
         budget = 5 + len(pending) * (LOAD_TIMEOUT_S
@@ -108,6 +110,21 @@ def execute(request: ActionRequest, candidates: Sequence[Candidate], indices: Se
         behaviours[started] = Behaviour(None, (), ("crash",), crashed=True)
         pending = [entry for entry in pending if entry[0] not in behaviours]
     return behaviours
+
+
+def module_name(path: Path | None) -> tuple[str | None, Path | None]:
+    """The dotted name a file of a package is imported as, and the folder its top package
+    sits in; (None, None) for a file outside any package."""
+    if path is None:
+        return None, None
+    parts = [] if path.name == "__init__.py" else [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if len(parts) < 2 or not all(part.isidentifier() for part in parts):
+        return None, None
+    return ".".join(parts), folder
 
 
 def _read(stdout: str, mark: str, behaviours: dict[int, Behaviour]) -> int | None:

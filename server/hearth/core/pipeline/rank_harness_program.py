@@ -122,14 +122,18 @@ class Recorder(doctest.DocTestRunner):
 
 
 def run(index, path):
-    name = "hearth_rank_%s" % ("original" if index < 0 else index)
+    # A module of a package is loaded under its own dotted name, its package imported first,
+    # so that its relative imports resolve as they do in the project.
+    name = SPEC["module"] or "hearth_rank_%s" % ("original" if index < 0 else index)
     record = {"i": index, "load": None, "doctests": [], "checks": [], "calls": []}
     emit({"start": index})
     try:
+        arm(SPEC["load_s"])
+        if "." in name:
+            importlib.import_module(name.rpartition(".")[0])
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        arm(SPEC["load_s"])
         spec.loader.exec_module(module)
         arm(0)
         function = getattr(module, SPEC["function"])
