@@ -59,7 +59,7 @@ from hearth.core.models.manifest import load_manifest, model_file  # noqa: E402
 from hearth.core.pipeline.scoring import RULES, THRESHOLD  # noqa: E402
 from hearth.core.session import Session  # noqa: E402
 from hearth.core.text import Pos  # noqa: E402
-from hearth.settings import Settings  # noqa: E402
+from hearth.settings import GenerationSettings, Settings  # noqa: E402
 
 log = logging.getLogger("bench_corpus")
 WORKSPACES = REPO / ".bench" / "corpus_workspaces"
@@ -104,13 +104,13 @@ class ProjectWorkspace:
     The files on disk and in the index are the originals, except the one file of the task
     being run, which holds the stub while it runs (``stubbed``)."""
 
-    def __init__(self, project: Project, backend: PromptRecorder) -> None:
+    def __init__(self, project: Project, backend: PromptRecorder, settings: Settings) -> None:
         self.project = project
         self.source_root = unpacked(project)
         self.sources = package_sources(project, self.source_root)
         self.root = WORKSPACES / project.root
         self._sync()
-        self.session = Session(Settings(), self.root, backend=backend)
+        self.session = Session(settings, self.root, backend=backend)
         self.index: WorkspaceIndex = self.session.open_index(self.root)
         started = time.perf_counter()
         stats = self.index.build()
@@ -186,9 +186,10 @@ def run_task(task: dict, workspace: ProjectWorkspace, recorder_backend: PromptRe
                 result = session.run("generate", request, options=options, use_context=True,
                                      overlay=lambda: {path: stubbed})
                 chosen, tokens, confidence = result.new_source, result.tokens, result.confidence
-                error = None
+                error, method, evidence = None, result.method, result.evidence
             except HearthError as failure:
                 chosen, tokens, confidence, error = None, 0, 0.0, failure.message
+                method, evidence = None, []
             elapsed = time.perf_counter() - start
             prompt = "\n".join(recorder_backend.prompts)
             record = {
@@ -196,6 +197,7 @@ def run_task(task: dict, workspace: ProjectWorkspace, recorder_backend: PromptRe
                 "doctest": task["doctest"], "cross_file": task["cross_file"],
                 "samples": samples, "elapsed_s": round(elapsed, 3), "tokens": tokens,
                 "confidence": confidence, "error": error, "chosen": chosen,
+                "method": method, "evidence": evidence,
                 "prompt_chars": len(prompt),
                 "leaked_lines": [line for line in secret if line in prompt],
                 "candidates": []}
@@ -328,7 +330,16 @@ def main() -> None:
                         help="K tasks only, spread over the projects")
     parser.add_argument("--tasks", default=None, help="comma-separated task ids (any split)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--generated-tests", action="store_true",
+                        help="generation.generatedTests: rank with tests from the docstring")
+    parser.add_argument("--escalate-to", default=None,
+                        help="generation.escalateTo: a larger model asked when not trusted")
+    parser.add_argument("--escalate-when", default="unverified",
+                        choices=("low-confidence", "unverified"))
     args = parser.parse_args()
+    settings = Settings(generation=GenerationSettings(
+        generated_tests=args.generated_tests, escalate_to=args.escalate_to,
+        escalate_when=args.escalate_when))
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("hearth").setLevel(logging.WARNING)
@@ -359,7 +370,10 @@ def main() -> None:
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "weights": {name: rule.weight for name, rule in RULES.items()},
               "threshold": THRESHOLD, "problems": len(tasks), "tasks": len(tasks),
-              "samples": sample_counts, "runs": []}
+              "samples": sample_counts,
+              "config": {"generated_tests": args.generated_tests,
+                         "escalate_to": args.escalate_to, "escalate_when": args.escalate_when},
+              "runs": []}
     workspace: ProjectWorkspace | None = None
     try:
         for number, task in enumerate(tasks, 1):
@@ -367,7 +381,7 @@ def main() -> None:
             if workspace is None or workspace.project != project:
                 if workspace is not None:
                     workspace.close()
-                workspace = ProjectWorkspace(project, backend)
+                workspace = ProjectWorkspace(project, backend, settings)
             for record in run_task(task, workspace, backend, sample_counts):
                 judge(task, workspace, record)
                 report["runs"].append(record)

@@ -65,15 +65,18 @@ def problems() -> list[dict]:
 
 @dataclass
 class Recorder:
-    """The execution ranker, keeping every candidate it ranked (the engine returns one)."""
+    """The execution ranker, keeping every candidate it ranked in one run (the engine returns
+    one; a cascade ranks the larger model's answer in a second call, appended here)."""
 
     inner: ExecutionRanker
     candidates: list[Candidate] = field(default_factory=list)
     keys: dict[int, tuple] = field(default_factory=dict)
 
     def __call__(self, request: ActionRequest, candidates: list[Candidate]) -> list[Candidate]:
-        ranked, self.keys = self.inner.rank(request, candidates)
-        self.candidates = list(candidates)
+        ranked, keys = self.inner.rank(request, candidates)
+        offset = len(self.candidates)
+        self.keys.update({offset + index: key for index, key in keys.items()})
+        self.candidates += candidates
         return ranked
 
 
