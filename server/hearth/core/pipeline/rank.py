@@ -215,6 +215,11 @@ class ExecutionRanker:
         candidate.checks_passed = passed + sum(
             1 for n, (example, (ok, _, _)) in enumerate(outcomes)
             if example.origin == "generated" and ok and n in useful)
+        if candidate.checks_passed == 0:
+            candidate.findings.append(finding(
+                "unverified", "nothing checked it: no example or test its docstring gives "
+                "passed" if examples or len(outcomes) else "nothing checked it: its docstring "
+                "gives no example to run"))
         if examples and passed == examples:
             candidate.evidence.append(f"passes the {_count(examples, 'example')} its docstring "
                                       "gives")

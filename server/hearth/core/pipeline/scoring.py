@@ -90,6 +90,9 @@ RULES: dict[str, Rule] = {
     "generated-test-failed": Rule(0.1, False, "fails tests the model wrote from the docstring "
                                               "that other candidates pass (scaled by the "
                                               "share failed)"),
+    "unverified": Rule(0.0, False, "no docstring example, doctest or generated test passed: "
+                                   "only the checks and the candidates' agreement vouch for "
+                                   "it (weight fitted on the quality corpus)"),
     "disagreement": Rule(0.15, False, "other candidates behave differently on the same inputs "
                                       "(scaled by the share that disagrees)"),
 }
