@@ -219,6 +219,8 @@ def test_a_module_of_a_package_runs_with_its_relative_imports(tmp_path: Path) ->
     package.mkdir()
     (package / "__init__.py").write_text("", encoding="utf-8")
     (package / "helpers.py").write_text("def double(x):\n    return 2 * x\n", encoding="utf-8")
+    # A sibling named like the standard library must not shadow it (funcy has a types.py).
+    (package / "types.py").write_text("raise ImportError('shadowed')\n", encoding="utf-8")
     stub = ('from .helpers import double\n\n\ndef quadruple(x: int) -> int:\n'
             '    """Four times x: 3 -> 12."""\n    pass\n')
     path = package / "maths.py"

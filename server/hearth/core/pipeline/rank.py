@@ -90,7 +90,10 @@ def execute(request: ActionRequest, candidates: Sequence[Candidate], indices: Se
     inputs, examples = inputs_for(fn), doctest_examples(fn)
     checks = [[e.call, e.expect, e.raises] for e in prose]
     module, top = module_name(request.path)
-    extra = [p for p in (top, workspace, request.path.parent if request.path else None) if p]
+    # A package's module finds its siblings through the package; its folder on the path would
+    # let a sibling named like the standard library (funcy/types.py) shadow it.
+    here = request.path.parent if request.path and module is None else None
+    extra = [p for p in (top, workspace, here) if p]
     behaviours: dict[int, Behaviour] = {}
     while pending:
         mark = f"@@hearth-rank-{secrets.token_hex(6)}@@"
