@@ -54,42 +54,44 @@ class Invocation:
         return data
 
     @classmethod
-    def from_json(cls, action: str, value: Any) -> Invocation:
+    def from_json(cls, action: str, value: Any, where: str | None = None) -> Invocation:
+        """The invocation a client sent back; `JsonRpcInvalidParams` saying what is wrong
+        when it does not fit (a fuzzer, a broken client, data from another server)."""
+        where = where or f"hearth.{action}"
         if not isinstance(value, dict) or not isinstance(value.get("uri"), str):
             raise JsonRpcInvalidParams(
-                f"hearth.{action} expects one argument {{uri, position, ...}}, got {value!r}")
-
-        def position(key: str) -> types.Position | None:
-            raw = value.get(key)
-            if raw is None:
-                return None
-            try:
-                return types.Position(int(raw["line"]), int(raw["character"]))
-            except (KeyError, TypeError, ValueError):
-                raise JsonRpcInvalidParams(f"{key} must be {{line, character}}, got {raw!r}")
-
-        start = position("position")
-        if start is None and isinstance(value.get("range"), dict):
-            start = position_of(value["range"].get("start"))
+                f"{where} expects one argument {{uri, position, ...}}, got {value!r:.200}")
+        ranged = value.get("range")
+        ranged = ranged if isinstance(ranged, dict) else {}
+        start = position_of(value, "position", where) or position_of(ranged, "start", where)
         if start is None:
-            raise JsonRpcInvalidParams(f"hearth.{action} needs a position")
-        end = position("end")
-        if end is None and isinstance(value.get("range"), dict):
-            end = position_of(value["range"].get("end"))
+            raise JsonRpcInvalidParams(f"{where} needs a position {{line, character}}")
+        end = position_of(value, "end", where) or position_of(ranged, "end", where)
         version = value.get("version")
         instruction = value.get("instruction")
         extra = value.get("extra")
         return cls(action, value["uri"], start, end,
-                   version if isinstance(version, int) else None,
+                   version if isinstance(version, int) and not isinstance(version, bool)
+                   else None,
                    instruction if isinstance(instruction, str) else None,
                    extra if isinstance(extra, dict) else None)
 
 
-def position_of(raw: Any) -> types.Position | None:
-    try:
-        return types.Position(int(raw["line"]), int(raw["character"]))
-    except (KeyError, TypeError, ValueError):
+MAX_UINTEGER = 2**31 - 1  # LSP's uinteger
+
+
+def position_of(value: dict[str, Any], key: str, where: str) -> types.Position | None:
+    """``value[key]`` as a position; None when absent; invalid params when malformed."""
+    raw = value.get(key)
+    if raw is None:
         return None
+    numbers = [raw.get(part) for part in ("line", "character")] if isinstance(raw, dict) else []
+    if len(numbers) != 2 or not all(isinstance(n, int) and not isinstance(n, bool)
+                                    and 0 <= n <= MAX_UINTEGER for n in numbers):
+        raise JsonRpcInvalidParams(
+            f"{where}: {key} must be {{line, character}} with whole numbers from 0 to "
+            f"{MAX_UINTEGER}, got {raw!r:.200}")
+    return types.Position(*numbers)
 
 
 def action_named(server: HearthServer, name: str) -> Action:
@@ -200,7 +202,10 @@ async def compute(server: HearthServer, call: Invocation,
         raise server.user_error(exc) from None
     finally:
         server.untrack_job(job_id)
-    if server.document_version(call.uri) != version:
+    now = server.document(call.uri)
+    # The text too, not only the version: a document closed and reopened meanwhile starts
+    # again at a version it may have had before.
+    if now is None or now.version != version or now.source != request.source:
         server.status("ready", "Document changed; nothing applied")
         raise content_modified("The document changed while Hearth was working; nothing was "
                                "applied. Run the action again.")
@@ -263,8 +268,11 @@ def register(server: HearthServer) -> None:
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(code_action: types.CodeAction) -> types.CodeAction:
-        data = code_action.data if isinstance(code_action.data, dict) else {}
-        call = Invocation.from_json(str(data.get("action", "")), data)
+        data = code_action.data
+        if not isinstance(data, dict) or not isinstance(data.get("action"), str):
+            raise JsonRpcInvalidParams(
+                f"codeAction/resolve: this code action's data is not Hearth's: {data!r:.200}")
+        call = Invocation.from_json(data["action"], data, "codeAction/resolve")
         result, request, version = await compute(server, call)
         code_action.edit = workspace_edit(server, call.uri, version, request, result)
         code_action.title = result.title

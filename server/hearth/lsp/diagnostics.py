@@ -15,6 +15,7 @@ from hearth.core.errors import HearthError
 from hearth.core.text import Pos, split_lines
 from hearth.lsp.convert import to_client, to_core
 from hearth.lsp.server import MAX_DOCUMENT_CHARS, HearthServer
+from hearth.lsp.workspace import document_key
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,10 @@ def from_lsp(server: HearthServer, lines: list[str],
 async def publish_later(server: HearthServer, uri: str, delay_s: float) -> None:
     """Wait out the debounce, analyse off the event loop, publish if still current."""
     await asyncio.sleep(delay_s)
-    document = server.workspace.text_documents.get(uri)
+    document = server.document(uri)
     if document is None:
         return
-    version, source = document.version, document.source
+    uri, version, source = document.uri, document.version, document.source
     if document.language_id != "python" and not uri.endswith((".py", ".pyi")):
         findings: list[Finding] = []
     elif len(source) > MAX_DOCUMENT_CHARS:
@@ -81,7 +82,7 @@ async def publish_later(server: HearthServer, uri: str, delay_s: float) -> None:
                                  types.MessageType.Warning)
     else:
         findings = await asyncio.to_thread(analyse, server, uri, source)
-    current = server.workspace.text_documents.get(uri)
+    current = server.document(uri)
     if current is None or current.version != version:
         return  # closed or edited meanwhile: a newer run will publish
     lines = split_lines(source)
@@ -91,23 +92,24 @@ async def publish_later(server: HearthServer, uri: str, delay_s: float) -> None:
 
 def schedule(server: HearthServer, uri: str, delay_s: float) -> None:
     """Debounce per document: a new edit cancels the pending run for that document."""
-    pending = server.diagnostic_tasks.pop(uri, None)
+    key = document_key(uri)
+    pending = server.diagnostic_tasks.pop(key, None)
     if pending is not None:
         pending.cancel()
     task = asyncio.ensure_future(publish_later(server, uri, delay_s))
-    server.diagnostic_tasks[uri] = task
-    task.add_done_callback(lambda t: _forget(server, uri, t))
+    server.diagnostic_tasks[key] = task
+    task.add_done_callback(lambda t: _forget(server, key, t))
 
 
-def _forget(server: HearthServer, uri: str, task: asyncio.Task) -> None:
-    if server.diagnostic_tasks.get(uri) is task:
-        del server.diagnostic_tasks[uri]
+def _forget(server: HearthServer, key: str, task: asyncio.Task) -> None:
+    if server.diagnostic_tasks.get(key) is task:
+        del server.diagnostic_tasks[key]
     if not task.cancelled() and task.exception() is not None:
-        log.error("Diagnostics for %s failed", uri, exc_info=task.exception())
+        log.error("Diagnostics for %s failed", key, exc_info=task.exception())
 
 
 def clear(server: HearthServer, uri: str) -> None:
-    pending = server.diagnostic_tasks.pop(uri, None)
+    pending = server.diagnostic_tasks.pop(document_key(uri), None)
     if pending is not None:
         pending.cancel()
     server.text_document_publish_diagnostics(

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from hearth.core.cancel import CancelToken
+from hearth.core.cancel import Cancelled, CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.memory import IndexSettings, IndexStats, WorkspaceIndex
 from hearth.core.memory.embed import tuning_hint
@@ -44,6 +45,8 @@ class Memory:
         self.server = server
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-index")
         self.cancel = CancelToken()
+        self._saving: list[Future] | None = None  # set once closed
+        self._close_lock = threading.Lock()
 
     @property
     def indexes(self) -> dict[Path, WorkspaceIndex]:
@@ -58,14 +61,18 @@ class Memory:
     def overlay(self) -> dict[Path, str]:
         """Unsaved text of open documents: searched, never stored."""
         out = {}
-        for uri, document in list(self.server.workspace.text_documents.items()):
-            path = _path(uri)
+        for document in list(self.server.workspace.text_documents.values()):
+            path = _path(document.uri)
             if path is not None and self.index_for(path) is not None:
                 out[path.resolve()] = document.source
         return out
 
     async def run(self, job, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.worker, job, *args)
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self.worker, job, *args)
+        except RuntimeError:  # the worker is shut down: so is the server
+            raise Cancelled() from None
+        return await future
 
     async def add_folder(self, root: Path) -> None:
         if not self.server.settings.index.enabled or not root.is_dir():
@@ -110,6 +117,8 @@ class Memory:
                 self.server.show(f"Hearth: indexing {index.root} failed: {exc}",
                                  types.MessageType.Warning)
                 return None
+            except Cancelled:
+                return None
         self.server.status("ready", f"Indexed {stats.files} files, {stats.chunks} chunks")
         if stats.truncated:
             self.server.show(
@@ -133,14 +142,20 @@ class Memory:
                 await self.run(index.update_file, path.resolve())
         except HearthError as exc:
             log.info("Not indexing %s: %s", path, exc)
+        except Cancelled:
+            pass  # shutting down
 
-    def close(self) -> None:
-        """Stop indexing and save the indexes, without making `shutdown` wait: a build is
-        cancelled at its next file, and the worker closes each index after it."""
-        self.cancel.cancel()
-        for index in self.indexes.values():
-            self.worker.submit(index.close)
-        self.worker.shutdown(wait=False)
+    def close(self) -> list[Future]:
+        """Stop indexing and save the indexes, without waiting: a build is cancelled at its
+        next file, and the worker closes each index after it. Returns the saves' futures;
+        callable again, from any thread (`shutdown`, then the exit)."""
+        with self._close_lock:
+            if self._saving is None:
+                self.cancel.cancel()
+                self._saving = [self.worker.submit(index.close)
+                                for index in list(self.indexes.values())]
+                self.worker.shutdown(wait=False)
+            return self._saving
 
 
 def register(server: HearthServer) -> None:
@@ -179,8 +194,9 @@ def register(server: HearthServer) -> None:
     @server.command("hearth.indexWorkspace")
     async def index_workspace(*args: Any) -> dict[str, Any]:
         if not memory.indexes:
-            raise HearthError("There is no workspace folder to index (or index.enabled is "
-                              "false).", "Open a folder, or set hearth.index.enabled.")
+            raise server.user_error(HearthError(
+                "There is no workspace folder to index (or index.enabled is false).",
+                "Open a folder, or set hearth.index.enabled."))
         results = []
         for index in list(memory.indexes.values()):
             stats = await memory.build(index)
@@ -189,10 +205,6 @@ def register(server: HearthServer) -> None:
                                 "chunks": stats.chunks, "embedded": stats.embedded,
                                 "elapsed_s": round(stats.elapsed_s, 3)})
         return {"indexes": results}
-
-    @server.feature(types.SHUTDOWN)
-    def shutdown(params: Any = None) -> None:
-        memory.close()
 
 
 async def register_watchers(server: HearthServer) -> None:

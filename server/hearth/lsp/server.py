@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import os
+import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
 
 from hearth import __version__
 from hearth.core.cancel import Cancelled, CancelToken
@@ -23,7 +29,11 @@ from hearth.core.inference import InferenceQueue, Priority
 from hearth.core.pipeline.types import Action, ActionRequest
 from hearth.core.session import Session
 from hearth.core.text import split_lines
+from hearth.logs import flush_logs, protect_stderr
+from hearth.lsp import lifecycle
 from hearth.lsp.convert import to_core
+from hearth.lsp.protocol import SYNC_KIND, HearthProtocol
+from hearth.lsp.transport import read_stdin
 from hearth.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +43,10 @@ REQUEST_FAILED = -32803  # LSP's RequestFailed
 # Larger documents get no analysis or actions: parsing and linting them would stall the editor
 # for seconds, and no prompt could hold them anyway.
 MAX_DOCUMENT_CHARS = 1_000_000
+# Once the process is to end, how long the model and the indexer get to stop by themselves
+# (the model checks its token between tokens and prompt chunks, ~0.3 s at worst on 2 busy
+# cores; tests/bench/bench_sampling.py) before it ends regardless: `exit` within a second.
+EXIT_GRACE_S = 0.6
 
 
 def request_failed(message: str) -> JsonRpcException:
@@ -43,22 +57,12 @@ def content_modified(message: str) -> JsonRpcException:
     return JsonRpcException(message, code=types.LSPErrorCodes.ContentModified)
 
 
-class HearthProtocol(LanguageServerProtocol):
-    """Passes ``$/cancelRequest`` on to Hearth's own jobs.
-
-    pygls cancels a request's future only if it has not started, and never reaches a command
-    coroutine that is already running: Hearth keeps a token per request id and cancels it here.
-    """
-
-    def _handle_cancel_notification(self, msg_id):  # noqa: ANN001 - pygls' signature
-        self._server.cancel_job(msg_id)
-        super()._handle_cancel_notification(msg_id)
-
-
 class HearthServer(LanguageServer):
+    protocol: HearthProtocol
+
     def __init__(self) -> None:
         super().__init__("hearth", __version__, protocol_cls=HearthProtocol,
-                         text_document_sync_kind=types.TextDocumentSyncKind.Full)
+                         text_document_sync_kind=SYNC_KIND)
         self.init_options: dict[str, Any] = {}
         self.client_settings: dict[str, Any] | None = None  # workspace/configuration's answer
         self.queue = InferenceQueue()
@@ -72,6 +76,9 @@ class HearthServer(LanguageServer):
         self.after_settings_changed: list = []  # coroutines run when the editor changes them
         self.loop: asyncio.AbstractEventLoop | None = None
         self._jobs: dict[Any, CancelToken] = {}
+        self._exiting = False
+        self._exit_lock = threading.Lock()
+        self._shutdown_read = False  # the transport read a `shutdown` request
 
     @property
     def settings(self) -> Settings:
@@ -113,13 +120,17 @@ class HearthServer(LanguageServer):
             token.cancel()
 
     # -- documents ----------------------------------------------------------------------------
+    def document(self, uri: str) -> TextDocument | None:
+        """The open document at ``uri`` (any spelling of it), or None."""
+        return self.workspace.find_text_document(uri)
+
     def action_request(self, uri: str, position: types.Position,
                        end: types.Position | None = None, instruction: str | None = None,
                        extra: dict[str, Any] | None = None,
                        ) -> tuple[ActionRequest, int | None]:
         """A core request for the document at ``uri`` as it is now, and its version."""
-        document = self.workspace.get_text_document(uri)
-        if document.version is None and uri not in self.workspace.text_documents:
+        document = self.document(uri)
+        if document is None:
             raise HearthError(f"{uri} is not open in the editor.", "Open the file first.")
         source = document.source
         if len(source) > MAX_DOCUMENT_CHARS:
@@ -137,7 +148,7 @@ class HearthServer(LanguageServer):
         return request, document.version
 
     def document_version(self, uri: str) -> int | None:
-        document = self.workspace.text_documents.get(uri)
+        document = self.document(uri)
         return None if document is None else document.version
 
     def call_soon(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -172,6 +183,87 @@ class HearthServer(LanguageServer):
         self.status("error", message)
         return request_failed(message)
 
+    # -- the life cycle -----------------------------------------------------------------------
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve over stdio until `terminate` ends the process.
+
+        Hearth's own reader (`transport.read_stdin`) replaces pygls': it frames as real
+        clients do, and it sees `exit` and the end of stdin even while the event loop is busy.
+        """
+        protect_stderr()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(self._serve(stdin or sys.stdin.buffer))
+        except KeyboardInterrupt:
+            self.terminate("interrupted")
+            threading.Event().wait()  # terminate ends the process
+
+    def start_tcp(self, host: str, port: int) -> None:
+        protect_stderr()
+        super().start_tcp(host, port)
+
+    async def _serve(self, stdin: BinaryIO) -> None:
+        loop = self.loop = asyncio.get_running_loop()
+
+        def deliver(message: Any, release: Callable[[], None]) -> None:
+            def handle() -> None:
+                try:
+                    self.protocol.receive(message)
+                except Exception:  # noqa: BLE001 - one bad message must not end the server
+                    log.exception("Failed to handle a message")
+                finally:
+                    release()
+            loop.call_soon_threadsafe(handle)
+
+        read_stdin(stdin, deliver, on_exit=lambda: self.terminate("exit"),
+                   on_shutdown=self._note_shutdown,
+                   on_end=lambda: self.terminate("the client closed stdin"))
+        await asyncio.Event().wait()  # the process ends in terminate, from whichever thread
+
+    def _note_shutdown(self) -> None:
+        self._shutdown_read = True
+
+    def watch_parent(self, pid: Any) -> None:
+        lifecycle.watch(pid, lambda: self.terminate(f"the editor's process {pid} ended"))
+
+    def stop_work(self) -> list[concurrent.futures.Future]:
+        """Cancel every job, running or queued, and the indexer; the futures of the indexes
+        being saved."""
+        self.queue.cancel_all()
+        return self.memory.close() if self.memory is not None else []
+
+    def terminate(self, reason: str) -> None:
+        """End the process within a second, whatever is running; callable from any thread.
+
+        Nothing is written to the client from now on. The model and the indexer are cancelled
+        and get `EXIT_GRACE_S` to stop; the process then ends without the interpreter's
+        clean-up, which would wait for threads stuck in C code (the model, a read of stdin).
+        The exit code is the specification's: 0 after `shutdown`, 1 without.
+        """
+        with self._exit_lock:
+            if self._exiting:
+                return
+            self._exiting = True
+        self.protocol.closed = True
+        code = 0 if (self._shutdown_read or self.protocol.shutdown_received) else 1
+        log.info("Exiting (%s) with code %d", reason, code)
+        threading.Thread(target=self._finish, args=(code,), name="hearth-exit",
+                         daemon=True).start()
+
+    def _finish(self, code: int) -> None:
+        deadline = time.monotonic() + EXIT_GRACE_S
+        try:
+            saving = self.stop_work()
+            self.queue.stop()
+            stopped = self.queue.join(max(0.0, deadline - time.monotonic()))
+            _, unsaved = concurrent.futures.wait(
+                saving, timeout=max(0.0, deadline - time.monotonic()))
+            log.info("At exit: the inference thread %s; %d index(es) not saved",
+                     "had stopped" if stopped else "was still running", len(unsaved))
+            flush_logs(0.2)
+        finally:
+            os._exit(code)
+
 
 def create_server() -> HearthServer:
     from hearth.lsp import actions, config, documents, memory
@@ -181,4 +273,5 @@ def create_server() -> HearthServer:
     documents.register(server)
     memory.register(server)
     actions.register(server)
+    lifecycle.register(server)
     return server
