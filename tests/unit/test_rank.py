@@ -236,3 +236,21 @@ def test_a_module_of_a_package_runs_with_its_relative_imports(tmp_path: Path) ->
     assert candidates[0].evidence[0] == "passes the 1 example its docstring gives"
     assert {f.rule for f in candidates[1].findings} >= {"example-failed"}
     assert "run-error" not in {f.rule for c in candidates for f in c.findings}
+
+
+def test_the_signature_s_promises_are_checked_on_the_generated_inputs(tmp_path: Path) -> None:
+    stub = 'def count_words(text: str) -> int:\n    """How many words text has."""\n    pass\n'
+    path = tmp_path / "words.py"
+    path.write_text(stub, encoding="utf-8")
+    request = ActionRequest(stub, Pos(2, 4), path=path, workspace=tmp_path)
+    bodies = ["    return len(text.split())\n", "    return text.split()\n",
+              "    return len(text.words())\n"]
+    candidates = [Candidate(None, new_source=stub.replace("    pass\n", body),
+                            function="count_words") for body in bodies]
+    default_ranker(tmp_path)(request, candidates)
+    rules = [{f.rule: f for f in c.findings} for c in candidates]
+    assert "wrong-return-type" not in rules[0] and "raises-on-valid-inputs" not in rules[0]
+    assert rules[1]["wrong-return-type"].reason.startswith(
+        "returns a list where the signature says `int`")
+    assert rules[2]["raises-on-valid-inputs"].reason.startswith("raises AttributeError on "
+                                                                "every one of the")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from hearth.core.pipeline.examples import Example, examples_from_docstring
 from hearth.core.pipeline.inputs import doctest_examples, inputs_for
+from hearth.core.pipeline.properties import raises_on_valid_inputs, wrong_return
 from hearth.core.pipeline.types import ActionRequest, Candidate, FunctionNode, Ranker
 from hearth.core.pipeline.scoring import THRESHOLD, confidence, finding
 from hearth.core.sandbox import run_python
@@ -163,7 +165,7 @@ class ExecutionRanker:
     def rank(self, request: ActionRequest,
              candidates: list[Candidate]) -> tuple[list[Candidate], dict[int, tuple]]:
         """The candidates best first, and each run candidate's behaviour (by sample index)."""
-        behaviours, checks = self._behaviours(request, candidates)
+        behaviours, checks, fn = self._behaviours(request, candidates)
         # A generated test no candidate passes says more about the test than the candidates.
         useful = {n for n, example in enumerate(checks) if example.origin == "generated"
                   and any(b.checks[n][0] for i, b in behaviours.items()
@@ -172,6 +174,7 @@ class ExecutionRanker:
             if index != ORIGINAL:
                 self._judge(candidates[index], behaviour, behaviours, candidates, checks,
                             useful)
+                self._promised(candidates[index], behaviour, fn)
         for candidate in candidates:
             candidate.confidence = confidence(candidate.findings) if candidate.usable else 0.0
         keys = {i: b.key for i, b in behaviours.items() if i >= 0}
@@ -180,20 +183,40 @@ class ExecutionRanker:
         return order(candidates, keys, self.threshold, support), keys
 
     def _behaviours(self, request: ActionRequest, candidates: list[Candidate]
-                    ) -> tuple[dict[int, Behaviour], list[Example]]:
+                    ) -> tuple[dict[int, Behaviour], list[Example], FunctionNode | None]:
         indices = [i for i, c in enumerate(candidates) if c.usable and c.new_source]
         if request.language != "python" or not indices:
-            return {}, []
+            return {}, [], None
         fn = _target(request, [candidates[i] for i in indices])
         if fn is None:
-            return {}, []
+            return {}, [], None
         # The user's docstring, not a candidate's; then the tests the model wrote from it.
         checks = examples_from_docstring(fn) + list(request.generated_checks)
         try:
-            return execute(request, candidates, indices, fn, self.workspace, checks), checks
+            return execute(request, candidates, indices, fn, self.workspace, checks), checks, fn
         except (OSError, ValueError) as error:
             log.warning("Could not run the candidates to rank them: %s", error)
-            return {}, checks
+            return {}, checks, fn
+
+    @staticmethod
+    def _promised(candidate: Candidate, behaviour: Behaviour, fn: FunctionNode | None) -> None:
+        """What the signature promises: the annotated return type, and no exception on every
+        well-typed input unless the docstring mentions one (pipeline.properties)."""
+        if fn is None or behaviour.crashed or behaviour.load_error:
+            return
+        wrong, returned, first = wrong_return(fn, behaviour.calls)
+        if wrong:
+            annotation = ast.unparse(fn.returns) if fn.returns is not None else ""
+            candidate.findings.append(finding(
+                "wrong-return-type", f"returns {_form(first)} where the signature says "
+                f"`{annotation}` ({wrong} of {returned} generated inputs)",
+                scale=wrong / returned))
+        error = raises_on_valid_inputs(fn, behaviour.calls)
+        if error:
+            candidate.findings.append(finding(
+                "raises-on-valid-inputs", f"raises {error} on every one of the "
+                f"{len(behaviour.calls)} well-typed inputs tried, and its docstring mentions "
+                "no exception"))
 
     @staticmethod
     def _judge(candidate: Candidate, behaviour: Behaviour, behaviours: dict[int, Behaviour],
@@ -264,6 +287,13 @@ class ExecutionRanker:
             else:
                 candidate.evidence.append(f"all {len(peers)} candidates behave the same on "
                                           f"{_count(len(behaviour.calls), 'generated input')}")
+
+
+def _form(normal: str) -> str:
+    """A harness normal form as a reader would say it: "a str", "None", "a list"."""
+    kind = re.split(r"[:\[{]", normal, maxsplit=1)[0]
+    kind = {"f": "float", "True": "bool", "False": "bool"}.get(kind, kind)
+    return "None" if kind == "None" else f"a {kind}"
 
 
 def _count(n: int, noun: str) -> str:

@@ -90,6 +90,10 @@ RULES: dict[str, Rule] = {
     "generated-test-failed": Rule(0.1, False, "fails tests the model wrote from the docstring "
                                               "that other candidates pass (scaled by the "
                                               "share failed)"),
+    "wrong-return-type": Rule(0.3, False, "returns another builtin type than its signature "
+                                          "annotates (scaled by the share of inputs)"),
+    "raises-on-valid-inputs": Rule(0.2, False, "raises on every well-typed generated input, "
+                                               "though its docstring mentions no exception"),
     "unverified": Rule(0.0, False, "no docstring example, doctest or generated test passed: "
                                    "only the checks and the candidates' agreement vouch for "
                                    "it (weight fitted on the quality corpus)"),
