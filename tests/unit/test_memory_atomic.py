@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from hearth.core.memory import IndexSettings, WorkspaceIndex
-from hearth.core.memory.index import shared_embedder
+from hearth.core.memory.index import EmbedderPool
+
+# One pool for the module: loading the embedder takes seconds.
+EMBEDDERS = EmbedderPool()
 
 # The child builds an index, edits a file, then re-indexes it with one write step patched
 # to announce itself and hang, so that the parent can SIGKILL it at exactly that point.
@@ -54,7 +57,7 @@ CHILD = textwrap.dedent('''\
 
 @pytest.fixture(scope="module")
 def embedder():
-    return shared_embedder("onnx", IndexSettings().max_embed_tokens)
+    return EMBEDDERS.get("onnx", IndexSettings().max_embed_tokens)
 
 
 def kill_when_paused(root: Path, cache: Path, step: str) -> None:

@@ -13,7 +13,10 @@ import pytest
 
 from hearth.core.errors import HearthError
 from hearth.core.memory import IndexSettings, WorkspaceIndex
-from hearth.core.memory.index import shared_embedder
+from hearth.core.memory.index import EmbedderPool
+
+# One pool for the module: loading the embedder takes seconds.
+EMBEDDERS = EmbedderPool()
 
 HELPERS = '''\
 def slugify_title(title):
@@ -43,7 +46,7 @@ class Cart:
 
 @pytest.fixture(scope="module")
 def embedder():
-    return shared_embedder("onnx", IndexSettings().max_embed_tokens)
+    return EMBEDDERS.get("onnx", IndexSettings().max_embed_tokens)
 
 
 @pytest.fixture

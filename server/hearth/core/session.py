@@ -19,6 +19,7 @@ from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.guardrails import AuditLog
 from hearth.core.memory import WorkspaceIndex
+from hearth.core.memory.index import EmbedderPool
 from hearth.core.models.backend import ModelBackend
 from hearth.core.models.registry import make_backend
 from hearth.core.pipeline.context import memory_context
@@ -59,6 +60,7 @@ class Session:
         self._settings = settings
         self.analysis = AnalysisContext(root, diagnostics_policy(settings))
         self.indexes: dict[Path, WorkspaceIndex] = {}
+        self.embedders = EmbedderPool()  # shared by the indexes of every folder
         self._backend = backend
         self._backend_key: tuple | None = self._backend_settings() if backend else None
         self._owns_backend = backend is None
@@ -161,7 +163,8 @@ class Session:
     # -- workspace memory ---------------------------------------------------------------------
     def open_index(self, root: Path) -> WorkspaceIndex:
         """The index of ``root`` with the current index settings (not yet built)."""
-        index = WorkspaceIndex(root, settings=self.settings.index.for_core())
+        index = WorkspaceIndex(root, settings=self.settings.index.for_core(),
+                               embedders=self.embedders)
         self.indexes[index.root] = index
         return index
 

@@ -50,20 +50,25 @@ CATALOGUE_FILE = "catalogue.sqlite"
 _EMBED_GROUP_CHUNKS = 64  # chunks embedded between cancellation checks and commits
 _VECTOR_SAVE_INTERVAL_S = 60.0
 
-_shared_embedders: dict[tuple[str, int, int, Path, EmbeddingModel], Embedder] = {}
-_shared_embedders_lock = threading.Lock()
 
+class EmbedderPool:
+    """One embedder per configuration (each takes seconds and memory to load), shared by the
+    indexes of one owner: the Session passes its pool to every folder's index."""
 
-def shared_embedder(backend: str, max_tokens: int, batch_size: int = 32,
-                    model: EmbeddingModel | None = None) -> Embedder:
-    """One embedder per configuration for the whole process (each takes time and memory)."""
-    base = cache_base()
-    model = model or resolve_model("base", base)
-    key = (backend, max_tokens, batch_size, base, model)
-    with _shared_embedders_lock:
-        if key not in _shared_embedders:
-            _shared_embedders[key] = load_embedder(backend, base, max_tokens, batch_size, model)
-        return _shared_embedders[key]
+    def __init__(self) -> None:
+        self._embedders: dict[tuple[str, int, int, Path, EmbeddingModel], Embedder] = {}
+        self._lock = threading.Lock()
+
+    def get(self, backend: str, max_tokens: int, batch_size: int = 32,
+            model: EmbeddingModel | None = None) -> Embedder:
+        base = cache_base()
+        model = model or resolve_model("base", base)
+        key = (backend, max_tokens, batch_size, base, model)
+        with self._lock:
+            if key not in self._embedders:
+                self._embedders[key] = load_embedder(backend, base, max_tokens, batch_size,
+                                                     model)
+            return self._embedders[key]
 
 
 @dataclass
@@ -90,7 +95,10 @@ class WorkspaceIndex:
         cache_dir: Path | None = None,
         settings: IndexSettings | None = None,
         embedder: Embedder | None = None,
+        embedders: EmbedderPool | None = None,
     ) -> None:
+        """``embedder``: the one to use; else one from ``embedders`` (the owner's pool, so
+        that several indexes share it), else from a pool of this index's own."""
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise HearthError(
@@ -99,6 +107,7 @@ class WorkspaceIndex:
         self.settings = settings or IndexSettings()
         self.cache_dir = Path(cache_dir) if cache_dir else workspace_cache_dir(self.root)
         self._embedder = embedder
+        self._embedders = embedders if embedders is not None else EmbedderPool()
         self._model: EmbeddingModel | None = None
         self._model_lock = threading.Lock()
         self._embedder_lock = threading.Lock()
@@ -480,7 +489,7 @@ class WorkspaceIndex:
     def _embedder_instance(self) -> Embedder:
         with self._embedder_lock:
             if self._embedder is None:
-                self._embedder = shared_embedder(
+                self._embedder = self._embedders.get(
                     self.settings.embedder, self.settings.max_embed_tokens,
                     self.settings.batch_size, self.embedding_model,
                 )
