@@ -66,6 +66,18 @@ def test_inputs_skip_defaults_and_refuse_required_keyword_only() -> None:
     assert inputs_for(fn_of("def f(a, *, key): pass")) == []
 
 
+def test_doctest_examples_marked_skip_are_not_checked() -> None:
+    fn = fn_of('''def f(d):
+    """Values doubled.
+
+    >>> f({"a": 1})  # doctest: +SKIP
+    {'a': 2}
+    >>> f({})
+    {}
+    """''')
+    assert doctest_examples(fn) == [["f({})\n", "{}\n", None]]
+
+
 def test_doctest_examples_come_from_the_docstring() -> None:
     assert doctest_examples(fn_of(STUB)) == [["total([1, 2], 3)\n", "9\n", None],
                                              ["total([2], 2)\n", "4\n", None]]

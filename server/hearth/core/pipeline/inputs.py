@@ -127,7 +127,8 @@ def inputs_for(fn: FunctionNode, limit: int = MAX_INPUTS) -> list[str]:
 
 
 def doctest_examples(fn: FunctionNode) -> list[list[str | None]]:
-    """The examples of ``fn``'s docstring as [source, want, exc_msg] (the user's spec)."""
+    """The examples of ``fn``'s docstring as [source, want, exc_msg] (the user's spec), but
+    those marked ``# doctest: +SKIP``: their author says their output is not to be checked."""
     docstring = ast.get_docstring(fn, clean=True)
     if not docstring:
         return []
@@ -135,4 +136,5 @@ def doctest_examples(fn: FunctionNode) -> list[list[str | None]]:
         examples = doctest.DocTestParser().get_examples(docstring)
     except ValueError:
         return []
-    return [[e.source, e.want, e.exc_msg] for e in examples]
+    return [[e.source, e.want, e.exc_msg] for e in examples
+            if not e.options.get(doctest.SKIP, False)]
