@@ -58,6 +58,11 @@ def test_imported_project_helpers_are_shown_mentioned_first(tmp_path: Path) -> N
     assert not any(s.name in ("join", "os") for s in snippets)
 
 
+def test_files_the_index_excludes_are_not_shown(tmp_path: Path) -> None:
+    request = request_in(tmp_path)
+    assert used_names_context(request, 400, lambda rel: rel != "pkg/helpers.py") == []
+
+
 def test_the_budget_bounds_the_names(tmp_path: Path) -> None:
     request = request_in(tmp_path)
     assert used_names_context(request, 0) == []

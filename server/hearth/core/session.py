@@ -184,7 +184,7 @@ class Session:
         # The names the code uses need no index; retrieval does (memory_context skips it
         # when there is none).
         return memory_context(self.index_for if index_settings.enabled else lambda path: None,
-                              index_settings.context_tokens, overlay)
+                              index_settings.context_tokens, overlay, index_settings.for_core())
 
     def close(self) -> None:
         for index in self.indexes.values():

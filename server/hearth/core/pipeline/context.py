@@ -7,7 +7,8 @@ from pathlib import Path
 
 from hearth.core.pipeline.types import ActionRequest
 from hearth.core.analysis.python_targets import function_at
-from hearth.core.memory import Hit, WorkspaceIndex
+from hearth.core.memory import Hit, IndexSettings, WorkspaceIndex
+from hearth.core.memory.crawl import IgnoreRules
 from hearth.core.memory.retrieve import estimate_tokens
 from hearth.core.pipeline.prompt import ContextSnippet
 from hearth.core.pipeline.used_names import used_names_context
@@ -47,14 +48,27 @@ NAMES_SHARE = 0.5  # of the context budget at most, for the names the code uses
 def memory_context(index_for: Callable[[Path | None], WorkspaceIndex | None],
                    budget_tokens: int,
                    overlay: Callable[[], Mapping[Path, str]] = dict,
+                   settings: IndexSettings | None = None,
                    ) -> Callable[[ActionRequest], list[ContextSnippet]]:
     """A context provider for ``run_action``: first the project names the target uses or its
     module imports (headers and docstrings, pipeline.used_names), then the workspace index's
     best chunks in the rest of the budget."""
+    rules = IgnoreRules(settings or IndexSettings())
+
     def provide(request: ActionRequest) -> list[ContextSnippet]:
-        names = used_names_context(request, int(budget_tokens * NAMES_SHARE))
+        workspace = request.workspace
+
+        def allowed(rel_path: str) -> bool:  # what the index leaves out is not shown either
+            return workspace is None or not rules.excludes(workspace, rel_path)
+
+        names = used_names_context(request, int(budget_tokens * NAMES_SHARE), allowed)
         spent = sum(estimate_tokens(s.text) for s in names)
-        return names + _index_hits(request, budget_tokens - spent)
+        hits = _index_hits(request, budget_tokens - spent)
+        # A name whose whole definition the index also found is shown once, in full.
+        names = [name for name in names if not any(
+            hit.path == name.path and hit.start_line <= name.start_line <= hit.end_line
+            for hit in hits)]
+        return names + hits
 
     def _index_hits(request: ActionRequest, budget_tokens: int) -> list[ContextSnippet]:
         index = index_for(request.path)

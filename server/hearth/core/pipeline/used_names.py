@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import logging
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from hearth.core.analysis.findings import utf8_offset_to_column
@@ -28,9 +29,12 @@ MAX_NAMES = 12
 DOC_LINES = 6  # of each docstring: what it does, rarely how
 
 
-def used_names_context(request: ActionRequest, budget_tokens: int) -> list[ContextSnippet]:
+def used_names_context(request: ActionRequest, budget_tokens: int,
+                       allowed: Callable[[str], bool] = lambda rel_path: True,
+                       ) -> list[ContextSnippet]:
     """Snippets for the project names the request's target uses or its module imports, most
-    relevant first, within ``budget_tokens``; none outside Python or a workspace."""
+    relevant first, within ``budget_tokens``; none outside Python or a workspace.
+    ``allowed(rel_path)``: whether a workspace file may be shown (the index's exclusions)."""
     tree = request.tree
     if (request.language != "python" or tree is None or request.path is None
             or request.workspace is None or budget_tokens <= 0):
@@ -51,7 +55,7 @@ def used_names_context(request: ActionRequest, budget_tokens: int) -> list[Conte
             break
         line, column = imported[name]
         try:
-            found = _describe(request, name, line, column, workspace)
+            found = _describe(request, name, line, column, workspace, allowed)
         except Exception:  # noqa: BLE001 - jedi's inference must never sink a request
             log.debug("jedi could not resolve %s", name, exc_info=True)
             continue
@@ -105,8 +109,8 @@ def _words(text: str) -> list[str]:
     return out
 
 
-def _describe(request: ActionRequest, name: str, line: int, column: int,
-              workspace: Path) -> ContextSnippet | None:
+def _describe(request: ActionRequest, name: str, line: int, column: int, workspace: Path,
+              allowed: Callable[[str], bool]) -> ContextSnippet | None:
     """The header and docstring of what ``name`` (imported at ``line``) is, if the project
     defines it."""
     script = request.analysis.script(request.source, request.path)
@@ -120,6 +124,8 @@ def _describe(request: ActionRequest, name: str, line: int, column: int,
         path = Path(path).resolve()
         if not path.is_relative_to(workspace) or path == request.path.resolve():
             continue
+        if not allowed(path.relative_to(workspace).as_posix()):
+            return None  # excluded from the index: not to be shown either
         header = _header(definition)
         doc = definition.docstring(raw=True).strip().splitlines()[:DOC_LINES]
         body = header + ("\n    \"\"\"" + "\n    ".join(doc) + "\"\"\"" if doc else "") + \
