@@ -74,10 +74,13 @@ def test_an_unverified_answer_is_asked_again_of_the_larger_model(tmp_path: Path)
 def test_an_answer_its_docstring_confirms_is_kept(tmp_path: Path) -> None:
     result, first, second = run(tmp_path, EXAMPLE, [RIGHT, RIGHT], [LOWER])
     assert second.asked == 0 and RIGHT in (result.new_source or "")
-    # Only below the threshold does "low-confidence" ask: unverified answers are kept.
+    # An unverified answer is below the threshold too (the `unverified` finding), so
+    # "low-confidence" asks for it as well; a confirmed one stays with the first model.
     result, first, second = run(tmp_path, PROSE, [LOWER, LOWER], [RIGHT],
                                 when="low-confidence")
-    assert second.asked == 0 and LOWER in (result.new_source or "")
+    assert second.asked == 1 and RIGHT in (result.new_source or "")
+    result, first, second = run(tmp_path, EXAMPLE, [RIGHT], [LOWER], when="low-confidence")
+    assert second.asked == 0 and RIGHT in (result.new_source or "")
 
 
 @pytest.mark.parametrize("small", [[LOWER], [LOWER, LOWER]])

@@ -257,6 +257,8 @@ def untrusted(best: Candidate, options: EngineOptions) -> bool:
 def why_untrusted(best: Candidate, options: EngineOptions) -> str:
     if not best.usable:
         return "no answer of the first model passed the checks"
+    if best.checks_passed == 0:
+        return "no example or test could check the first model's answer"
     if best.confidence < options.confidence_threshold:
         return f"the first model's best answer had confidence {best.confidence:.2f}"
     return "no example or test could check the first model's answer"

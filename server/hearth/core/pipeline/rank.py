@@ -241,7 +241,9 @@ class ExecutionRanker:
         candidate.checks_passed = passed + sum(
             1 for n, (example, (ok, _, _)) in enumerate(outcomes)
             if example.origin == "generated" and ok and n in useful)
-        if candidate.checks_passed == 0:
+        # Only an answer that writes a function is judged against its docstring; a Fix of a
+        # region keeps the behaviour the user's code already had.
+        if candidate.checks_passed == 0 and candidate.function is not None:
             candidate.findings.append(finding(
                 "unverified", "nothing checked it: no example or test its docstring gives "
                 "passed" if examples or len(outcomes) else "nothing checked it: its docstring "
