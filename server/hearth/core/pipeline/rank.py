@@ -202,7 +202,8 @@ class ExecutionRanker:
     def _promised(candidate: Candidate, behaviour: Behaviour, fn: FunctionNode | None) -> None:
         """What the signature promises: the annotated return type, and no exception on every
         well-typed input unless the docstring mentions one (pipeline.properties)."""
-        if fn is None or behaviour.crashed or behaviour.load_error:
+        # As for `unverified`: a Fix of a region keeps whatever its function already did.
+        if fn is None or candidate.function is None or behaviour.crashed or behaviour.load_error:
             return
         wrong, returned, first = wrong_return(fn, behaviour.calls)
         if wrong:
