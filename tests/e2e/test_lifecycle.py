@@ -560,17 +560,23 @@ STUB = '''def primes_below(limit):
 '''
 
 
-@pytest.mark.model
-def test_exit_while_generating_ends_the_process(serve, tmp_path: Path):
-    require_default_model()
-    client = serve()
+def start_generating(client, tmp_path: Path):
+    """Generate on the stub, returned once the model is working (a progress report)."""
     client.initialize(tmp_path)
     uri = client.open(tmp_path / "primes.py", STUB)
     command = client.request("workspace/executeCommand", {
         "command": "hearth.generate",
         "arguments": [{"uri": uri, "position": {"line": 2, "character": 4}}]})
     client.wait_for(lambda m: m.get("method") == "$/progress"
-                    and m["params"]["value"].get("kind") == "report")  # the model is working
+                    and m["params"]["value"].get("kind") == "report")
+    return command
+
+
+@pytest.mark.model
+def test_exit_while_generating_ends_the_process(serve, tmp_path: Path):
+    require_default_model()
+    client = serve()
+    command = start_generating(client, tmp_path)
     client.notify("exit")
     assert client.exit_code() == 1
     assert not [m for m in client.messages if m.get("id") == command and "result" in m]
@@ -580,13 +586,7 @@ def test_exit_while_generating_ends_the_process(serve, tmp_path: Path):
 def test_shutdown_while_generating_cancels_the_request(serve, tmp_path: Path):
     require_default_model()
     client = serve()
-    client.initialize(tmp_path)
-    uri = client.open(tmp_path / "primes.py", STUB)
-    command = client.request("workspace/executeCommand", {
-        "command": "hearth.generate",
-        "arguments": [{"uri": uri, "position": {"line": 2, "character": 4}}]})
-    client.wait_for(lambda m: m.get("method") == "$/progress"
-                    and m["params"]["value"].get("kind") == "report")
+    command = start_generating(client, tmp_path)
     shutdown = client.request("shutdown")
     assert client.error(command)["code"] == -32800  # RequestCancelled
     assert "error" not in client.response(shutdown)

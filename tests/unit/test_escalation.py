@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from hearth.core.actions.generate import GenerateAction
-from hearth.core.cancel import CancelToken
-from hearth.core.models.backend import Completion, GenerationRequest
 from hearth.core.pipeline.defaults import default_validators
 from hearth.core.pipeline.engine import EngineOptions, run_action
 from hearth.core.pipeline.rank import ExecutionRanker
 from hearth.core.pipeline.types import ActionRequest
 from hearth.core.text import Pos
+from tests.unit.scripted import ScriptedModel
 
 PROSE = '''def initials(name: str) -> str:
     """The initials of a name, in capitals."""
@@ -29,33 +28,12 @@ RIGHT = "    return ''.join(word[0].upper() for word in name.split())\n"
 LOWER = "    return ''.join(word[0] for word in name.split())\n"
 
 
-class Scripted:
-    def __init__(self, name: str, bodies: list[str]) -> None:
-        self.name, self.bodies, self.asked = name, bodies, 0
-
-    loaded = True
-
-    def load(self, cancel: CancelToken | None = None) -> None:
-        pass
-
-    def generate(self, request: GenerationRequest, cancel=None, on_token=None):
-        self.asked += 1
-        return [Completion(request.prefill + body + "```\n", 20, "stop", 0.1, prefilled=True)
-                for body in self.bodies[:len(request.params)]]
-
-    def info(self) -> dict[str, object]:
-        return {}
-
-    def close(self) -> None:
-        pass
-
-
 def run(tmp_path: Path, stub: str, small: list[str], large: list[str],
         when: str = "unverified"):
     path = tmp_path / "names.py"
     path.write_text(stub, encoding="utf-8")
     request = ActionRequest(stub, Pos(2, 4), path=path, workspace=tmp_path)
-    first, second = Scripted("small", small), Scripted("large", large)
+    first, second = ScriptedModel(small, name="small"), ScriptedModel(large, name="large")
     options = EngineOptions(samples=len(small), ranker=ExecutionRanker(tmp_path),
                             validators=default_validators(tmp_path), escalate_when=when)
     result = run_action(GenerateAction(), request, first, options, escalation=second)

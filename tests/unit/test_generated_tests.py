@@ -7,13 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from hearth.core.actions.generate import GenerateAction
-from hearth.core.cancel import CancelToken
-from hearth.core.models.backend import Completion, GenerationRequest
 from hearth.core.pipeline.engine import EngineOptions, run_action
 from hearth.core.pipeline.generated_tests import parse_tests
 from hearth.core.pipeline.rank import ExecutionRanker
 from hearth.core.pipeline.types import ActionRequest
 from hearth.core.text import Pos
+from tests.unit.scripted import ScriptedModel
 
 
 def test_only_comparisons_of_one_call_with_literals_are_read() -> None:
@@ -46,35 +45,6 @@ WRONG = "    return sum(int(c) for c in str(n) if c != '-') if n > 0 else 0\n"
 RIGHT = "    return sum(int(c) for c in str(abs(n)))\n"
 TESTS = ("assert digits_sum(123) == 6\nassert digits_sum(-45) == 9\nassert digits_sum(-7) == 7\n"
          "assert digits_sum(7) == 8\n")
-
-
-class ScriptedModel:
-    """Answers the candidates' prompt with fixed bodies and the tests' prompt with fixed
-    assertions, as a model would (the answer continues the prefill)."""
-
-    name = "scripted"
-    loaded = True
-
-    def __init__(self, bodies: list[str], tests: str) -> None:
-        self.bodies, self.tests, self.requests = bodies, tests, []
-
-    def load(self, cancel: CancelToken | None = None) -> None:
-        pass
-
-    def generate(self, request: GenerationRequest, cancel=None, on_token=None):
-        self.requests.append(request)
-        if "test assertions" in request.messages[-1].content:
-            text = self.tests.removeprefix(request.prefill.split("\n", 1)[1])
-            return [Completion(request.prefill + text + "```\n", 30, "stop", 0.1,
-                               prefilled=True)]
-        return [Completion(request.prefill + body + "```\n", 20, "stop", 0.1, prefilled=True)
-                for body in self.bodies[:len(request.params)]]
-
-    def info(self) -> dict[str, object]:
-        return {}
-
-    def close(self) -> None:
-        pass
 
 
 def generate(tmp_path: Path, generated_tests: bool) -> tuple[str, object, ScriptedModel]:
