@@ -235,7 +235,7 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
         if second.usable and (not best.usable or second.confidence >= best.confidence):
             second.method = "escalated"
             second.evidence.insert(0, f"answered by {escalation.name}, asked because "
-                                      + why_untrusted(best, options))
+                                      + why_untrusted(best))
             best = second
     if not best.usable:
         reasons = sorted({f.reason for c in candidates for f in c.findings if f.fatal})
@@ -254,14 +254,12 @@ def untrusted(best: Candidate, options: EngineOptions) -> bool:
     return options.escalate_when == "unverified" and best.checks_passed == 0
 
 
-def why_untrusted(best: Candidate, options: EngineOptions) -> str:
+def why_untrusted(best: Candidate) -> str:
     if not best.usable:
         return "no answer of the first model passed the checks"
     if best.checks_passed == 0:
         return "no example or test could check the first model's answer"
-    if best.confidence < options.confidence_threshold:
-        return f"the first model's best answer had confidence {best.confidence:.2f}"
-    return "no example or test could check the first model's answer"
+    return f"the first model's best answer had confidence {best.confidence:.2f}"
 
 
 def rule_candidate(guard: Guard, action: Action, request: ActionRequest, target: object,

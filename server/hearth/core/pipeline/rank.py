@@ -166,10 +166,11 @@ class ExecutionRanker:
              candidates: list[Candidate]) -> tuple[list[Candidate], dict[int, tuple]]:
         """The candidates best first, and each run candidate's behaviour (by sample index)."""
         behaviours, checks, fn = self._behaviours(request, candidates)
+        # The candidates that ran every check (not crashed, imported).
+        ran = {i: b for i, b in behaviours.items() if i >= 0 and len(b.checks) == len(checks)}
         # A generated test no candidate passes says more about the test than the candidates.
         useful = {n for n, example in enumerate(checks) if example.origin == "generated"
-                  and any(b.checks[n][0] for i, b in behaviours.items()
-                          if i >= 0 and len(b.checks) == len(checks))}
+                  and any(b.checks[n][0] for b in ran.values())}
         for index, behaviour in behaviours.items():
             if index != ORIGINAL:
                 self._judge(candidates[index], behaviour, behaviours, candidates, checks,
@@ -178,8 +179,7 @@ class ExecutionRanker:
         for candidate in candidates:
             candidate.confidence = confidence(candidate.findings) if candidate.usable else 0.0
         keys = {i: b.key for i, b in behaviours.items() if i >= 0}
-        support = {i: sum(1 for n in useful if b.checks[n][0])
-                   for i, b in behaviours.items() if i >= 0 and len(b.checks) == len(checks)}
+        support = {i: sum(1 for n in useful if b.checks[n][0]) for i, b in ran.items()}
         return order(candidates, keys, self.threshold, support), keys
 
     def _behaviours(self, request: ActionRequest, candidates: list[Candidate]

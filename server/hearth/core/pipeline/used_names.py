@@ -20,6 +20,7 @@ from pathlib import Path
 from hearth.core.analysis.findings import utf8_offset_to_column
 from hearth.core.analysis.python_targets import function_at
 from hearth.core.memory.retrieve import estimate_tokens
+from hearth.core.memory.tokens import identifiers
 from hearth.core.pipeline.prompt import ContextSnippet
 from hearth.core.pipeline.types import ActionRequest
 
@@ -93,20 +94,9 @@ def _in_project(package: str, workspace: Path) -> bool:
 def _ranked(imported: dict[str, tuple[int, int]], focus: str, source: str) -> list[str]:
     """The names the target mentions first (its docstring, annotations, body), then the ones
     the module uses most; names that are only imported come last."""
-    mentions = Counter(word for word in _words(focus) if word in imported)
-    uses = Counter(word for word in _words(source) if word in imported)
+    mentions = Counter(word for word in identifiers(focus) if word in imported)
+    uses = Counter(word for word in identifiers(source) if word in imported)
     return sorted(imported, key=lambda name: (-mentions[name], -uses[name], name))
-
-
-def _words(text: str) -> list[str]:
-    word, out = [], []
-    for char in text + " ":
-        if char.isalnum() or char == "_":
-            word.append(char)
-        elif word:
-            out.append("".join(word))
-            word = []
-    return out
 
 
 def _describe(request: ActionRequest, name: str, line: int, column: int, workspace: Path,
