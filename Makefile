@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e '.[test,server]'
 	touch $@
 
+# Every model the actions use by default (Generate the 1.5B model, the rest the 0.5B one),
+# each verified by sha256; already pulled, a model is checked and kept.
 model: $(STAMP)
 	$(HEARTH) models pull
 

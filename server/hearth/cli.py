@@ -47,6 +47,8 @@ SETTING_FLAGS: list[tuple[str, str, str, dict[str, Any]]] = [
      {"choices": ["llama-cpp", "openai"]}),
     ("--threads", "model.threads", "decoding threads", {"type": int}),
     ("--context-length", "model.contextLength", "context window in tokens", {"type": int}),
+    ("--prompt-lookup", "model.promptLookup",
+     "draft tokens from the prompt verified per decode step (0: off)", {"type": int}),
     ("--base-url", "openai.baseUrl", "OpenAI-compatible server URL", {}),
     ("--openai-model", "openai.model", "model name on that server", {}),
     ("--api-key-env", "openai.apiKeyEnv", "environment variable holding the API key", {}),
@@ -199,7 +201,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from hearth.core.models.manifest import load_manifest, model_file
-    from hearth.core.models.provision import pull
 
     manifest = load_manifest()
     if args.models_command == "list":
@@ -213,11 +214,29 @@ def cmd_models(args: argparse.Namespace) -> int:
                          for r in rows)
         emit(args, {"models": rows}, text)
         return 0
-    spec = manifest.get(args.name)
     if args.models_command == "path":
+        spec = manifest.get(args.name)
         path = model_file(spec)
         emit(args, {"name": spec.name, "path": str(path), "present": path.is_file()}, str(path))
         return 0
+    if args.name:
+        names = [manifest.get(args.name).name]
+    else:
+        from hearth.core.session import models_in_use
+
+        names = list(models_in_use(settings_for(args, project_root(Path.cwd()))))
+    pulled = [_pull(args, manifest.get(name)) for name in names]
+    if len(pulled) == 1:
+        emit(args, pulled[0], f"{pulled[0]['name']}: {pulled[0]['path']} (sha256 verified)")
+    else:
+        emit(args, {"models": pulled}, "\n".join(
+            f"{p['name']}: {p['path']} (sha256 verified)" for p in pulled))
+    return 0
+
+
+def _pull(args: argparse.Namespace, spec: Any) -> dict[str, Any]:
+    from hearth.core.models.provision import pull
+
     last = [-1]
 
     def report(stage: str, done: int, total: int) -> None:
@@ -228,10 +247,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     path = pull(spec, force=args.force, progress=report)
-    emit(args, {"name": spec.name, "path": str(path), "sha256": spec.sha256, "verified": True,
-                "elapsed_s": round(time.perf_counter() - start, 2)},
-         f"{spec.name}: {path} (sha256 verified)")
-    return 0
+    return {"name": spec.name, "path": str(path), "sha256": spec.sha256, "verified": True,
+            "elapsed_s": round(time.perf_counter() - start, 2)}
 
 
 def cmd_action(args: argparse.Namespace) -> int:
@@ -289,7 +306,7 @@ def cmd_action(args: argparse.Namespace) -> int:
     emit(args, payload, text_out)
     if not args.json:
         how = "a rule-based fix, no model" if result.method == "rule" \
-            else f"{result.samples} sample(s), {result.tokens} tokens"
+            else f"{result.model}, {result.samples} sample(s), {result.tokens} tokens"
         print(f"hearth: {result.title}: confidence {result.confidence}, {how}, "
               f"{result.elapsed_s:.1f} s"
               + ("" if args.write or not (result.edits or result.files)
@@ -427,12 +444,53 @@ def _embedding_report(choice: str) -> dict[str, Any]:
     return report
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
+def _model_report(path: Path, spec: Any, actions: str, settings: Settings,
+                  args: argparse.Namespace, problems: list[str]) -> dict[str, Any]:
+    """One local model for `hearth doctor`: present, its sha256 as the manifest has it, and
+    (unless --no-load or a problem) a short generation's speed."""
     from hearth.core.models.backend import ChatMessage, GenerationRequest, SamplingParams
     from hearth.core.models.llama_cpp import LlamaCppBackend
-    from hearth.core.models.manifest import load_manifest, model_file
     from hearth.core.models.provision import check_gguf, verify_file
+
+    model: dict[str, Any] = {"actions": actions, "name": spec.name if spec else None,
+                             "path": str(path), "present": path.is_file()}
+    found = len(problems)
+    if spec is None and not path.is_file():
+        problems.append(f"model.path {path} does not exist.")
+    elif spec is not None and path.is_file():
+        model["expected_sha256"] = spec.sha256
+        check = verify_file(path, spec, use_cache=not args.full_verify)
+        model.update(sha256=check.sha256, sha256_verified=check.verified, size=check.size,
+                     verification_cached=check.cached)
+        if not check.verified:
+            problems.append(f"{path} does not match the manifest: run "
+                            f"`hearth models pull {spec.name} --force`.")
+    elif spec is not None:
+        problems.append(f"{spec.name} is not downloaded: run `hearth models pull "
+                        f"{spec.name}` (or `hearth models pull` for every model in use).")
+    if args.no_load or len(problems) > found:
+        return model
+    try:
+        check_gguf(path)
+        backend = LlamaCppBackend(path, n_ctx=settings.model.context_length,
+                                  n_threads=settings.model.threads)
+        backend.load()
+        completion = backend.generate(GenerationRequest(
+            messages=[ChatMessage("user", "Count from 1 to 40, separated by spaces.")],
+            params=[SamplingParams(temperature=0.0, max_tokens=48)]))[0]
+        model.update(load_s=round(backend.load_s or 0, 3), threads=backend.n_threads,
+                     tokens=completion.tokens,
+                     tokens_per_s=round(completion.tokens / completion.elapsed_s, 1))
+        backend.close()
+    except HearthError as exc:
+        problems.append(str(exc))
+    return model
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from hearth.core.models.manifest import load_manifest, model_file
     from hearth.core.models.threads import ThreadPolicy, usable_cores
+    from hearth.core.session import models_in_use
 
     settings = settings_for(args, project_root(Path.cwd()))
     problems: list[str] = []
@@ -447,47 +505,23 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     }
     if report["packages"]["llama-cpp-python"] is None:
         problems.append("llama-cpp-python is not installed: run `make setup`.")
-    manifest = load_manifest()
-    model: dict[str, Any] = {"name": settings.model.name, "backend": settings.model.backend}
-    report["model"] = model
-    path: Path | None = None
-    if settings.model.path:
-        path = Path(settings.model.path).expanduser()
-        model.update(path=str(path), present=path.is_file(), sha256_verified=None)
+    report["models"] = models = []
+    if settings.model.backend == "openai":
+        models.append({"backend": "openai", "base_url": settings.openai.base_url,
+                       "model": settings.openai.model, "actions": "all"})
+    elif settings.model.path:
+        models.append(_model_report(Path(settings.model.path).expanduser(), None, "all",
+                                    settings, args, problems))
     else:
-        try:
-            spec = manifest.get(settings.model.name)
-        except HearthError as exc:
-            problems.append(str(exc))
-            spec = None
-        if spec is not None:
-            path = model_file(spec)
-            model.update(path=str(path), present=path.is_file(), expected_sha256=spec.sha256)
-            if path.is_file():
-                check = verify_file(path, spec, use_cache=not args.full_verify)
-                model.update(sha256=check.sha256, sha256_verified=check.verified,
-                             size=check.size, verification_cached=check.cached)
-                if not check.verified:
-                    problems.append(f"{path} does not match the manifest: run "
-                                    f"`hearth models pull {spec.name} --force`.")
-            else:
-                problems.append(f"{spec.name} is not downloaded: run "
-                                f"`hearth models pull {spec.name}`.")
-    if path is not None and path.is_file() and not args.no_load and not problems:
-        try:
-            check_gguf(path)
-            backend = LlamaCppBackend(path, n_ctx=settings.model.context_length,
-                                      n_threads=settings.model.threads)
-            backend.load()
-            completion = backend.generate(GenerationRequest(
-                messages=[ChatMessage("user", "Count from 1 to 40, separated by spaces.")],
-                params=[SamplingParams(temperature=0.0, max_tokens=48)]))[0]
-            model.update(load_s=round(backend.load_s or 0, 3), threads=backend.n_threads,
-                         tokens=completion.tokens,
-                         tokens_per_s=round(completion.tokens / completion.elapsed_s, 1))
-            backend.close()
-        except HearthError as exc:
-            problems.append(str(exc))
+        manifest = load_manifest()
+        for name, actions in models_in_use(settings).items():
+            try:
+                spec = manifest.get(name)
+            except HearthError as exc:
+                problems.append(str(exc))
+                continue
+            models.append(_model_report(model_file(spec), spec, ", ".join(actions), settings,
+                                        args, problems))
     report["embedding"] = embedding = _embedding_report(settings.index.embedding_model)
     if embedding.get("problem"):
         problems.append(embedding["problem"])
@@ -497,7 +531,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     lines += [f"  {name}: {version or 'MISSING'}" for name, version in report["packages"].items()]
     cpu = report["cpu"]
     lines.append(f"  cpu: {cpu['usable_cores']} usable cores, decoding threads {cpu['threads']}")
-    lines += [f"  model {k}: {v}" for k, v in model.items()]
+    for model in models:
+        lines.append(f"  model for {model['actions']}:")
+        lines += [f"    {k}: {v}" for k, v in model.items() if k != "actions"]
     lines.append(f"  embedding model: {embedding['using']} ({embedding['path']})"
                  + (f"; {embedding['note']}" if embedding.get("note") else ""))
     lines += [f"  problem: {p}" for p in problems] or ["  all good"]
@@ -525,7 +561,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (("list", "known models"), ("pull", "download and verify a model"),
                             ("path", "where a model's file lives")):
         command = models_sub.add_parser(name, help=help_text)
-        if name != "list":
+        if name == "pull":
+            command.add_argument("name", nargs="?", default=None,
+                                 help="model name (default: every model the actions use)")
+        elif name == "path":
             command.add_argument("name", nargs="?", default=None,
                                  help="model name (default: the manifest's default)")
         if name == "pull":

@@ -36,16 +36,25 @@ def _at_least(name: str, value: float | int, minimum: float | int) -> None:
 
 @dataclass
 class ModelSettings:
-    name: str = "qwen2.5-coder-0.5b"
+    # A model from `hearth models list` for every action; None: each action's own choice,
+    # measured on the quality corpus (Generate the 1.5B model, the others the 0.5B model:
+    # docs/quality.md).
+    name: str | None = None
     path: str | None = None  # any GGUF file; overrides name
     backend: Literal["llama-cpp", "openai"] = "llama-cpp"
     threads: int | None = None  # None: chosen per request by load (core.models.threads)
     context_length: int = 4096
+    # Speculative decoding with the prompt as the draft: tokens that followed the text's last
+    # words earlier in the prompt, verified per step once one sample is left; 0 turns it off.
+    prompt_lookup: int = 0
 
     def __post_init__(self) -> None:
         if self.threads is not None:
             _at_least("threads", self.threads, 1)
         _at_least("contextLength", self.context_length, 512)
+        _at_least("promptLookup", self.prompt_lookup, 0)
+        if self.prompt_lookup > 32:
+            raise ValueError(f"promptLookup must be at most 32, got {self.prompt_lookup}")
 
 
 @dataclass
@@ -71,7 +80,9 @@ class OpenAISettings:
 @dataclass
 class GenerationSettings:
     # Several candidates, decoded together, checked and ranked; 1 is one greedy answer.
-    samples: int = 5
+    # None: each action's own number, measured like its model (Generate and Explain 1, Fix
+    # and Generate tests 5).
+    samples: int | None = None
     max_tokens: int = 384
     # Calibrated on the quality benchmark (docs/quality.md): scoring.THRESHOLD.
     confidence_threshold: float = 0.8875
@@ -85,8 +96,9 @@ class GenerationSettings:
     escalate_when: Literal["low-confidence", "unverified"] = "unverified"
 
     def __post_init__(self) -> None:
-        _at_least("samples", self.samples, 1)
-        if self.samples > 16:
+        if self.samples is not None:
+            _at_least("samples", self.samples, 1)
+        if self.samples is not None and self.samples > 16:
             raise ValueError(f"samples must be at most 16, got {self.samples}")
         _at_least("maxTokens", self.max_tokens, 16)
         if not 0 <= self.confidence_threshold <= 1:

@@ -21,15 +21,19 @@ from pytest_lsp.client import make_test_lsp_client
 
 from hearth.core.memory.cache import cache_base
 from hearth.core.models.manifest import load_manifest, model_file
+from hearth.core.session import models_in_use
+from hearth.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def require_default_model() -> None:
-    spec = load_manifest().get(None)
-    if not model_file(spec).is_file():
-        pytest.fail(f"The default model is not provisioned at {model_file(spec)}: "
-                    "run `make setup` (or `hearth models pull`).", pytrace=False)
+    """Every model the actions run on by default (Generate's and the others')."""
+    for name in models_in_use(Settings()):
+        spec = load_manifest().get(name)
+        if not model_file(spec).is_file():
+            pytest.fail(f"The model {name} is not provisioned at {model_file(spec)}: "
+                        "run `make setup` (or `hearth models pull`).", pytrace=False)
 
 
 def capabilities(name: str, *, encodings: list[str] | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hearth.core.models.llama_batch import TextTail
+from hearth.core.models.llama_batch import TextTail, lookup_draft
 
 
 def feed(tail: TextTail, pieces: list[bytes]) -> list[str]:
@@ -97,3 +97,18 @@ def test_a_stop_found_on_the_last_allowed_token_is_reported_as_a_stop():
     feed(tail, [b"x = 1\n", b"```"])
     assert tail.finish == "stop"
     assert tail.text == "x = 1\n"
+
+
+def test_prompt_lookup_drafts_what_followed_the_latest_match_of_the_longest_ngram():
+    #           0  1  2  3  4  5  6  7  8  9
+    history = [7, 1, 2, 3, 9, 1, 2, 3, 4, 5, 1, 2, 3]
+    # "1 2 3" ends the history; its latest earlier occurrence (at 5) was followed by 4 5 1.
+    assert lookup_draft(history, 3) == [4, 5, 1]
+    assert lookup_draft(history, 10) == [4, 5, 1, 2, 3]  # up to the end, not past it
+
+
+def test_prompt_lookup_falls_back_to_shorter_ngrams_but_not_to_single_tokens():
+    assert lookup_draft([5, 6, 8, 1, 6, 8], 2) == [1, 6]  # "6 8" matched, "1 6 8" did not
+    assert lookup_draft([5, 6, 7, 8, 6], 4) == []  # one token is too weak a match to draft on
+    assert lookup_draft([1, 2, 3], 4) == []
+    assert lookup_draft([], 4) == [] and lookup_draft([1], 4) == []

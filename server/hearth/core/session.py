@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import astuple, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from hearth.core.guardrails import AuditLog
 from hearth.core.memory import WorkspaceIndex
 from hearth.core.memory.index import EmbedderPool
 from hearth.core.models.backend import ModelBackend
+from hearth.core.models.manifest import load_manifest
 from hearth.core.models.registry import make_backend
 from hearth.core.pipeline.context import memory_context
 from hearth.core.pipeline.defaults import engine_options, warm_up
@@ -49,6 +51,29 @@ def diagnostics_policy(settings: Settings) -> DiagnosticsPolicy:
                              if r.startswith("HS")))
 
 
+def action_model(settings: Settings, action: Action) -> ModelSettings:
+    """The model settings ``action`` runs with: ``model.name`` (or ``model.path``) when the
+    user chose one, else the model measured best for the action (``Action.default_model``)."""
+    model = settings.model
+    if model.backend != "llama-cpp" or model.path:
+        return model
+    return replace(model, name=model.name or action.default_model or load_manifest().default)
+
+
+def models_in_use(settings: Settings) -> dict[str, list[str]]:
+    """Each local model the actions run on under ``settings`` (``escalateTo`` included), with
+    the actions that use it: what `make setup` pulls and `hearth doctor` checks."""
+    used: dict[str, list[str]] = {}
+    for action in all_actions():
+        model = action_model(settings, action)
+        if model.backend == "llama-cpp" and not model.path and model.name:
+            used.setdefault(model.name, []).append(action.name)
+    larger = settings.generation.escalate_to
+    if larger and settings.model.backend == "llama-cpp":
+        used.setdefault(larger, []).append("escalation")
+    return used
+
+
 class Session:
     def __init__(self, settings: Settings, root: Path | None, *,
                  audit: AuditLog | None = None, backend: ModelBackend | None = None) -> None:
@@ -61,11 +86,10 @@ class Session:
         self.analysis = AnalysisContext(root, diagnostics_policy(settings))
         self.indexes: dict[Path, WorkspaceIndex] = {}
         self.embedders = EmbedderPool()  # shared by the indexes of every folder
-        self._backend = backend
-        self._backend_key: tuple | None = self._backend_settings() if backend else None
-        self._owns_backend = backend is None
-        self._escalation: ModelBackend | None = None
-        self._escalation_key: tuple | None = None
+        self._given_backend = backend
+        # One backend per model the actions use (Generate and Fix may differ), by settings.
+        self._backends: dict[tuple, ModelBackend] = {}
+        self._pruned_for: Settings | None = None  # the settings _close_unused last ran for
 
     # -- settings -----------------------------------------------------------------------------
     @property
@@ -103,8 +127,12 @@ class Session:
             workspace=self.root, extra=dict(extra or {}), diagnostics=diagnostics,
             analysis=self.analysis)
 
-    def engine_options(self) -> EngineOptions:
-        return engine_options(self.settings, self.audit, self.root)
+    def engine_options(self, action: Action | str | None = None) -> EngineOptions:
+        """The settings' options for ``action`` (its own number of samples unless the
+        settings name one)."""
+        if isinstance(action, str):
+            action = self.action(action)
+        return engine_options(self.settings, self.audit, self.root, action)
 
     def run(self, action: Action | str, request: ActionRequest, *,
             cancel: CancelToken | None = None, progress: Progress | None = None,
@@ -115,40 +143,60 @@ class Session:
         if isinstance(action, str):
             action = self.action(action)
         context = self.context_provider(overlay) if use_context else None
-        return run_action(action, request, self.backend(), options or self.engine_options(),
-                          cancel=cancel, progress=progress, context_provider=context,
-                          escalation=self.escalation_backend())
+        return run_action(action, request, self.backend(action),
+                          options or self.engine_options(action), cancel=cancel,
+                          progress=progress, context_provider=context,
+                          escalation=self.escalation_backend(action))
 
     # -- the model ----------------------------------------------------------------------------
-    def backend(self) -> ModelBackend:
-        """The backend for the current settings, built on first use."""
-        key = self._backend_settings()
-        if self._backend is None or key != self._backend_key:
-            if self._backend is not None and self._owns_backend:
-                self._backend.close()
-            self._backend = make_backend(self.settings.model, self.settings.openai)
-            self._backend_key, self._owns_backend = key, True
-        return self._backend
+    def model_for(self, action: Action | str) -> ModelSettings:
+        return action_model(self.settings, self.action(action) if isinstance(action, str)
+                            else action)
 
-    def escalation_backend(self) -> ModelBackend | None:
-        """The larger local model of ``generation.escalateTo`` (built on first use), or
-        None when there is none to ask."""
+    def backend(self, action: Action | str) -> ModelBackend:
+        """The backend ``action`` runs on, built on first use and shared by the actions that
+        use the same model."""
+        if self._given_backend is not None:
+            return self._given_backend
+        return self._backend_for(self.model_for(action))
+
+    def escalation_backend(self, action: Action | str) -> ModelBackend | None:
+        """The larger local model of ``generation.escalateTo`` (built on first use), or None
+        when there is none to ask (no setting, a server backend, or the model the action
+        already runs on)."""
+        if isinstance(action, str):
+            action = self.action(action)
+        larger = self._escalation_model(action)
+        return self._backend_for(larger) if larger is not None else None
+
+    def _escalation_model(self, action: Action) -> ModelSettings | None:
         name = self.settings.generation.escalate_to
-        model = self.settings.model
+        model = self.model_for(action)
         if not name or model.backend != "llama-cpp" or (name == model.name and not model.path):
             return None
-        key = (name, model.threads, model.context_length)
-        if self._escalation is None or key != self._escalation_key:
-            if self._escalation is not None:
-                self._escalation.close()
-            larger = ModelSettings(name=name, threads=model.threads,
-                                   context_length=model.context_length)
-            self._escalation = make_backend(larger, self.settings.openai)
-            self._escalation_key = key
-        return self._escalation
+        return replace(model, name=name, path=None)
 
-    def _backend_settings(self) -> tuple:
-        return (self.settings.model, self.settings.openai)
+    def _key(self, model: ModelSettings) -> tuple:
+        server = astuple(self.settings.openai) if model.backend == "openai" else None
+        return (astuple(model), server)
+
+    def _backend_for(self, model: ModelSettings) -> ModelBackend:
+        if self._pruned_for is not self._settings:
+            self._close_unused()
+            self._pruned_for = self._settings
+        key = self._key(model)
+        if key not in self._backends:
+            self._backends[key] = make_backend(model, self.settings.openai)
+        return self._backends[key]
+
+    def _close_unused(self) -> None:
+        """Free the models no action uses under the current settings: at the first use of a
+        backend after a change, on the thread that runs the actions, never from the change
+        itself while a model may be decoding."""
+        wanted = {self._key(self.model_for(a)) for a in self.actions}
+        wanted |= {self._key(m) for m in map(self._escalation_model, self.actions) if m}
+        for key in [key for key in self._backends if key not in wanted]:
+            self._backends.pop(key).close()
 
     # -- analysis -----------------------------------------------------------------------------
     def diagnostics(self, source: str, path: Path | None,
@@ -190,9 +238,6 @@ class Session:
         for index in self.indexes.values():
             index.close()
         self.indexes.clear()
-        if self._backend is not None and self._owns_backend:
-            self._backend.close()
-        self._backend = None
-        if self._escalation is not None:
-            self._escalation.close()
-            self._escalation = None
+        for backend in self._backends.values():
+            backend.close()
+        self._backends.clear()

@@ -17,6 +17,8 @@ class BaseAction(Generic[T]):
     makes_edits: ClassVar[bool] = True
     takes_instruction: ClassVar[bool] = False
     max_samples: ClassVar[int | None] = None
+    default_model: ClassVar[str | None] = None
+    default_samples: ClassVar[int] = 5
     title: ClassVar[str]
 
     def not_applicable(self, what: str, hint: str | None = None) -> HearthError:

@@ -51,10 +51,13 @@ class GenerationRequest:
     params: Sequence[SamplingParams] = field(default_factory=lambda: [SamplingParams()])
     prefill: str = ""  # the start of the assistant's answer, when the backend supports it
     stop_when: StopWhen | None = None
+    # The first token may not end the answer or start a code fence (where the backend can
+    # say so: llama.cpp; a server is not told).
+    must_continue: bool = False
 
 
 class ModelBackend(Protocol):
-    name: str
+    name: str  # the model, as results name what answered them
 
     def load(self, cancel: CancelToken | None = None) -> None:
         """Load the model (idempotent, may take seconds; call it from a worker thread)."""

@@ -35,6 +35,12 @@ DEFAULT_SEQUENCES = 10
 PENALTY_LAST_N = 64
 MIN_P = 0.05
 CELL_ROUNDING = 512
+# Prompt lookup (speculative decoding with the prompt as the draft): the longest n-gram that
+# ends the text so far is looked up earlier in it, and what followed it there is verified in one
+# decode call. Code repeats its context (names, signatures, the lines around an edit), and on
+# these CPUs a row verified in a batch costs a fraction of a decode step.
+LOOKUP_NGRAM_MAX = 3
+LOOKUP_NGRAM_MIN = 2
 
 FinishReason = str  # "stop" | "length" | "stop_when", as Completion.finish_reason
 
@@ -47,6 +53,8 @@ class SampleText:
     tokens: int
     finish_reason: FinishReason
     elapsed_s: float
+    drafted: int = 0  # tokens proposed by prompt lookup, and of them accepted
+    accepted: int = 0
 
 
 @dataclass
@@ -122,6 +130,23 @@ class _Sequence:
     tail: TextTail
     token: int = -1
     elapsed_s: float = 0.0
+    n_past: int = 0  # cells of this sequence in the KV cache (the prompt's included)
+    history: list[int] = field(default_factory=list)  # the prompt's tokens, then its own
+    drafted: int = 0
+    accepted: int = 0
+
+
+def lookup_draft(history: Sequence[int], limit: int, *, ngram_max: int = LOOKUP_NGRAM_MAX,
+                 ngram_min: int = LOOKUP_NGRAM_MIN) -> list[int]:
+    """Up to ``limit`` tokens that followed the latest earlier occurrence of the longest
+    n-gram (``ngram_max`` down to ``ngram_min`` tokens) that ends ``history``; [] if none."""
+    size = len(history)
+    for n in range(min(ngram_max, size - 1), ngram_min - 1, -1):
+        tail = list(history[size - n:])
+        for start in range(size - n - 1, -1, -1):
+            if history[start] == tail[0] and list(history[start:start + n]) == tail:
+                return list(history[start + n:start + n + limit])
+    return []
 
 
 class BatchDecoder:
@@ -148,6 +173,7 @@ class BatchDecoder:
         self._cached_prompt: list[int] = []
         self._piece_buffer = ctypes.create_string_buffer(64)
         self._watch: StepWatch | None = None
+        self._ending_tokens: list[int] | None = None  # found once, when first needed
 
     # -- the context -------------------------------------------------------------------------
 
@@ -215,9 +241,17 @@ class BatchDecoder:
     def decode(self, prompt: list[int], params: Sequence[SamplingParams], seeds: Sequence[int],
                *, stops: Sequence[str] = (), stop_when: StopWhen | None = None,
                cancel: CancelToken | None = None, on_token: OnToken | None = None,
-               max_parallel: int | None = None,
+               max_parallel: int | None = None, draft: int = 0,
+               must_continue: bool = False,
                watch: StepWatch | None = None) -> list[SampleText]:
         """One text per entry of ``params``; ``on_token`` streams the first sample's text.
+
+        ``must_continue``: no sequence's first token ends it or starts with a backtick.
+
+        ``draft``: while one sequence is left decoding, up to this many tokens found by prompt
+        lookup are verified with each step (0: never). The text is the one the sampler would
+        choose token by token: a drafted token is kept only where it is what the sampler
+        drew from the logits that follow the tokens before it.
 
         ``stops`` are stop strings for every sample, on top of each one's ``params.stop``.
         ``max_parallel`` decodes the samples in waves of that many (1: one after another, still
@@ -235,15 +269,18 @@ class BatchDecoder:
         start = time.perf_counter()
         room = self.n_ctx - len(prompt)
         budgets = [max(1, min(p.max_tokens, room)) for p in params]
-        self._ensure_context(len(params) + 1, len(prompt) + sum(budgets))
+        self._ensure_context(len(params) + 1, len(prompt) + sum(budgets) + draft)
         sequences = [
             _Sequence(PROMPT_SEQUENCE + 1 + index, self._sampler(p, seed),
                       TextTail(stops=(*p.stop, *stops), stop_when=stop_when,
-                               max_tokens=budget))
+                               max_tokens=budget), n_past=len(prompt),
+                      history=list(prompt) if draft else [])
             for index, (p, seed, budget) in enumerate(zip(params, seeds, budgets))]
         self._watch = watch
         try:
             self._evaluate_prompt(prompt, cancel)
+            if must_continue:
+                self._forbid_ending(-1)
             # Every first token comes from the prompt's logits, which the next decode replaces.
             for sequence in sequences:
                 self._llama_cpp.llama_memory_seq_cp(self._memory, PROMPT_SEQUENCE,
@@ -251,20 +288,23 @@ class BatchDecoder:
                 sequence.token = sequence.sampler.sample(self._ctx, -1)
             wave = max_parallel or len(sequences)
             for first in range(0, len(sequences), wave):
-                self._run(sequences[first:first + wave], len(prompt), start, cancel,
-                          on_token if first == 0 else None)
+                self._run(sequences[first:first + wave], start, cancel,
+                          on_token if first == 0 else None, draft)
         finally:
             for sequence in sequences:
                 self._llama_cpp.llama_memory_seq_rm(self._memory, sequence.seq_id, -1, -1)
                 sequence.sampler.close()
-        return [SampleText(s.tail.text, s.tail.tokens, s.tail.finish or "length", s.elapsed_s)
+        if draft:
+            log.debug("Prompt lookup: %d of %d drafted tokens accepted",
+                      sum(s.accepted for s in sequences), sum(s.drafted for s in sequences))
+        return [SampleText(s.tail.text, s.tail.tokens, s.tail.finish or "length", s.elapsed_s,
+                           s.drafted, s.accepted)
                 for s in sequences]
 
-    def _run(self, sequences: list[_Sequence], n_prompt: int, start: float,
-             cancel: CancelToken | None, on_token: OnToken | None) -> None:
+    def _run(self, sequences: list[_Sequence], start: float, cancel: CancelToken | None,
+             on_token: OnToken | None, draft: int) -> None:
         """Take each live sequence's sampled token, then decode all those still going."""
         first = sequences[0]
-        step = 0
         while True:
             live = []
             for sequence in sequences:
@@ -280,14 +320,21 @@ class BatchDecoder:
                 raise Cancelled()
             if not live:
                 return
+            # The pending token is not in the history until it is decoded: look up after it.
+            proposal = (lookup_draft([*live[0].history, live[0].token], draft)
+                        if draft and len(live) == 1 else [])
+            if proposal:
+                self._speculate(live[0], proposal, start)
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled()
+                continue
             began = time.perf_counter()
-            self._decode_step(live, n_prompt + step)
+            self._decode_step(live)
             self._observe(len(live), time.perf_counter() - began)
             if cancel is not None and cancel.cancelled:
                 raise Cancelled()
             for row, sequence in enumerate(live):
                 sequence.token = sequence.sampler.sample(self._ctx, row)
-            step += 1
 
     def _observe(self, rows: int, seconds: float) -> None:
         if self._watch is None or not self._watch.slowed(rows, seconds):
@@ -297,6 +344,39 @@ class BatchDecoder:
             log.info("Decode steps slowed down (another process took a core): %d -> %d "
                      "threads for the rest of the request", self.n_threads, fewer)
             self.set_threads(fewer)
+
+    def _speculate(self, sequence: _Sequence, proposal: list[int], start: float) -> None:
+        """Decode the pending token and ``proposal`` in one call, keep the drafted tokens the
+        sampler draws in turn, and leave the first token it drew differently pending.
+
+        Not timed for the thread watch: a step of several rows is meant to take longer."""
+        batch = self._batch.batch
+        rows = [sequence.token, *proposal]
+        for row, token in enumerate(rows):
+            batch.token[row] = token
+            batch.pos[row] = sequence.n_past + row
+            batch.n_seq_id[row] = 1
+            batch.seq_id[row][0] = sequence.seq_id
+            batch.logits[row] = 1
+        batch.n_tokens = len(rows)
+        self._check(self._llama_cpp.llama_decode(self._ctx.ctx, batch))
+        sequence.n_past += 1
+        sequence.history.append(sequence.token)
+        sequence.drafted += len(proposal)
+        for row, guess in enumerate(proposal):
+            sequence.token = sequence.sampler.sample(self._ctx, row)
+            if sequence.token != guess:
+                break
+            sequence.accepted += 1
+            self._accept(sequence, start)
+            if sequence.tail.finish is not None:
+                return  # its cells are freed already
+            sequence.n_past += 1
+            sequence.history.append(guess)
+        else:
+            sequence.token = sequence.sampler.sample(self._ctx, len(proposal))
+        # The rejected guesses' cells: the next step writes the drawn token where they began.
+        self._llama_cpp.llama_memory_seq_rm(self._memory, sequence.seq_id, sequence.n_past, -1)
 
     def _accept(self, sequence: _Sequence, start: float) -> None:
         if self._llama_cpp.llama_vocab_is_eog(self._vocab, sequence.token):
@@ -308,11 +388,14 @@ class BatchDecoder:
             # Free the finished sequence's cells at once: attention then spans fewer cells.
             self._llama_cpp.llama_memory_seq_rm(self._memory, sequence.seq_id, -1, -1)
 
-    def _decode_step(self, live: list[_Sequence], position: int) -> None:
+    def _decode_step(self, live: list[_Sequence]) -> None:
         batch = self._batch.batch
         for row, sequence in enumerate(live):
             batch.token[row] = sequence.token
-            batch.pos[row] = position
+            batch.pos[row] = sequence.n_past
+            if sequence.history:
+                sequence.history.append(sequence.token)
+            sequence.n_past += 1
             batch.n_seq_id[row] = 1
             batch.seq_id[row][0] = sequence.seq_id
             # Every row is sampled, so every row must output logits: sampling a row without
@@ -362,6 +445,18 @@ class BatchDecoder:
                 raise
         self._cached_prompt = list(prompt)
         log.debug("Prompt: %d tokens, %d reused from the previous one", len(prompt), keep)
+
+    def _forbid_ending(self, row: int) -> None:
+        """Make every token that would end the answer, or start a fence, impossible in the
+        logits of ``row`` (the samplers read them from the context)."""
+        if self._ending_tokens is None:
+            self._ending_tokens = [
+                token for token in range(self._n_vocab)
+                if self._llama_cpp.llama_vocab_is_eog(self._vocab, token)
+                or self._piece(token).lstrip().startswith(b"`")]
+        logits = self._llama_cpp.llama_get_logits_ith(self._ctx.ctx, row)
+        for token in self._ending_tokens:
+            logits[token] = float("-inf")
 
     def _check(self, status: int) -> None:
         if status != 0:

@@ -24,11 +24,12 @@ UNUSED_LLAMA_CONTEXT = 256
 
 
 class LlamaCppBackend:
-    name = "llama-cpp"
-
     def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int | None = None,
-                 seed: int = 0, max_parallel: int | None = None) -> None:
+                 seed: int = 0, max_parallel: int | None = None,
+                 name: str | None = None, prompt_lookup: int = 0) -> None:
         self.model_path = model_path
+        # What results say answered them: the manifest's name, else the file's.
+        self.name = name or model_path.stem
         self.n_ctx = n_ctx
         # n_threads None: chosen per request by load (core.models.threads).
         self.threads = ThreadPolicy(fixed=n_threads)
@@ -37,6 +38,8 @@ class LlamaCppBackend:
         # them one after another on one prompt evaluation, the baseline batching is measured
         # against.
         self.max_parallel = max_parallel
+        # Tokens of the prompt verified per step once one sample is left (llama_batch.py).
+        self.prompt_lookup = prompt_lookup
         self.load_s: float | None = None
         self._llm = None
         self._decoder: BatchDecoder | None = None
@@ -137,6 +140,8 @@ class LlamaCppBackend:
                                            stops=template_stops, stop_when=request.stop_when,
                                            cancel=cancel, on_token=on_token,
                                            max_parallel=self.max_parallel,
+                                           draft=self.prompt_lookup,
+                                           must_continue=request.must_continue,
                                            watch=self.threads.watch(threads))
         return [Completion(text=request.prefill + sample.text, tokens=sample.tokens,
                            finish_reason=sample.finish_reason, elapsed_s=sample.elapsed_s,
@@ -144,10 +149,10 @@ class LlamaCppBackend:
                 for sample in samples]
 
     def info(self) -> dict[str, object]:
-        return {"backend": self.name, "model_path": str(self.model_path),
+        return {"backend": "llama-cpp", "model": self.name, "model_path": str(self.model_path),
                 "threads": self.n_threads, "thread_policy": self.threads.describe(),
                 "context_length": self.n_ctx,
-                "max_parallel": self.max_parallel,
+                "max_parallel": self.max_parallel, "prompt_lookup": self.prompt_lookup,
                 "loaded": self.loaded, "load_s": self.load_s}
 
     def close(self) -> None:

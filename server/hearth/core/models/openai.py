@@ -20,12 +20,11 @@ RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
 class OpenAIBackend:
-    name = "openai"
-
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "HEARTH_API_KEY",
                  timeout_s: float = 120.0, retries: int = 2, parallel: int = 1) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
+        self.name = f"{model} at {self.base_url}"
         self.api_key_env = api_key_env
         self.timeout_s = timeout_s
         self.retries = retries
@@ -151,7 +150,7 @@ class OpenAIBackend:
                           prefilled=False)
 
     def info(self) -> dict[str, object]:
-        return {"backend": self.name, "base_url": self.base_url, "model": self.model,
+        return {"backend": "openai", "base_url": self.base_url, "model": self.model,
                 "api_key_env": self.api_key_env,
                 "api_key_set": bool(os.environ.get(self.api_key_env))}
 

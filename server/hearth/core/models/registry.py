@@ -36,4 +36,6 @@ def make_backend(model: ModelSettings, openai: OpenAISettings) -> ModelBackend:
     from hearth.core.models.llama_cpp import LlamaCppBackend
 
     return LlamaCppBackend(resolve_model_path(model), n_ctx=model.context_length,
-                           n_threads=model.threads)
+                           n_threads=model.threads, prompt_lookup=model.prompt_lookup,
+                           name=None if model.path else
+                           load_manifest().get(model.name).name)

@@ -9,7 +9,7 @@ from hearth.core.analysis.context import AnalysisContext
 from hearth.core.guardrails import AuditLog
 from hearth.core.pipeline.engine import EngineOptions
 from hearth.core.pipeline.rank import default_ranker
-from hearth.core.pipeline.types import ActionRequest, Candidate, Validator
+from hearth.core.pipeline.types import Action, ActionRequest, Candidate, Validator
 from hearth.core.pipeline.jedi_checks import ArityCheck, AttributeCheck, ImportCheck
 from hearth.core.pipeline.validate import Flake8Check, PlaceholderCheck, TrivialBodyCheck
 from hearth.core.text import Pos
@@ -23,10 +23,13 @@ def default_validators(workspace: Path | None) -> tuple[Validator, ...]:
 
 
 def engine_options(settings: Settings, audit: AuditLog | None = None,
-                   workspace: Path | None = None) -> EngineOptions:
-    """Everything the settings ask for, with the shared checks and the execution ranker."""
+                   workspace: Path | None = None, action: Action | None = None,
+                   ) -> EngineOptions:
+    """Everything the settings ask for, with the shared checks and the execution ranker;
+    ``generation.samples`` unset, the number measured for ``action`` (5 for none)."""
     generation = settings.generation
-    return EngineOptions(samples=generation.samples, max_tokens=generation.max_tokens,
+    samples = generation.samples or (action.default_samples if action is not None else 5)
+    return EngineOptions(samples=samples, max_tokens=generation.max_tokens,
                          confidence_threshold=generation.confidence_threshold,
                          guardrails=settings.guardrails, audit=audit,
                          validators=default_validators(workspace),

@@ -138,7 +138,8 @@ def sample(backend: ModelBackend, prompt: Prompt, options: EngineOptions,
         GenerationRequest(messages=prompt.messages,
                           params=sampling_ladder(options.samples, prompt.max_tokens,
                                                  options.seed),
-                          prefill=prompt.prefill, stop_when=prompt.stop_when),
+                          prefill=prompt.prefill, stop_when=prompt.stop_when,
+                          must_continue=prompt.must_continue),
         cancel=cancel)
 
 
@@ -217,7 +218,7 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     if action.max_samples is not None and options.samples > action.max_samples:
         options = replace(options, samples=action.max_samples)
     completions = sample(backend, prompt, options, cancel, report)
-    extra_tokens = 0
+    answered_by, extra_tokens = backend.name, 0
     if options.generated_tests:
         checks, extra_tokens = generated_checks(backend, action, request, target,
                                                 redaction, cancel, report)
@@ -233,7 +234,7 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
         # Ranked alone: agreement with the smaller model's candidates is no evidence.
         second = (options.ranker or by_confidence)(request, extra)[0]
         if second.usable and (not best.usable or second.confidence >= best.confidence):
-            second.method = "escalated"
+            second.method, answered_by = "escalated", escalation.name
             second.evidence.insert(0, f"answered by {escalation.name}, asked because "
                                       + why_untrusted(best))
             best = second
@@ -244,8 +245,8 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
             f"({'; '.join(reasons)}).",
             "Try again, add detail to the docstring, or raise generation.samples.")
     action.finish(target, best, prompt.context)
-    return result(action, title, best, candidates, guard, prompt.context, start, options,
-                  extra_tokens)
+    return replace(result(action, title, best, candidates, guard, prompt.context, start,
+                          options, extra_tokens), model=answered_by)
 
 
 def untrusted(best: Candidate, options: EngineOptions) -> bool:

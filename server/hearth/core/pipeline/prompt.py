@@ -67,6 +67,9 @@ class Prompt:
     stop_when: StopWhen | None = None
     max_tokens: int = 384
     context: list[ContextSnippet] = field(default_factory=list)
+    # The answer must go on after the prefill: its first token may neither end it nor close
+    # the code fence (a stub's body cannot be empty).
+    must_continue: bool = False
 
 
 def fence(code: str, language: str) -> str:

@@ -167,12 +167,15 @@ class ActionResult:
     method: str = "model"
     details: Any = None
     evidence: list[str] = field(default_factory=list)
+    model: str | None = None  # the model whose answer this is (None: a rule's)
 
     def report(self) -> dict[str, Any]:
         """What the CLI's --json and the LSP command's answer say about the result beyond
         its edits: the method, why it is (or is not) trusted, the action's details, the
         explanation."""
         out: dict[str, Any] = {"method": self.method} if self.method != "model" else {}
+        if self.model is not None:
+            out["model"] = self.model
         if self.evidence:
             out["evidence"] = list(self.evidence)
         if self.function is not None:
@@ -222,6 +225,11 @@ class Action(Protocol[T]):
     # At most this many samples, whatever generation.samples says (None: no limit): Explain's
     # candidates have nothing to be ranked by but their sections, so more of them only cost.
     max_samples: ClassVar[int | None]
+    # What the action asks when the settings name no model (``model.name``) and no number of
+    # samples (``generation.samples``): the choice measured for it (docs/quality.md). A model
+    # name from the manifest; None: the manifest's default.
+    default_model: ClassVar[str | None]
+    default_samples: ClassVar[int]
 
     def offers(self, request: ActionRequest) -> list[Offer]:
         """What to list in the quick-fix menu here (often nothing). Must be cheap: no model."""

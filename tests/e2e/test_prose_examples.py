@@ -1,0 +1,57 @@
+"""A docstring with no doctest but an example in prose (`'hELLO wORLD' -> 'Hello World'`)
+decides between the real model's candidates: one that contradicts it loses, with that reason."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hearth.core.pipeline.types import Candidate
+from hearth.core.session import Session
+from hearth.core.text import Pos
+from hearth.settings import GenerationSettings, IndexSettings, ModelSettings, Settings
+from tests.e2e.conftest import require_default_model
+
+pytestmark = pytest.mark.model
+
+STUB = '''def title_words(text: str) -> str:
+    """Return text with the first letter of every word in upper case and the rest in lower case.
+
+    'hELLO wORLD' -> 'Hello World'
+    """
+    pass
+'''
+
+
+def test_a_candidate_that_contradicts_a_prose_example_loses(tmp_path: Path) -> None:
+    require_default_model()
+    # Several candidates of the small model, so that there is something to choose between.
+    settings = Settings(model=ModelSettings(name="qwen2.5-coder-0.5b"),
+                        generation=GenerationSettings(samples=5),
+                        index=IndexSettings(enabled=False))
+    path = tmp_path / "names.py"
+    path.write_text(STUB)
+    session = Session(settings, tmp_path)
+    seen: list[Candidate] = []
+    options = session.engine_options("generate")
+    ranker = options.ranker
+
+    def recording(request, candidates):
+        seen.extend(candidates)
+        return ranker(request, candidates)
+
+    try:
+        request = session.request(STUB, Pos(5, 4), path=path)
+        result = session.run("generate", request, options=replace(options, ranker=recording))
+    finally:
+        session.close()
+    wrong = [c for c in seen if any(f.rule == "example-failed" for f in c.findings)]
+    assert wrong, "no candidate contradicted the example: the test proves nothing"
+    assert len(wrong) < len(seen)
+    assert all(c.confidence < result.confidence for c in wrong)
+    namespace: dict = {}
+    exec(compile(result.new_source, "names.py", "exec"), namespace)  # noqa: S102
+    assert namespace["title_words"]("hELLO wORLD") == "Hello World"
+    assert any("example" in line for line in result.evidence), result.evidence
