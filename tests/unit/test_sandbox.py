@@ -11,13 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from hearth.core.sandbox import run_python
+from hearth.core.sandbox import host, run_python
 from hearth.core.sandbox.bootstrap import _landlock_abi
 from hearth.core.sandbox.host import _launcher
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox targets Linux")
 
 WHERE_AM_I = "import os\nprint('CWD=' + os.getcwd())\n"
+
+
+@pytest.fixture
+def kernel_only(monkeypatch):
+    """No audit hook: what remains is what the kernel enforces (ctypes is then usable)."""
+    monkeypatch.setattr(host, "AUDIT_HOOK", False)
 
 
 def script(code: str) -> dict[str, str]:
@@ -146,7 +152,7 @@ def test_a_network_connection_is_refused(listener):
 
 @pytest.mark.skipif(not (_launcher().namespaces or _landlock_abi() >= 4),
                     reason="neither a network namespace nor Landlock TCP rules here")
-def test_the_kernel_refuses_the_network_even_past_the_audit_hook(listener):
+def test_the_kernel_refuses_the_network_even_past_the_audit_hook(listener, kernel_only):
     """ctypes calls connect() directly, which the audit hook cannot see."""
     port = listener.getsockname()[1]
     result = run_python(script(f"""
@@ -190,7 +196,8 @@ def test_writes_outside_are_refused_and_inside_allowed(tmp_path: Path):
 
 
 @pytest.mark.skipif(_landlock_abi() < 1, reason="the kernel has no Landlock")
-def test_the_kernel_refuses_writes_outside_even_past_the_audit_hook(tmp_path: Path):
+def test_the_kernel_refuses_writes_outside_even_past_the_audit_hook(
+        tmp_path: Path, kernel_only):
     outside = tmp_path / "kernel.txt"
     tmp_path.chmod(0o777)  # so that only Landlock, not file permissions, can refuse it
     result = run_python(script(f"""

@@ -1,13 +1,15 @@
 """The program Generate tests runs in the sandbox: pytest on the new test file, each test's outcome
-reported as a marked JSON line as it happens (a run cut short by the timeout still tells what
-finished). Standard library only, besides the pytest it runs; copied into the sandbox as a file.
+sent through the sandbox's private channel as it happens (a run cut short by the timeout still
+tells what finished; what a test prints cannot pass for a record). Standard library only, besides
+the pytest it runs; copied into the sandbox as a file.
 
-Usage: python <this file> TEST_FILE SOURCE_ROOT MARK (paths relative to this file's folder).
+Usage: python <this file> TEST_FILE SOURCE_ROOT (paths relative to this file's folder).
 """
 
-import json
 import os
 import sys
+
+import _hearth_sandbox
 
 
 def reason(report):
@@ -22,12 +24,11 @@ def reason(report):
 
 
 class Reporter:
-    def __init__(self, fd, mark):
-        self.fd = fd  # the real stdout, which pytest's capturing leaves alone
-        self.mark = mark
+    def __init__(self, send):
+        self.send = send
 
     def emit(self, **record):
-        os.write(self.fd, ("\n" + self.mark + json.dumps(record) + "\n").encode())
+        self.send(record)
 
     def pytest_runtest_logreport(self, report):
         if report.passed and report.when != "call":
@@ -42,14 +43,15 @@ class Reporter:
             self.emit(test=report.nodeid, outcome="error", reason=reason(report))
 
 
-def main(test_rel, source_rel, mark):
+def main(test_rel, source_rel):
+    send = _hearth_sandbox.open_channel()  # before any test code is imported
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), source_rel))
     import pytest  # only now: the environment and sys.path above must be in place first
 
-    reporter = Reporter(os.dup(1), mark)
+    reporter = Reporter(send)
     return pytest.main(["-q", "-p", "no:cacheprovider", test_rel], plugins=[reporter])
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:3]))

@@ -12,7 +12,6 @@ import ast
 import json
 import logging
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,16 +97,17 @@ def execute(request: ActionRequest, candidates: Sequence[Candidate], indices: Se
     extra = [p for p in (top, workspace, here) if p]
     behaviours: dict[int, Behaviour] = {}
     while pending:
-        mark = f"@@hearth-rank-{secrets.token_hex(6)}@@"
-        files[SPEC] = json.dumps({"mark": mark, "function": fn.name, "modules": pending,
-                                  "module": module,
+        files[SPEC] = json.dumps({"function": fn.name, "modules": pending, "module": module,
                                   "inputs": inputs, "doctests": examples, "checks": checks,
                                   "call_s": CALL_TIMEOUT_S, "load_s": LOAD_TIMEOUT_S})
         budget = 5 + len(pending) * (LOAD_TIMEOUT_S
                                      + CALL_TIMEOUT_S * (2 + len(examples) + len(checks)))
         result = run_python(files, [HARNESS, SPEC], timeout_s=min(budget, 60.0), memory_mb=1024,
-                            extra_path=list(dict.fromkeys(extra)))
-        started = _read(result.stdout, mark, behaviours)
+                            extra_path=list(dict.fromkeys(extra)), channel=True)
+        if result.rejected_records:
+            log.info("The ranking harness's channel held %d forged or torn records",
+                     result.rejected_records)
+        started = _read(result.records, behaviours)
         if started is None:
             if result.returncode != 0 and not behaviours:
                 log.info("The ranking harness failed: %s", result.stderr[-2000:])
@@ -132,22 +132,41 @@ def module_name(path: Path | None) -> tuple[str | None, Path | None]:
     return ".".join(parts), folder
 
 
-def _read(stdout: str, mark: str, behaviours: dict[int, Behaviour]) -> int | None:
-    """Record the harness's results; the index it started but never finished, if any."""
+def _read(records: Sequence[object], behaviours: dict[int, Behaviour]) -> int | None:
+    """Record the harness's results; the index it started but never finished, if any. A record
+    that does not have the harness's shape counts as that candidate crashing."""
     started = None
-    for line in stdout.splitlines():
-        if not line.startswith(mark):
-            continue
-        record = json.loads(line[len(mark):])
-        if "start" in record:
+    for record in records:
+        if isinstance(record, dict) and isinstance(record.get("start"), int):
             started = record["start"]
             continue
+        behaviour = _behaviour(record)
+        index = record.get("i") if isinstance(record, dict) else None
+        if behaviour is None or index != started:
+            if started is not None:
+                behaviours[started] = Behaviour(None, (), ("malformed record",), crashed=True)
+        else:
+            behaviours[index] = behaviour
         started = None
-        behaviours[record["i"]] = Behaviour(
-            record["load"], tuple((bool(p), str(g)) for p, g in record["doctests"]),
-            tuple(record["calls"]),
-            checks=tuple((bool(p), str(g), str(shown)) for p, g, shown in record["checks"]))
     return started
+
+
+def _behaviour(record: object) -> Behaviour | None:
+    """A finished module's record as a Behaviour; None for anything of another shape."""
+    try:
+        if not isinstance(record, dict) or not isinstance(record["i"], int):
+            return None
+        load = record["load"]
+        if load is not None and not isinstance(load, str):
+            return None
+        doctests = tuple((bool(p), str(g)) for p, g in record["doctests"])
+        checks = tuple((bool(p), str(g), str(shown)) for p, g, shown in record["checks"])
+        calls = record["calls"]
+        if not isinstance(calls, list) or not all(isinstance(c, str) for c in calls):
+            return None
+    except (KeyError, TypeError, ValueError):
+        return None
+    return Behaviour(load, doctests, tuple(calls), checks=checks)
 
 
 @dataclass(frozen=True)

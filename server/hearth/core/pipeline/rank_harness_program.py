@@ -1,9 +1,10 @@
 """The program the execution ranker runs in the sandbox: import each candidate module, run its
-docstring's examples and the generated calls, and print one marked JSON record per module (a
-"start" record first, so a module that takes the process down is known). Standard library only;
-copied into the sandbox as a file.
+docstring's examples and the generated calls, and send one record per module through the
+sandbox's private channel (a "start" record first, so a module that takes the process down is
+known): what a candidate prints cannot pass for a record. Standard library only; copied into the
+sandbox as a file.
 
-Usage: python <this file> SPEC_FILE (a JSON file: mark, function, modules, inputs, doctests,
+Usage: python <this file> SPEC_FILE (a JSON file: function, modules, inputs, doctests,
 checks (examples the docstring gives in prose: a call, the literal it should equal or the name of
 the exception it should raise) and the per-call and per-import time limits).
 """
@@ -15,14 +16,16 @@ import importlib.util
 import itertools
 import json
 import math
-import os
 import reprlib
 import signal
 import sys
 
+import _hearth_sandbox
+
+# Taken before any candidate is imported: the channel's key is then gone from the environment.
+SEND = _hearth_sandbox.open_channel()
 with open(sys.argv[1], encoding="utf-8") as handle:
     SPEC = json.load(handle)
-OUT = os.dup(1)
 
 
 class Timeout(BaseException):
@@ -41,7 +44,7 @@ def arm(seconds):
 
 
 def emit(record):
-    os.write(OUT, ("\n" + SPEC["mark"] + json.dumps(record) + "\n").encode())
+    SEND(record)
 
 
 def normal(value, depth=0):
