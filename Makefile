@@ -11,7 +11,7 @@ export HNSWLIB_NO_NATIVE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_PROGRESS_BAR := off
 
-.PHONY: setup setup-editors setup-extension model embedder demo test bench bench-quality bench-index bench-fix clean-venv
+.PHONY: setup setup-editors setup-extension model embedder demo test bench bench-quality bench-index bench-fix bench-security fuzz clean-venv
 
 setup: $(STAMP) model embedder
 
@@ -66,6 +66,16 @@ bench-quality: setup
 
 bench-index: setup
 	$(PY) tests/bench/bench_index.py
+
+# Precision of the security rules on real code, recall on vulnerable snippets, and bandit on the
+# same files (docs/security-rules.md).
+bench-security: setup
+	$(PIP) install --quiet 'bandit==1.9.4'
+	$(PY) tests/bench/bench_security.py
+
+# The LSP fuzzer's long run (docs/fuzzing.md); `make test` runs a short one.
+fuzz: setup
+	$(PY) -m tests.fuzz.run --sequences 10000 --seed 1 --jobs 2
 
 bench-fix: setup
 	$(PY) tests/bench/bench_fix.py --samples 1,5

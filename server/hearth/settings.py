@@ -118,6 +118,9 @@ class GuardrailSettings:
 class DiagnosticsSettings:
     flake8: bool = True
     security: bool = True
+    # Security findings in test code (tests/, test_*.py, *_test.py, conftest.py, test_*
+    # functions, Test* classes): mostly eval/pickle of the test's own data, so hints by default.
+    security_in_tests: Literal["hint", "information", "warning", "error", "rule", "off"] = "hint"
     debounce_ms: int = 300
 
     def __post_init__(self) -> None:

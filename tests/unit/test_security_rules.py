@@ -49,13 +49,14 @@ CASES = {
         [
             "eval(user_input)",
             "exec(f'print({x})')",
-            "compile(src, 'f', 'exec')",
             "import builtins\nbuiltins.eval(s)",
+            "def f(src):\n    exec(compile(src, 'f', 'exec'))",
         ],
         [
             "eval('1 + 2')",
             "exec('x = 1')",
             "compile('x' + 'y', 'f', 'eval')",
+            "compile(src, 'f', 'exec')",
             "ast.literal_eval(s)",
             "obj.eval(s)",
         ],
@@ -63,7 +64,7 @@ CASES = {
     "HS102": (
         [
             "import os\nos.system(cmd)",
-            "import os\nos.popen('ls')",
+            "import os\nos.popen('ls ' + d)",
             "import subprocess\nsubprocess.getoutput(c)",
         ],
         [
@@ -248,7 +249,7 @@ def test_shell_true_highlights_the_keyword():
 
 
 def test_positions_are_code_points_after_non_ascii_text():
-    source = "s = '日本😀'; eval(s)\n"
+    source = "s = '日本😀'; eval(t)\n"
     assert found(source) == [("HS101", 0, 11, 0, 15)]
     assert source[11:15] == "eval"
 
@@ -274,7 +275,8 @@ def test_finding_metadata():
     [finding] = scan("import pickle\npickle.loads(blob)\n")
     assert finding == Finding(
         code="HS104",
-        message="pickle.loads() can run arbitrary code while loading data",
+        message="pickle.loads() of `blob`, a name defined elsewhere: data in it can name any "
+        "function to call while it loads",
         line=1,
         column=0,
         end_line=1,

@@ -47,6 +47,7 @@ def diagnostics_policy(settings: Settings) -> DiagnosticsPolicy:
     guardrails', not diagnostics)."""
     return DiagnosticsPolicy(
         flake8=settings.diagnostics.flake8, security=settings.diagnostics.security,
+        security_in_tests=settings.diagnostics.security_in_tests,
         disabled_rules=tuple(r for r in settings.guardrails.disabled_rules
                              if r.startswith("HS")))
 

@@ -31,6 +31,8 @@ class DiagnosticsPolicy:
     flake8: bool = True
     security: bool = True
     disabled_rules: tuple[str, ...] = ()
+    # The severity of security findings in test code (security_testcode.py says what is).
+    security_in_tests: str = "hint"
 
     def enabled(self, code: str) -> bool:
         return code not in self.disabled_rules
@@ -73,8 +75,15 @@ class AnalysisContext:
                     raise
                 on_flake8_error(exc)
         if self.policy.security:
+            # Relative to the workspace: a workspace inside a folder named tests is not all
+            # test code.
+            where = path
+            if path is not None and self.workspace is not None \
+                    and path.is_relative_to(self.workspace):
+                where = path.relative_to(self.workspace)
             findings += scan(source, disabled=[r for r in self.policy.disabled_rules
-                                               if r.startswith("HS")])
+                                               if r.startswith("HS")],
+                             path=where, test_severity=self.policy.security_in_tests)
         return findings
 
     # -- parsing ------------------------------------------------------------------------------

@@ -20,9 +20,16 @@ import tokenize
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from types import MappingProxyType
 
 from hearth.core.analysis.findings import Finding, Severity, source_lines, utf8_offset_to_column
+from hearth.core.analysis.security_testcode import (
+    is_test_function,
+    is_test_path,
+    severity_for_tests,
+)
+from hearth.core.analysis.security_values import Bindings, Scope, Values, short
 
 logger = logging.getLogger(__name__)
 
@@ -46,14 +53,16 @@ class SecurityRule:
 
 _RULE_LIST = (
     SecurityRule(
-        "HS101", "dynamic-code-execution", "{name}() runs code built at run time",
+        "HS101", "dynamic-code-execution", "{name}() of `{arg}`, {origin}: the code in it runs",
         "eval, exec and compile run whatever text they are given; when that text is not a "
         "literal, anyone who can influence it can run arbitrary code in your process.",
         "ast.literal_eval for data, json for serialised values, a dict of allowed operations.",
         Severity.ERROR, 95,
     ),
     SecurityRule(
-        "HS102", "shell-command", "{name}() runs a command through the shell",
+        "HS102", "shell-command",
+        "{name}() of `{arg}`, {origin}: the shell parses it, so ';', '|' or '$()' in it "
+        "run more commands",
         "The command string is interpreted by /bin/sh, so quotes, ';', '|' or '$()' in any "
         "interpolated value become shell syntax (command injection).",
         "subprocess.run([...], check=True) with an argument list and no shell.",
@@ -61,14 +70,16 @@ _RULE_LIST = (
     ),
     SecurityRule(
         "HS103", "subprocess-shell-true",
-        "{name}() with shell=True runs the command through the shell",
+        "{name}() with shell=True of `{arg}`, {origin}: the shell parses it, so ';', '|' or "
+        "'$()' in it run more commands",
         "With shell=True the command is parsed by the shell, so any value formatted into it "
         "can inject further commands.",
         "Pass the command as a list of arguments and leave shell at its default (False).",
         Severity.WARNING, 78,
     ),
     SecurityRule(
-        "HS104", "unsafe-deserialization", "{name}() can run arbitrary code while loading data",
+        "HS104", "unsafe-deserialization",
+        "{name}() of `{arg}`, {origin}: data in it can name any function to call while it loads",
         "pickle, marshal and dill reconstruct objects by calling code named in the data; "
         "loading data an attacker can touch executes the attacker's code.",
         "json, or a schema-checked format; keep pickle for data this process wrote itself.",
@@ -76,21 +87,25 @@ _RULE_LIST = (
     ),
     SecurityRule(
         "HS105", "yaml-unsafe-load",
-        "{name}() without a safe Loader can build arbitrary Python objects",
+        "{name}() of `{arg}` without a safe Loader, {origin}: a !!python tag in it calls any "
+        "function",
         "PyYAML's full and unsafe loaders honour tags such as !!python/object/apply, which "
         "call arbitrary functions while the document is parsed.",
         "yaml.safe_load(...) or yaml.load(..., Loader=yaml.SafeLoader) (or CSafeLoader).",
         Severity.WARNING, 502,
     ),
     SecurityRule(
-        "HS106", "sql-string-formatting", "SQL built with string formatting passed to {name}()",
+        "HS106", "sql-string-formatting",
+        "SQL passed to {name}() is formatted from `{arg}`, {origin}: a quote in it changes the "
+        "query",
         "Values formatted into SQL text are parsed as SQL, so a quote in the value changes the "
         "query (SQL injection).",
         "Placeholders with parameters: cursor.execute('... WHERE id = ?', (user_id,)).",
         Severity.WARNING, 89,
     ),
     SecurityRule(
-        "HS107", "world-writable-permissions", "{name}() makes a file writable by every user",
+        "HS107", "world-writable-permissions",
+        "{name}() with mode {arg}: every local user may write to the file",
         "A mode with the 'others may write' bit (0o002, e.g. 0o777) lets any local user "
         "replace or tamper with the file.",
         "The narrowest mode that works, e.g. 0o600 for private files, 0o644 or 0o755 otherwise.",
@@ -98,7 +113,7 @@ _RULE_LIST = (
     ),
     SecurityRule(
         "HS108", "insecure-temp-file",
-        "{name}() returns a file name another process can take first",
+        "{name}() only picks a name: another process can create that file first (a race)",
         "mktemp only invents a name; between choosing it and opening it another process can "
         "create the file or a symlink there (a race).",
         "tempfile.NamedTemporaryFile, tempfile.mkstemp or tempfile.TemporaryDirectory.",
@@ -120,7 +135,8 @@ _RULE_LIST = (
     ),
     SecurityRule(
         "HS111", "tls-verification-disabled",
-        "{name}() with verify=False does not check the server's certificate",
+        "{name}() with verify=False: the server's certificate is not checked, so anyone on the "
+        "network path can pose as it",
         "Without certificate verification anyone on the network path can impersonate the "
         "server and read or change the traffic.",
         "Keep verify=True (the default); for a private CA pass verify='/path/to/ca-bundle.pem'.",
@@ -136,17 +152,27 @@ def unknown_rule_ids(rule_ids: Iterable[str]) -> list[str]:
     return [rule_id for rule_id in rule_ids if rule_id.strip().upper() not in RULES]
 
 
-def scan(source: str, disabled: Iterable[str] = ()) -> list[Finding]:
-    """Run every rule not in ``disabled`` over ``source``; never raises.
+def scan(source: str, disabled: Iterable[str] = (), *, path: str | PurePath | None = None,
+         test_severity: str = "hint", include_constant: bool = False) -> list[Finding]:
+    """Run every rule not in ``disabled`` over ``source``; never raises on any source.
 
     A source that does not parse yields no findings (flake8 reports the syntax error).
+    ``path`` (relative to the workspace, best) says whether the file is test code; so does a
+    ``test_*`` function or a ``Test*`` class. Findings in test code get ``test_severity``
+    ("hint" by default; "rule" keeps the rule's own, "off" drops them), except HS109: a real
+    key leaks from a test file as from any other. ``include_constant`` also reports calls whose
+    dangerous argument is fixed in the source (``os.system('ls')``): the output guard wants
+    those from a model, the diagnostics do not. A bad ``test_severity`` is a ValueError.
     """
+    in_tests = severity_for_tests(test_severity)
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
         return []
     try:
-        return _scan_tree(source, tree, {rule_id.strip().upper() for rule_id in disabled})
+        return _scan_tree(source, tree, {rule_id.strip().upper() for rule_id in disabled},
+                          test_file=is_test_path(path), in_tests=in_tests,
+                          include_constant=include_constant)
     except RecursionError:
         logger.warning("Security scan skipped: the source is nested too deeply")
     except Exception:
@@ -163,38 +189,51 @@ class _Hit:
     rule_id: str
     node: ast.AST  # what to highlight
     anchor: ast.AST  # a `# noqa` on any line of this node silences the hit
-    name: str
+    message: str
     # A narrower (line, column, end_line, end_column) in code points than ``node``'s.
     span: tuple[int, int, int, int] | None = None
+    in_test: bool = False  # inside a test function or class
 
 
-def _scan_tree(source: str, tree: ast.Module, disabled: set[str]) -> list[Finding]:
+# A leaked key is as live in a test file as anywhere else.
+_SEVERITY_KEPT_IN_TESTS = frozenset({"HS109"})
+
+
+def _scan_tree(source: str, tree: ast.Module, disabled: set[str], *, test_file: bool,
+               in_tests: Severity | None | bool, include_constant: bool) -> list[Finding]:
     unknown = disabled - RULES.keys()
     if unknown:
         logger.warning("Unknown security rule ids in disabledRules: %s", ", ".join(sorted(unknown)))
     lines = source_lines(source)
-    scanner = _Scanner(_Imports(tree), lines)
+    imports = _Imports(tree)
+    scanner = _Scanner(imports, lines, Values(Bindings(tree), imports.qualified_names),
+                       include_constant=include_constant)
     scanner.visit(tree)
     waivers = _noqa_codes_by_line(lines)
-    findings = {
-        _to_finding(hit, lines)
-        for hit in scanner.hits
-        if hit.rule_id not in disabled and not _is_waived(hit, waivers)
-    }
+    findings = set()
+    for hit in scanner.hits:
+        if hit.rule_id in disabled or _is_waived(hit, waivers):
+            continue
+        severity = RULES[hit.rule_id].severity
+        if (test_file or hit.in_test) and hit.rule_id not in _SEVERITY_KEPT_IN_TESTS:
+            if in_tests is False:
+                continue
+            severity = in_tests or severity
+        findings.add(_to_finding(hit, lines, severity))
     return sorted(findings, key=lambda f: (f.line, f.column, f.code))
 
 
-def _to_finding(hit: _Hit, lines: list[str]) -> Finding:
+def _to_finding(hit: _Hit, lines: list[str], severity: Severity) -> Finding:
     rule = RULES[hit.rule_id]
     line, column, end_line, end_column = hit.span or _node_span(hit.node, lines)
     return Finding(
         code=rule.id,
-        message=rule.message.format(name=hit.name),
+        message=hit.message,
         line=line,
         column=column,
         end_line=end_line,
         end_column=end_column,
-        severity=rule.severity,
+        severity=severity,
         source="hearth",
         url=rule.url,
         explanation=rule.explanation,
@@ -491,12 +530,15 @@ _SHELL_COMMANDS = frozenset(
 _SUBPROCESS_CALLS = frozenset(
     {f"subprocess.{name}" for name in ("run", "call", "check_call", "check_output", "Popen")}
 )
+_PICKLE_MODULES = ("pickle", "cPickle", "_pickle", "dill", "marshal")
 _DESERIALISERS = frozenset(
     f"{module}.{name}"
-    for module in ("pickle", "cPickle", "_pickle", "dill", "marshal")
+    for module in _PICKLE_MODULES
     for name in ("load", "loads", "Unpickler")
     if not (module == "marshal" and name == "Unpickler")
 )
+# Data this process serialised itself: loading it back runs nothing an attacker chose.
+_SERIALISERS = frozenset(f"{module}.dumps" for module in _PICKLE_MODULES)
 _YAML_LOADS = frozenset({"yaml.load", "yaml.load_all"})
 _YAML_UNSAFE_LOADS = frozenset({"yaml.unsafe_load", "yaml.unsafe_load_all"})
 _YAML_SAFE_LOADERS = frozenset(
@@ -507,6 +549,9 @@ _HTTP_MODULES = ("requests.", "httpx.")
 _HTTP_METHODS = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "request", "send", "stream"}
 )
+# What turns a code object into something callable without an exec or eval in sight.
+_CODE_RUNNERS = frozenset({"types.FunctionType", "types.LambdaType", "FunctionType"})
+_ONLY_AST = 0x400  # ast.PyCF_ONLY_AST: compile() then only parses
 
 CallRule = Callable[["_Scanner", ast.Call, set[str]], Iterator[_Hit]]
 
@@ -514,20 +559,41 @@ CallRule = Callable[["_Scanner", ast.Call, set[str]], Iterator[_Hit]]
 class _Scanner(ast.NodeVisitor):
     """Walks a module once, in source order, collecting every rule's hits."""
 
-    def __init__(self, imports: _Imports, lines: list[str]) -> None:
+    def __init__(self, imports: _Imports, lines: list[str], values: Values, *,
+                 include_constant: bool = False) -> None:
         self.imports = imports
         self.lines = lines
+        self.values = values
+        self.include_constant = include_constant
         self.hits: list[_Hit] = []
-        # Innermost last: local name -> every value assigned to it so far in that scope.
-        self._scopes: list[dict[str, list[ast.AST]]] = [defaultdict(list)]
+        self.scope: Scope = values.bindings.module
+        self._test_depth = 0
+        self._parents: list[ast.AST] = []
 
-    # -- scopes and assignments
+    def visit(self, node: ast.AST) -> None:
+        self._parents.append(node)
+        try:
+            super().visit(node)
+        finally:
+            self._parents.pop()
 
-    def _visit_in_new_scope(self, nodes: Iterable[ast.AST]) -> None:
-        self._scopes.append(defaultdict(list))
-        for node in nodes:
-            self.visit(node)
-        self._scopes.pop()
+    def _hit(self, rule_id: str, node: ast.AST, anchor: ast.AST, message: str,
+             span: tuple[int, int, int, int] | None = None) -> _Hit:
+        return _Hit(rule_id, node, anchor, message, span, in_test=self._test_depth > 0)
+
+    # -- scopes
+
+    def _visit_in_scope(self, owner: ast.AST, nodes: Iterable[ast.AST]) -> None:
+        outer = self.scope
+        self.scope = self.values.bindings.scope_of.get(id(owner), outer)
+        test = is_test_function(owner)
+        self._test_depth += test
+        try:
+            for node in nodes:
+                self.visit(node)
+        finally:
+            self.scope = outer
+            self._test_depth -= test
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for decorator in node.decorator_list:
@@ -536,58 +602,67 @@ class _Scanner(ast.NodeVisitor):
         self.visit(node.args)
         if node.returns:
             self.visit(node.returns)
-        self._visit_in_new_scope(node.body)
+        self._visit_in_scope(node, node.body)
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         self._check_default_secrets(node.args)
         self.visit(node.args)
-        self._visit_in_new_scope([node.body])
+        self._visit_in_scope(node, [node.body])
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for child in (*node.decorator_list, *node.bases, *node.keywords):
             self.visit(child)
-        self._visit_in_new_scope(node.body)
+        self._visit_in_scope(node, node.body)
 
-    def _record(self, target: ast.AST, value: ast.AST) -> None:
-        if isinstance(target, ast.Name):
-            self._scopes[-1][target.id].append(value)
+    def _visit_comprehension(self, node: ast.AST) -> None:
+        self._visit_in_scope(node, list(ast.iter_child_nodes(node)))
 
-    def _values_of(self, name: str) -> list[ast.AST]:
-        for scope in reversed(self._scopes):
-            if name in scope:
-                return scope[name]
-        return []
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comprehension
+
+    # -- values
+
+    def _is_fixed(self, node: ast.AST | None, *, shell: bool = False) -> bool:
+        return not self.include_constant and self.values.is_constant(node, self.scope,
+                                                                     shell=shell)
+
+    def _describe(self, node: ast.AST | None) -> tuple[str, str]:
+        """(the argument as written, where its value comes from) for a message."""
+        if node is None:
+            return "…", "an argument not shown"
+        if self.values.is_constant(node, self.scope):
+            return short(node), "fixed in the source"
+        part = self.values.first_varying_part(node, self.scope)
+        if part is not None and part is not node and not isinstance(node, ast.Name):
+            return short(node), (f"formatted from `{short(part)}`, "
+                                 f"{self.values.origin(part, self.scope)}")
+        return short(node), self.values.origin(node, self.scope)
+
+    def _message(self, rule_id: str, name: str, argument: ast.AST | None) -> str:
+        arg, origin = self._describe(argument)
+        return RULES[rule_id].message.format(name=name, arg=arg, origin=origin)
+
+    # -- assignments and secrets
 
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
-            self._record(target, node.value)
             self._check_named_secret(_target_name(target), node.value, anchor=node)
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
-            self._record(node.target, node.value)
             self._check_named_secret(_target_name(node.target), node.value, anchor=node)
         self.generic_visit(node)
-
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        if isinstance(node.target, ast.Name):
-            # `q += f"..."` extends the latest value of q; keep both halves for the SQL check.
-            earlier = self._values_of(node.target.id)
-            left = earlier[-1] if earlier else node.target
-            self._record(node.target, ast.BinOp(left=left, op=node.op, right=node.value))
-        self.generic_visit(node)
-
-    # -- secrets
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if isinstance(node.value, str):
             found = _token_in(node.value)
             if found:
                 kind, match = found
-                self.hits.append(_Hit("HS109", node, node, kind, self._narrow(node, match.group())))
+                message = RULES["HS109"].message.format(name=kind)
+                self.hits.append(self._hit("HS109", node, node, message,
+                                           self._narrow(node, match.group())))
 
     def _narrow(self, node: ast.AST, text: str) -> tuple[int, int, int, int] | None:
         """The span of ``text`` if it is written out verbatim on the literal's first line."""
@@ -605,7 +680,8 @@ class _Scanner(ast.NodeVisitor):
             and not _is_placeholder(text)
             and _token_in(text) is None  # HS109 reports those, more precisely
         ):
-            self.hits.append(_Hit("HS110", value, anchor, name))
+            message = RULES["HS110"].message.format(name=name)
+            self.hits.append(self._hit("HS110", value, anchor, message))
 
     def _check_default_secrets(self, arguments: ast.arguments) -> None:
         positional = [*arguments.posonlyargs, *arguments.args]
@@ -632,14 +708,107 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def dynamic_code(self, call: ast.Call, names: set[str]) -> Iterator[_Hit]:
-        if names & _DYNAMIC_CODE:
-            source = _argument(call, 0, "source")
-            if source is not None and not _is_literal(source):
-                yield _Hit("HS101", call.func, call, _display_name(names, _DYNAMIC_CODE))
+        if not names & _DYNAMIC_CODE:
+            return
+        name = _display_name(names, _DYNAMIC_CODE)
+        source = _argument(call, 0, "source")
+        if source is None or self._is_fixed(source) or self._is_fixed_code(source):
+            return
+        if name == "compile":
+            fate = self._compiled_fate(call)
+            if fate is not None:
+                arg, origin = self._describe(source)
+                yield self._hit("HS101", call.func, call,
+                                f"compile() of `{arg}`, {origin}: {fate}")
+            return
+        yield self._hit("HS101", call.func, call, self._message("HS101", name, source))
+
+    def _is_fixed_code(self, node: ast.AST) -> bool:
+        """A code object compiled from text fixed in the source (``exec(compile(CODE, ...))``)."""
+        if self.include_constant:
+            return False
+        if isinstance(node, ast.Name):
+            bindings, where = self.values.bindings.lookup(node.id, self.scope)
+            return bool(bindings) and all(
+                binding.kind == "assign" and isinstance(binding.value, ast.Call)
+                and self._compiles_fixed_text(binding.value, where or self.scope)
+                for binding in bindings)
+        return isinstance(node, ast.Call) and self._compiles_fixed_text(node, self.scope)
+
+    def _compiles_fixed_text(self, call: ast.Call, scope: Scope) -> bool:
+        return "compile" in self.imports.qualified_names(call.func) and \
+            self.values.is_constant(_argument(call, 0, "source"), scope)
+
+    def _compiled_fate(self, call: ast.Call) -> str | None:
+        """What runs the code object ``compile`` makes, in words, or None.
+
+        compile itself runs nothing: the finding belongs where the code object is run. An exec
+        or eval reports it, with the compiled text as its origin, in this function or in the
+        one the code object is passed or returned to; so compile reports only a code object
+        made into a function here (``types.FunctionType``), which no exec will show. Parsing
+        (PyCF_ONLY_AST), a syntax check and disassembly therefore report nothing.
+        """
+        flags = _argument(call, 3, "flags")
+        if flags is not None and self._has_only_ast(flags):
+            return None
+        parent = self._parents[-2] if len(self._parents) > 1 else None
+        if isinstance(parent, ast.Attribute):  # compile(...).co_consts
+            parent = self._parents[-3] if len(self._parents) > 2 else None
+        if isinstance(parent, ast.Call) and call is not parent.func:
+            return self._fate_as_argument(parent)
+        target = None
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+            target = parent.targets[0]
+        elif isinstance(parent, ast.AnnAssign):
+            target = parent.target
+        if isinstance(target, ast.Name):
+            return self._fate_of_name(target.id)
+        return None
+
+    def _fate_as_argument(self, call: ast.Call) -> str | None:
+        if self.imports.qualified_names(call.func) & _CODE_RUNNERS:
+            return f"the code object it makes becomes a function through `{short(call.func)}()`"
+        return None
+
+    def _fate_of_name(self, name: str) -> str | None:
+        owner = self.scope.node
+        body = owner.body if isinstance(getattr(owner, "body", None), list) else [owner]
+        for statement in body:
+            for node in ast.walk(statement):
+                if not isinstance(node, ast.Call):
+                    continue
+                for argument in ast.walk(node):
+                    if isinstance(argument, ast.Name) and argument.id == name and \
+                            argument is not node.func:
+                        fate = self._fate_as_argument(node)
+                        if fate is not None:
+                            return fate
+        return None
+
+    def _has_only_ast(self, flags: ast.AST, depth: int = 0) -> bool:
+        for node in ast.walk(flags):
+            if isinstance(node, ast.Attribute) and node.attr == "PyCF_ONLY_AST":
+                return True
+            if isinstance(node, ast.Name) and node.id == "PyCF_ONLY_AST":
+                return True
+            if isinstance(node, ast.Constant) and type(node.value) is int and \
+                    node.value & _ONLY_AST:
+                return True
+            if isinstance(node, ast.Name) and depth < 3:
+                # `flags = PyCF_ONLY_AST` then `flags |= PyCF_TYPE_COMMENTS`, as ast.parse does
+                bindings, _ = self.values.bindings.lookup(node.id, self.scope)
+                if any(binding.value is not None and binding.value is not flags
+                       and self._has_only_ast(binding.value, depth + 1) for binding in bindings):
+                    return True
+        return False
 
     def shell_command(self, call: ast.Call, names: set[str]) -> Iterator[_Hit]:
         if names & _SHELL_COMMANDS:
-            yield _Hit("HS102", call.func, call, _display_name(names, _SHELL_COMMANDS))
+            command = _argument(call, 0, "cmd") or _keyword(call, "command")
+            if command is not None and self._is_fixed(command, shell=True):
+                return
+            name = _display_name(names, _SHELL_COMMANDS)
+            yield self._hit("HS102", call.func, call, self._message("HS102", name, command))
 
     def subprocess_shell(self, call: ast.Call, names: set[str]) -> Iterator[_Hit]:
         shell = _keyword_node(call, "shell")
@@ -649,20 +818,43 @@ class _Scanner(ast.NodeVisitor):
             and isinstance(shell.value, ast.Constant)
             and shell.value.value
         ):
-            yield _Hit("HS103", shell, call, _display_name(names, _SUBPROCESS_CALLS))
+            command = _argument(call, 0, "args")
+            if command is not None and self._is_fixed(command, shell=True):
+                return
+            name = _display_name(names, _SUBPROCESS_CALLS)
+            yield self._hit("HS103", shell, call, self._message("HS103", name, command))
 
     def deserialisation(self, call: ast.Call, names: set[str]) -> Iterator[_Hit]:
         if names & _DESERIALISERS:
-            yield _Hit("HS104", call.func, call, _display_name(names, _DESERIALISERS))
+            data = _argument(call, 0, "data") or _keyword(call, "file")
+            if data is not None and (self._is_fixed(data) or (
+                    not self.include_constant
+                    and self.values.is_built_by(data, self.scope, _SERIALISERS))):
+                return
+            name = _display_name(names, _DESERIALISERS)
+            message = self._message("HS104", name, data)
+            if name.startswith("marshal."):
+                # marshal builds only code and plain values; bad data crashes rather than calls.
+                message = message.replace("data in it can name any function to call while it "
+                                          "loads", "marshal is not safe for data others can "
+                                          "write: crafted data can crash the process")
+            yield self._hit("HS104", call.func, call, message)
 
     def yaml_load(self, call: ast.Call, names: set[str]) -> Iterator[_Hit]:
+        if not names & (_YAML_LOADS | _YAML_UNSAFE_LOADS):
+            return
+        stream = _argument(call, 0, "stream")
+        if stream is not None and self._is_fixed(stream):
+            return
         if names & _YAML_UNSAFE_LOADS:
-            yield _Hit("HS105", call.func, call, _display_name(names, _YAML_UNSAFE_LOADS))
+            name = _display_name(names, _YAML_UNSAFE_LOADS)
+            yield self._hit("HS105", call.func, call, self._message("HS105", name, stream))
         elif names & _YAML_LOADS:
             loader = _argument(call, 1, "Loader")
             loaders = self.imports.qualified_names(loader) if loader is not None else set()
             if not loaders or not loaders <= _YAML_SAFE_LOADERS:
-                yield _Hit("HS105", call.func, call, _display_name(names, _YAML_LOADS))
+                name = _display_name(names, _YAML_LOADS)
+                yield self._hit("HS105", call.func, call, self._message("HS105", name, stream))
 
     def sql_formatting(self, call: ast.Call, names: set[str]) -> Iterator[_Hit]:
         if not (isinstance(call.func, ast.Attribute) and call.func.attr in _SQL_METHODS):
@@ -674,9 +866,22 @@ class _Scanner(ast.NodeVisitor):
             query = _argument(query, 0, "text")
         if query is None:
             return
-        candidates = self._values_of(query.id) if isinstance(query, ast.Name) else [query]
-        if any(_is_formatted_sql(candidate) for candidate in candidates):
-            yield _Hit("HS106", query, call, call.func.attr)
+        scope = self.scope
+        if isinstance(query, ast.Name):
+            bindings, where = self.values.bindings.lookup(query.id, self.scope)
+            candidates = [b.value for b in bindings if b.kind == "assign" and b.value is not None]
+            scope = where or scope
+        else:
+            candidates = [query]
+        for candidate in candidates:
+            if _is_formatted_sql(candidate) and not (
+                    not self.include_constant
+                    and self.values.is_constant(candidate, scope, sql=True)):
+                part = self.values.first_varying_part(candidate, scope) or candidate
+                message = RULES["HS106"].message.format(
+                    name=call.func.attr, arg=short(part), origin=self.values.origin(part, scope))
+                yield self._hit("HS106", query, call, message)
+                return
 
     def world_writable(self, call: ast.Call, names: set[str]) -> Iterator[_Hit]:
         if names & _CHMOD_FUNCTIONS:
@@ -687,11 +892,13 @@ class _Scanner(ast.NodeVisitor):
             return
         value = _constant_int(mode, self.imports)
         if mode is not None and value is not None and value & stat.S_IWOTH:
-            yield _Hit("HS107", mode, call, name)
+            message = RULES["HS107"].message.format(name=name, arg=f"{value:#o}")
+            yield self._hit("HS107", mode, call, message)
 
     def insecure_temp_file(self, call: ast.Call, names: set[str]) -> Iterator[_Hit]:
         if "tempfile.mktemp" in names:
-            yield _Hit("HS108", call.func, call, "tempfile.mktemp")
+            message = RULES["HS108"].message.format(name="tempfile.mktemp")
+            yield self._hit("HS108", call.func, call, message)
 
     def tls_unverified(self, call: ast.Call, names: set[str]) -> Iterator[_Hit]:
         verify = _keyword_node(call, "verify")
@@ -704,9 +911,12 @@ class _Scanner(ast.NodeVisitor):
             return
         http_names = {name for name in names if name.startswith(_HTTP_MODULES)}
         if http_names:
-            yield _Hit("HS111", verify, call, min(http_names))
+            name = min(http_names)
         elif isinstance(call.func, ast.Attribute) and call.func.attr in _HTTP_METHODS:
-            yield _Hit("HS111", verify, call, ast.unparse(call.func))
+            name = ast.unparse(call.func)
+        else:
+            return
+        yield self._hit("HS111", verify, call, RULES["HS111"].message.format(name=name))
 
 
 _CALL_RULES: tuple[CallRule, ...] = (

@@ -1,0 +1,1 @@
+"""Vulnerable snippets and hand-judged findings on real code, for the security rules."""

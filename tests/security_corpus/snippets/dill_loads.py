@@ -1,0 +1,6 @@
+# expect: HS104
+import dill
+
+
+def thaw(blob):
+    return dill.loads(blob)

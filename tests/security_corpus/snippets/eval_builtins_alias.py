@@ -1,0 +1,6 @@
+# expect: HS101
+import builtins
+
+
+def ev(s):
+    return builtins.eval(s)

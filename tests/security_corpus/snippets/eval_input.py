@@ -1,0 +1,2 @@
+# expect: HS101
+value = eval(input('number: '))

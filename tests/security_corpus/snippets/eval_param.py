@@ -1,0 +1,3 @@
+# expect: HS101
+def parse_value(text):
+    return eval(text)

@@ -1,0 +1,4 @@
+# expect: HS101
+def run(source):
+    code = compile(source, '<user>', 'exec')
+    exec(code, {})

@@ -1,0 +1,6 @@
+# expect: HS102
+import subprocess
+
+
+def whois(domain):
+    return subprocess.getoutput('whois ' + domain)

@@ -1,0 +1,4 @@
+# expect: HS111
+import httpx
+
+client = httpx.Client(verify=False)

@@ -1,0 +1,6 @@
+# expect: HS104
+import marshal
+
+
+def read_code(data):
+    return marshal.loads(data)

@@ -1,0 +1,6 @@
+# expect: HS102
+import os
+
+
+def usage(folder):
+    return os.popen('du -sh {}'.format(folder)).read()

@@ -1,0 +1,2 @@
+# expect: HS110
+DB_PASSWORD = 'Sup3r-S3cret!'

@@ -1,0 +1,3 @@
+# expect: HS110
+def login(user, password='letmein99'):
+    return user, password

@@ -1,0 +1,7 @@
+# expect: HS104
+import pickle
+from flask import request
+
+
+def restore():
+    return pickle.loads(request.data)

@@ -1,0 +1,6 @@
+# expect: HS104
+import pickle
+
+
+def receive(sock):
+    return pickle.loads(sock.recv(4096))

@@ -1,0 +1,3 @@
+# expect: none
+flag = eval('True')
+nothing = eval('None')

@@ -1,0 +1,6 @@
+# expect: none
+import pickle
+
+
+def clone(obj):
+    return pickle.loads(pickle.dumps(obj))
