@@ -127,3 +127,14 @@ def test_a_dead_assignment_that_was_a_parameters_only_reader_still_goes():
                         EngineOptions(samples=1))
     assert result.method == "rule"
     assert result.new_source == '"""Math."""\n\n\ndef f(x):\n    return 0\n'
+
+
+def test_line_separators_other_than_newlines_keep_the_rule_on_its_line():
+    source = 'NOTE = "a\u2028b\x0cc\x85d"\nimport os, sys\nprint(NOTE, sys)\n'
+    assert rule_fix(source, "F401", "'os' imported but unused", 1, (0, 2)) == \
+        'NOTE = "a\u2028b\x0cc\x85d"\nimport sys\nprint(NOTE, sys)\n'
+
+
+def test_a_statement_sharing_its_line_is_left_to_the_model():
+    assert rule_fix("x = 1; import os\nprint(x)\n", "F401", "'os' imported but unused", 0,
+                    (0, 1)) is None

@@ -305,3 +305,8 @@ def test_source_lines_and_byte_offsets():
     assert utf8_offset_to_column("😀x", 4) == 1
     assert utf8_offset_to_column("日本x", 6) == 2
     assert utf8_offset_to_column("abc", 0) == 0
+
+
+def test_a_lone_surrogate_is_linted_not_raised():
+    findings = run_flake8('x = "\ud800"\nimport os\n', "a.py")
+    assert ("F401", 1, 0) in [(f.code, f.line, f.column) for f in findings]

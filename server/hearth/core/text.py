@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 
@@ -19,8 +20,14 @@ class TextEdit:
 
 
 def split_lines(text: str) -> list[str]:
-    """Lines with their endings kept, as an editor counts them (a final empty line included)."""
-    lines = text.splitlines(keepends=True)
+    """Lines with their endings kept, as an editor counts them (a final empty line included).
+
+    Only ``\\n``, ``\\r\\n`` and ``\\r`` end a line, as in LSP and in Python's tokenizer;
+    ``str.splitlines`` also splits on form feed, U+0085, U+2028 and others, and every position
+    after one of those would be a line off.
+    """
+    # newline="": universal newlines for splitting, endings kept as they are.
+    lines = io.StringIO(text, newline="").readlines()
     if not lines or lines[-1].endswith(("\n", "\r")):
         lines.append("")
     return lines

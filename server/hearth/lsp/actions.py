@@ -160,9 +160,10 @@ def show_markdown(server: HearthServer, result: ActionResult) -> str | None:
     folder = Path(os.environ.get("HEARTH_CACHE_DIR") or platformdirs.user_cache_dir("hearth"))
     folder = folder / "explain"
     folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(markdown.encode("utf-8")).hexdigest()[:12]
+    # errors="replace": a lone surrogate from the editor's text has no UTF-8 form.
+    digest = hashlib.sha256(markdown.encode("utf-8", "replace")).hexdigest()[:12]
     path = folder / f"explain-{digest}.md"
-    path.write_text(markdown, encoding="utf-8")
+    path.write_text(markdown, encoding="utf-8", errors="replace")
     window = server.client_capabilities.window
     experimental = server.client_capabilities.experimental
     shows_itself = isinstance(experimental, dict) and bool(

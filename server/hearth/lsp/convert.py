@@ -9,7 +9,8 @@ from hearth.core.text import Pos, TextEdit, split_lines
 
 def _units(char: str, encoding: str) -> int:
     if encoding == types.PositionEncodingKind.Utf8:
-        return len(char.encode("utf-8"))
+        # A lone surrogate (JSON can carry one) counts as the three bytes it would take.
+        return len(char.encode("utf-8", "surrogatepass"))
     if encoding == types.PositionEncodingKind.Utf32:
         return 1
     return 2 if ord(char) > 0xFFFF else 1

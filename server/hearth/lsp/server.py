@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -96,7 +97,10 @@ class HearthServer(LanguageServer):
     async def run_inference(self, job: Callable[[CancelToken], T], cancel: CancelToken,
                             priority: Priority = Priority.INTERACTIVE) -> T:
         """Run ``job`` on the inference thread; an asyncio cancellation reaches its token."""
-        future: Future[T] = self.queue.submit(job, priority=priority, cancel=cancel)
+        try:
+            future: Future[T] = self.queue.submit(job, priority=priority, cancel=cancel)
+        except RuntimeError:  # the queue is stopped: the process is ending
+            raise Cancelled() from None
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
@@ -199,8 +203,23 @@ class HearthServer(LanguageServer):
             threading.Event().wait()  # terminate ends the process
 
     def start_tcp(self, host: str, port: int) -> None:
+        """Serve the first client that connects to ``host:port``, exactly as over stdio (the
+        same reader, rules and ending); the process ends with its connection.
+
+        pygls' TCP server has its own reader (exact framing, any length allocated, invalid
+        params unanswered), and it keeps serving a second client the state of the first.
+        """
         protect_stderr()
-        super().start_tcp(host, port)
+        try:
+            listener = socket.create_server((host, port))
+        except OSError as exc:
+            raise HearthError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
+                              "Choose another port, or use stdio.") from None
+        with listener:
+            log.info("Listening on %s:%d for one client", host, port)
+            connection, address = listener.accept()
+        log.info("Client connected from %s", address)
+        self.start_io(connection.makefile("rb"), connection.makefile("wb"))
 
     async def _serve(self, stdin: BinaryIO) -> None:
         loop = self.loop = asyncio.get_running_loop()

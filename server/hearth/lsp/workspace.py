@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import unquote
 
+import attrs
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import TextDocument, Workspace
 
 log = logging.getLogger(__name__)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """``text`` with each lone surrogate as U+FFFD.
+
+    JSON can carry a lone surrogate (``"\\ud800"``), and clients do send them, but nothing
+    can encode one as UTF-8: not compile(), flake8, httpx, nor a file. U+FFFD is one code
+    point for one, and the same length in UTF-8 and UTF-16, so every position stays valid.
+    """
+    return _LONE_SURROGATE.sub("\ufffd", text) if _LONE_SURROGATE.search(text) else text
 
 
 def document_key(uri: str) -> str:
@@ -33,8 +46,9 @@ class HearthWorkspace(Workspace):
     """pygls' workspace with text documents filed under `document_key`.
 
     A document keeps the URI the client opened it with (diagnostics are published under that
-    spelling). A change to a document that is not open is logged and ignored: it is the
-    client's mistake, and must not become an error shown to the user.
+    spelling). Its text is `valid_text`: a lone surrogate is held as U+FFFD. A change to a
+    document that is not open is logged and ignored: it is the client's mistake, and must not
+    become an error shown to the user.
     """
 
     def find_text_document(self, uri: str) -> TextDocument | None:
@@ -48,7 +62,7 @@ class HearthWorkspace(Workspace):
                           notebook_uri: str | None = None) -> None:
         uri = text_document.uri
         self._text_documents[document_key(uri)] = self._create_text_document(
-            uri, source=text_document.text, version=text_document.version,
+            uri, source=valid_text(text_document.text), version=text_document.version,
             language_id=text_document.language_id)
         if notebook_uri:  # notebooks keep pygls' own keys
             self._cell_in_notebook[unquote(uri)] = unquote(notebook_uri)
@@ -63,5 +77,7 @@ class HearthWorkspace(Workspace):
         if document is None:
             log.warning("Ignored a change to %s, which is not open", text_doc.uri)
             return
+        if _LONE_SURROGATE.search(change.text):
+            change = attrs.evolve(change, text=valid_text(change.text))
         document.apply_change(change)
         document.version = text_doc.version

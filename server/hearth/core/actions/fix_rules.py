@@ -58,7 +58,7 @@ def _without_import(source: str, tree: ast.AST, line: int,
     """The import statement on ``line`` without the name flake8 quotes ("os", "os.path as
     p", "typing.List"); no line at all when it was the only name."""
     node = _statement_at(tree, line, (ast.Import, ast.ImportFrom))
-    if node is None or _has_comment(source, node):
+    if node is None or _has_comment(source, node) or not _alone_on_its_lines(source, node):
         return None
     kept = [alias for alias in node.names if _quoted_name(node, alias) != unused]
     if len(kept) == len(node.names):
@@ -68,7 +68,14 @@ def _without_import(source: str, tree: ast.AST, line: int,
         return span, []
     rewritten = ast.ImportFrom(node.module, kept, node.level) \
         if isinstance(node, ast.ImportFrom) else ast.Import(kept)
-    return span, [" " * node.col_offset + ast.unparse(rewritten) + "\n"]
+    lines = split_lines(source)
+    return span, [indent_of(lines[span[0]]) + ast.unparse(rewritten) + _ending(lines[span[1]])]
+
+
+def _ending(line: str) -> str:
+    """The line's own ending, so that a rewrite keeps a CRLF file CRLF (a last line without
+    one gets a newline, as the statement after it needs)."""
+    return line[len(line.rstrip("\r\n")):] or "\n"
 
 
 def _quoted_name(node: ast.Import | ast.ImportFrom, alias: ast.alias) -> str:
@@ -96,6 +103,8 @@ def _without_unused_local(source: str, tree: ast.AST, line: int,
     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
     if len(targets) != 1 or not isinstance(targets[0], ast.Name) or targets[0].id != name:
         return None
+    if not _alone_on_its_lines(source, node):
+        return None
     span = (node.lineno - 1, node.end_lineno - 1)
     value = node.value
     if value is None or not _may_act(value, _bound_names(tree)):
@@ -105,8 +114,7 @@ def _without_unused_local(source: str, tree: ast.AST, line: int,
     segment = ast.get_source_segment(source, value)
     if segment is None:
         return None
-    ending = lines[span[1]][len(lines[span[1]].rstrip("\r\n")):] or "\n"
-    return span, [indent_of(lines[span[0]]) + segment + ending]
+    return span, [indent_of(lines[span[0]]) + segment + _ending(lines[span[1]])]
 
 
 def _may_act(value: ast.expr, bound: set[str]) -> bool:
@@ -142,3 +150,13 @@ def _has_comment(source: str, node: ast.stmt) -> bool:
     statement is left to the model)."""
     lines = split_lines(source)[node.lineno - 1:node.end_lineno]
     return any("#" in text for text in lines)
+
+
+def _alone_on_its_lines(source: str, node: ast.stmt) -> bool:
+    """Whether nothing but the statement (and blanks) is on its lines: the rules rewrite whole
+    lines, and ``x = 1; import os`` must not lose ``x = 1``."""
+    lines = split_lines(source)
+    # ast's columns are UTF-8 byte offsets.
+    before = lines[node.lineno - 1].encode("utf-8", "surrogatepass")[:node.col_offset]
+    after = lines[node.end_lineno - 1].encode("utf-8", "surrogatepass")[node.end_col_offset:]
+    return not before.strip() and not after.strip()

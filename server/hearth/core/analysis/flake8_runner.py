@@ -103,7 +103,7 @@ def run_flake8(
     if _is_excluded(path, setup.options, project_root):
         logger.debug("%s is excluded by the flake8 configuration", path)
         return []
-    lines = source_lines(source)
+    lines = source_lines(_without_lone_surrogates(source))
     file_checker = _TextFileChecker(
         lines=lines, filename=path, plugins=setup.checkers, options=setup.options
     )
@@ -115,12 +115,28 @@ def run_flake8(
     except RecursionError:
         # Python's own parser gives up on such code too, so it cannot run: a syntax error.
         results = [("E999", 1, 1, "RecursionError: the code is nested too deeply to parse", None)]
+    except (ValueError, MemoryError) as error:
+        # flake8 builds the tree outside its plugins' guard, so what compile() refuses there
+        # escapes it. Reported as the error it is: raising would stop the document's
+        # diagnostics without a word.
+        logger.warning("flake8 could not check %s: %r", path, error)
+        results = [("E902", 1, 0, f"{type(error).__name__}: {error}"[:300], None)]
     findings = [
         _to_finding(code, line_number, column, text, lines, setup)
         for code, line_number, column, text, physical_line in results
         if _is_reported(setup, path, code, line_number, column, text, physical_line, lines)
     ]
     return sorted(findings, key=lambda f: (f.line, f.column, f.code))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(source: str) -> str:
+    """``source`` with each lone surrogate (which a client's JSON can carry, and which no
+    UTF-8 file can hold) as U+FFFD: compile() refuses the text otherwise. One code point for
+    one, and the same length in UTF-8 and UTF-16, so every position stays where it was."""
+    return _LONE_SURROGATE.sub("\ufffd", source) if _LONE_SURROGATE.search(source) else source
 
 
 def _setup_for(project_root: Path | None) -> _Flake8Setup:

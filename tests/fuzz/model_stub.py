@@ -1,0 +1,77 @@
+"""A stand-in for an OpenAI-compatible inference server, so that the fuzzed server's AI
+actions produce answers (and edits that can race the fuzzer's edits) without a model.
+
+It answers ``POST /chat/completions`` with a streamed code block after a short delay, and
+sometimes with an HTTP error or malformed data, as a real server may.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ANSWERS = (
+    "```python\ndef answer(value):\n    return value\n```",
+    "```python\nimport json\n```",
+    "Here is the fix:\n```python\nresult = compute()\n```",
+    "```python\ndef test_answer():\n    assert True\n```",
+    "The function returns its argument unchanged.",
+    "",
+)
+MAX_DELAY_S = 0.4  # long enough for the fuzzer's next edits to arrive while the job runs
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "ModelStub"
+
+    def log_message(self, *args: object) -> None:  # the fuzzer's output is its report
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        rng = self.server.next_random()
+        time.sleep(rng.uniform(0, MAX_DELAY_S))
+        roll = rng.random()
+        if roll < 0.05:
+            self.send_error(500, "stub failure")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        if roll < 0.1:
+            self.wfile.write(b"data: {not json\n\n")
+            return
+        text = rng.choice(ANSWERS)
+        for start in range(0, len(text), 8):
+            event = {"choices": [{"delta": {"content": text[start:start + 8]}}]}
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+        self.wfile.write(b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\n')
+        self.wfile.write(b"data: [DONE]\n\n")
+
+
+class ModelStub(ThreadingHTTPServer):
+    """``with ModelStub(seed) as stub:`` serves at ``stub.base_url`` on a daemon thread."""
+
+    daemon_threads = True
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self.base_url = f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def next_random(self) -> random.Random:
+        with self._lock:
+            return random.Random(self._random.getrandbits(64))
+
+    def __enter__(self) -> ModelStub:
+        threading.Thread(target=self.serve_forever, name="model-stub", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
