@@ -249,9 +249,10 @@ class BatchDecoder:
         ``must_continue``: no sequence's first token ends it or starts with a backtick.
 
         ``draft``: while one sequence is left decoding, up to this many tokens found by prompt
-        lookup are verified with each step (0: never). The text is the one the sampler would
-        choose token by token: a drafted token is kept only where it is what the sampler
-        drew from the logits that follow the tokens before it.
+        lookup are verified with each step (0: never). A drafted token is kept only where it
+        is what the sampler drew from the logits that follow the tokens before it; those
+        logits come from a larger batch, which llama.cpp computes slightly differently, so at
+        a near-tie the text can part from plain decoding's (docs/BENCHMARKS.md).
 
         ``stops`` are stop strings for every sample, on top of each one's ``params.stop``.
         ``max_parallel`` decodes the samples in waves of that many (1: one after another, still
