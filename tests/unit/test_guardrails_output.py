@@ -40,8 +40,9 @@ def test_a_new_dangerous_construct_is_reported_with_its_rule_and_line() -> None:
     [finding] = check_output(STUB, with_body("os.system('echo hi')\nreturn sum(xs)\n"),
                              target_name="total", settings=WARN)
     assert finding.rule == "HS102"
-    assert finding.reason == ("HS102 shell-command: new in the answer at line 6: os.system() runs "
-                              "a command through the shell")
+    assert finding.reason == ("HS102 shell-command: new in the answer at line 6: os.system() of "
+                              "`'echo hi'`, fixed in the source: the shell parses it, so ';', '|' "
+                              "or '$()' in it run more commands")
 
 
 def test_a_construct_the_code_already_had_is_not_blamed() -> None:

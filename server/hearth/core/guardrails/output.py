@@ -117,8 +117,9 @@ def _new_security_findings(original: str, candidate: str,
     # HG ids share the setting; scan would log them as unknown security rules.
     disabled = [rule_id for rule_id in settings.disabled_rules
                 if rule_id.strip().upper() in SECURITY_RULES]
-    before = scan(_WAIVER.sub(r"\1", original), disabled=disabled)
-    after = scan(_WAIVER.sub(r"\1", candidate), disabled=disabled)
+    # Constant arguments too: a model that adds os.system("...") adds a command, whatever it is.
+    before = scan(_WAIVER.sub(r"\1", original), disabled=disabled, include_constant=True)
+    after = scan(_WAIVER.sub(r"\1", candidate), disabled=disabled, include_constant=True)
     return [
         verdict(finding.code, (
             f"{finding.code} {SECURITY_RULES[finding.code].name}: new in the answer at line "
