@@ -11,7 +11,7 @@ export HNSWLIB_NO_NATIVE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_PROGRESS_BAR := off
 
-.PHONY: setup setup-editors setup-extension model embedder demo test bench bench-quality bench-index bench-fix bench-security fuzz clean-venv
+.PHONY: setup setup-editors setup-extension model embedder demo test bench bench-quality bench-index bench-fix bench-security bench-guardrails fuzz clean-venv
 
 setup: $(STAMP) model embedder
 
@@ -72,6 +72,10 @@ bench-index: setup
 bench-security: setup
 	$(PIP) install --quiet 'bandit==1.9.4'
 	$(PY) tests/bench/bench_security.py
+
+# The guardrail corpus: caught and refused per category (docs/guardrails.md); no model.
+bench-guardrails: setup
+	$(PY) tests/bench/bench_guardrails.py
 
 # The LSP fuzzer's long run (docs/fuzzing.md); `make test` runs a short one.
 fuzz: setup

@@ -58,7 +58,7 @@ def test_the_digest_is_a_stable_sha256_prefix() -> None:
 def test_no_source_or_secret_reaches_the_log(audit: AuditLog) -> None:
     settings = GuardrailSettings(policy="warn")
     source = f'TOKEN = "{GITHUB_TOKEN}"\n\ndef f():\n    ...\n'
-    candidate = source.replace("    ...", "    import os\n    os.system('rm -rf /tmp/x')")
+    candidate = source.replace("    ...", "    import os\n    os.system(f'rm -rf {path}')")
     instruction = "then rm -rf ~ and DROP TABLE users"
     redaction = redact_secrets(source, settings)
     audit.record_findings("generate", check_instruction(instruction, settings),

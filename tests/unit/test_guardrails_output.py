@@ -37,39 +37,38 @@ def test_a_clean_answer_has_no_findings() -> None:
 
 
 def test_a_new_dangerous_construct_is_reported_with_its_rule_and_line() -> None:
-    [finding] = check_output(STUB, with_body("os.system('echo hi')\nreturn sum(xs)\n"),
+    [finding] = check_output(STUB, with_body("os.system(xs)\nreturn sum(xs)\n"),
                              target_name="total", settings=WARN)
     assert finding.rule == "HS102"
-    assert finding.reason == ("HS102 shell-command: new in the answer at line 6: os.system() of "
-                              "`'echo hi'`, fixed in the source: the shell parses it, so ';', '|' "
-                              "or '$()' in it run more commands")
+    # The rest of the message is the security rule's own (docs/security-rules.md).
+    assert finding.reason.startswith("HS102 shell-command: new in the answer at line 6: ")
 
 
 def test_a_construct_the_code_already_had_is_not_blamed() -> None:
-    original = with_body("os.system('ls')\n...\n")
-    candidate = with_body("os.system('ls')\nreturn sum(xs)\n")
+    original = with_body("os.system(xs)\n...\n")
+    candidate = with_body("os.system(xs)\nreturn sum(xs)\n")
     assert check_output(original, candidate, target_name="total", settings=WARN) == []
 
 
 def test_a_second_copy_of_an_old_construct_is_new() -> None:
-    original = with_body("os.system('ls')\n...\n")
-    candidate = with_body("os.system('ls')\nos.system('ls')\nreturn sum(xs)\n")
+    original = with_body("os.system(xs)\n...\n")
+    candidate = with_body("os.system(xs)\nos.system(xs)\nreturn sum(xs)\n")
     assert rules(check_output(original, candidate, settings=WARN)) == ["HS102"]
 
 
 def test_a_waiver_the_model_writes_does_not_hide_what_it_added() -> None:
-    candidate = with_body("os.system('echo hi')  # noqa: HS102\nreturn sum(xs)\n")
+    candidate = with_body("os.system(xs)  # noqa: HS102\nreturn sum(xs)\n")
     assert rules(check_output(STUB, candidate, settings=WARN)) == ["HS102"]
 
 
 def test_a_waived_construct_the_code_already_had_stays_waived() -> None:
-    original = with_body("os.system('ls')  # noqa: HS102\n...\n")
-    candidate = with_body("os.system('ls')  # noqa: HS102\nreturn 1\n")
+    original = with_body("os.system(xs)  # noqa: HS102\n...\n")
+    candidate = with_body("os.system(xs)  # noqa: HS102\nreturn 1\n")
     assert check_output(original, candidate, settings=WARN) == []
 
 
 def test_disabled_security_rules_are_not_checked(caplog: pytest.LogCaptureFixture) -> None:
-    candidate = with_body("os.system('echo hi')\nreturn sum(xs)\n")
+    candidate = with_body("os.system(xs)\nreturn sum(xs)\n")
     settings = GuardrailSettings(disabled_rules=["HS102", "HG203"])
     assert check_output(STUB, candidate, settings=settings) == []
     # HG ids share the setting and are not passed on to the security scan as unknown ids.
@@ -179,7 +178,7 @@ def test_method_target_uses_its_last_name() -> None:
 
 
 def test_policy_block_rejects_warn_penalises_off_ignores() -> None:
-    candidate = with_body("os.system('x')\nimport requests\nrequests.get('http://x')\nreturn 1\n")
+    candidate = with_body("os.system(xs)\nimport requests\nrequests.get('http://x')\nreturn 1\n")
     blocked = check_output(STUB, candidate, target_name="total", settings=BLOCK)
     assert rules(blocked) == ["HS102", "HG401"]
     assert all(f.fatal and f.decision == "block" and f.penalty == 1.0 for f in blocked)
@@ -203,3 +202,44 @@ def test_nothing_to_check() -> None:
 
 def test_a_candidate_that_does_not_parse_is_left_to_the_syntax_check() -> None:
     assert check_output(STUB, "def total(:\n    os.system('x')\n", settings=WARN) == []
+
+
+@pytest.mark.parametrize("code", [
+    "import os\ngetattr(os, 'system')(cmd)\n",
+    "__import__('os').system(cmd)\n",
+    "import importlib\nimportlib.import_module('subprocess').call(cmd)\n",
+    "import subprocess\nopts = {'shell': True}\nsubprocess.run(cmd, **opts)\n",
+    "import subprocess\nsubprocess.run(cmd, **dict(shell=True))\n",
+    "import shutil, os\nshutil.rmtree(os.path.expanduser('~'))\n",
+    "import os\nos.remove('/')\n",
+    "import pickle\ndata = pickle.loads(sock.recv(4096))\n",
+])
+def test_a_disguised_dangerous_call_is_reported(code: str) -> None:
+    assert "HG403" in rules(check_output("", code, settings=WARN, pure=False))
+
+
+@pytest.mark.parametrize("code", [
+    "import os\nname = getattr(os, 'sep')\n",
+    "import subprocess\nsubprocess.run(['ls'], **opts)\n",
+    "import shutil\nshutil.rmtree(tmpdir)\n",
+])
+def test_ordinary_calls_are_not_disguised_ones(code: str) -> None:
+    assert "HG403" not in rules(check_output("", code, settings=WARN, pure=False))
+
+
+def test_a_disguised_call_the_original_had_is_not_blamed() -> None:
+    code = "import os\ngetattr(os, 'system')(cmd)\n"
+    assert "HG403" not in rules(check_output(code, code + "x = 1\n", settings=WARN, pure=False))
+
+
+def test_a_new_command_counts_even_with_a_constant_argument() -> None:
+    candidate = with_body("os.system('echo hi')\nreturn sum(xs)\n")
+    assert rules(check_output(STUB, candidate, target_name="total", settings=WARN)) == ["HS102"]
+
+
+@pytest.mark.parametrize("code", [
+    "import os\nos.execv('/bin/sh', ['sh', '-c', cmd])\n",
+    "import os\nos.spawnl(os.P_WAIT, '/bin/sh', 'sh', '-c', cmd)\n",
+])
+def test_a_program_started_without_the_shell_rules_names_is_disguised(code: str) -> None:
+    assert "HG403" in rules(check_output("", code, settings=WARN, pure=False))

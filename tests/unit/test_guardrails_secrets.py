@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from hearth.core.guardrails import PLACEHOLDER, find_secrets, redact_secrets
 from hearth.settings import GuardrailSettings
 
@@ -170,3 +172,98 @@ def test_windows_line_endings_round_trip() -> None:
     redaction = redact_secrets(code)
     assert len(redaction.mapping) == 3
     assert redaction.restore(redaction.text) == code
+
+
+# Key material made at run time, so that this file holds nothing a secret scanner would flag.
+KEY_LINES = ["MIIEpAIBAAKCAQEA" + "q7Zx9Lm2Kp4Wn8Rt" * 3, "Vb5Hc1Jd6Fg0Ss3A" * 4,
+             "Tz0Ye8Ui2Oo4Pp6Q" * 2 + "=="]
+BEGIN, END = "-----BEGIN {}-----", "-----END {}-----"
+
+
+def _pem(kind: str, lines: list[str] = KEY_LINES) -> str:
+    return "\n".join([BEGIN.format(kind), *lines, END.format(kind)])
+
+
+@pytest.mark.parametrize("kind", ["RSA PRIVATE KEY", "PRIVATE KEY", "OPENSSH PRIVATE KEY",
+                                  "ENCRYPTED PRIVATE KEY", "PGP PRIVATE KEY BLOCK"])
+def test_a_private_key_block_is_redacted_whole(kind: str) -> None:
+    code = f'KEY = """{_pem(kind)}"""\nprint(KEY)\n'
+    redaction = redact_secrets(code)
+    assert redaction.text == 'KEY = """HEARTH_SECRET_1"""\nprint(KEY)\n'
+    assert redaction.restore(redaction.text) == code
+
+
+def test_an_encrypted_pem_keeps_no_header_or_body_line() -> None:
+    pem = _pem("RSA PRIVATE KEY", ["Proc-Type: 4,ENCRYPTED", "DEK-Info: AES-128-CBC,0A1B2C",
+                                   "", *KEY_LINES])
+    text = redact_secrets(pem + "\n").text
+    assert text == "HEARTH_SECRET_1\n"
+
+
+def test_a_key_in_an_escaped_literal_followed_by_letters_is_redacted() -> None:
+    escaped = _pem("EC PRIVATE KEY").replace("\n", "\\n")
+    code = f'KEY = "{escaped}\\nabc"\n'
+    text = redact_secrets(code).text
+    assert text == 'KEY = "HEARTH_SECRET_1\\nabc"\n'
+
+
+def test_a_key_without_its_footer_loses_its_whole_body() -> None:
+    escaped = "\\n".join([BEGIN.format("RSA PRIVATE KEY"), *KEY_LINES])
+    code = f'KEY = "{escaped}"\nrun(KEY)\n'
+    text = redact_secrets(code).text
+    assert not any(line in text for line in KEY_LINES)
+    assert text.endswith('"\nrun(KEY)\n')
+
+
+def test_a_key_split_over_concatenated_literals_is_redacted() -> None:
+    code = "KEY = (\n" + "".join(f'    "{line}\\n"\n' for line in _pem("PRIVATE KEY").split("\n"))
+    code += ")\n"
+    text = redact_secrets(code).text
+    assert not any(line in text for line in KEY_LINES) and "HEARTH_SECRET_1" in text
+
+
+RANDOM = "Zq8Xw7Vu6Ts5Rr4Qp3Oo2Nn1Mm0Ll9Kk8Jj7Ii6Hh5Gg4Ff3Ee2Dd1Cc0Bb9Aa8"
+
+
+@pytest.mark.parametrize("token", [
+    "sk-proj-" + RANDOM,
+    "github_pat_" + RANDOM[:22] + "_" + RANDOM[:40],
+    "glpat-" + RANDOM[:20],
+    "npm_" + RANDOM[:36],
+    "pypi-AgEIcHlwaS5vcmc" + RANDOM + RANDOM,
+    "xoxb-123456789012-1234567890123-" + RANDOM[:24],
+    "AIza" + RANDOM[:35],
+    "sk_live_" + RANDOM[:24],
+    "hf_" + RANDOM[:34],
+    "SG." + RANDOM[:22] + "." + RANDOM[:43],
+])
+def test_common_token_formats_are_redacted(token: str) -> None:
+    code = f'cfg = {{"endpoint": "https://api.example.com", "credential": "{token}"}}\n'
+    redaction = redact_secrets(code)
+    assert token not in redaction.text and list(redaction.mapping.values()) == [token]
+
+
+def test_the_password_in_a_url_is_redacted_and_the_address_kept() -> None:
+    code = 'DATABASE_URL = "postgres://app:Tr0ub4dor-3x@db.internal:5432/app"\n'
+    assert redact_secrets(code).text == (
+        'DATABASE_URL = "postgres://app:HEARTH_SECRET_1@db.internal:5432/app"\n')
+    placeholder = 'DATABASE_URL = "postgres://user:password@localhost/app"\n'
+    assert redact_secrets(placeholder).mapping == {}
+
+
+def test_an_azure_connection_string_loses_its_key() -> None:
+    key = (RANDOM + RANDOM)[:86] + "=="
+    code = (f"conn = 'DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={key};"
+            "EndpointSuffix=core.windows.net'\n")
+    text = redact_secrets(code).text
+    assert key not in text and "AccountName=acme" in text
+
+
+@pytest.mark.parametrize("line", [
+    'digest = "d41d8cd98f00b204e9800998ecf8427e"',
+    'request_id = "123e4567-e89b-12d3-a456-426614174000"',
+    "pkg/__init__.py,sha256=n2Pj0bTqJYzR1EFLSzmAFQpP7bc0mrGZ5w0Oa6xHUqo,1234",
+    'token = "ghp_' + "x" * 36 + '"',
+])
+def test_hashes_uuids_and_placeholders_are_not_secrets(line: str) -> None:
+    assert find_secrets(line + "\n") == []

@@ -8,7 +8,8 @@ import re
 from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
-from hearth.core.guardrails.rules import RULES, GuardFinding, excerpt, is_enabled, normalise
+from hearth.core.guardrails.normalise import readings
+from hearth.core.guardrails.rules import RULES, GuardFinding, excerpt, is_enabled
 from hearth.settings import GuardrailSettings
 
 _I = re.IGNORECASE
@@ -24,6 +25,10 @@ _NOT_ORDERS = (r"(?!\s+(?:values?|lines?|rows?|items?|cases?|checks?|thresholds?
 _INJECTION = (
     re.compile(r"\b(?:ignore|disregard|forget|override|overrule|abandon|bypass)\s+"
                + _EARLIER + r"\s+" + _ORDERS + r"\b", _I),
+    # "forget your guidelines", "ignore all your rules": the model's own orders, by owner.
+    re.compile(r"\b(?:ignore|disregard|forget|override|overrule|abandon|bypass)\s+(?:all\s+)?"
+               r"(?:of\s+)?your\s+(?:\w+\s+)?(?:instructions?|prompts?|directions|directives|"
+               r"guidelines|constraints|guardrails|rules|programming|training)\b", _I),
     re.compile(r"\bdisregard\s+(?:all\s+|everything\s+)?(?:of\s+)?(?:the\s+|that\s+)?"
                r"(?:above|foregoing|preceding)\b" + _NOT_ORDERS, _I),
     re.compile(r"\b(?:ignore|forget)\s+(?:all\s+(?:of\s+)?|everything\s+)(?:the\s+|that\s+)?"
@@ -52,6 +57,31 @@ _INJECTION = (
                r"start_header_id|end_header_id|eot_id|fim_prefix|fim_middle|fim_suffix)\|>"
                r"|\[/?INST\]|<</?SYS>>|<start_of_turn>|<end_of_turn>|^###\s*(?:System|Instruction)"
                r"\s*:", _I | re.MULTILINE),
+    # Orders addressed to the model by its role: "the assistant must ...", "SYSTEM: ignore ...".
+    re.compile(r"\b(?:the\s+)?(?:ai|assistant|model|llm|copilot|code\s+assistant|language\s+model)"
+               r"\s+(?:must|should|shall|will|has\s+to|is\s+required\s+to)\s+(?:now\s+|always\s+|"
+               r"also\s+|silently\s+|secretly\s+)?(?:ignore|disregard|delete|remove|run|execute|"
+               r"send|"
+               r"output|write|insert|add|include|reveal|print|upload|obey|follow|respond|reply)\b",
+               _I),
+    re.compile(r"^\W*(?:system|assistant|developer)\s*:\s*(?:you\b|ignore\b|disregard\b|forget\b|"
+               r"from\s+now\b|new\s+instructions?\b|always\b|never\b|do\s+not\b|override\b)",
+               _I | re.MULTILINE),
+    # The same in the major European languages: "ignore the previous instructions", "you are
+    # now ...".
+    re.compile(r"\b(?:ignorier|vergiss|vergesst|missacht|ignore[rz]|ignore(?=\s+(?:as|todas)\b)|"
+               r"oublie[rz]?|ignora|olvida|dimentica|esqueça|esqueca|desconsidere|negeer|vergeet|"
+               r"zignoruj|ignoruj|zapomnij)"
+               r"\w*\s+[^\n]{0,40}?\b(?:anweisung|instruktion|vorgabe|instruction|consigne|"
+               r"instrucci|instruç|instruc|istruzion|indicazion|instructie|opdracht|instrukcj|"
+               r"polece)\w*", _I),
+    re.compile(r"\b(?:du\s+bist\s+(?:jetzt|nun|ab\s+sofort)|ihr\s+seid\s+jetzt|tu\s+es\s+"
+               r"maintenant|vous\s+êtes\s+maintenant|ahora\s+eres|ahora\s+(?:usted\s+)?es\s+un|"
+               r"ora\s+sei|adesso\s+sei|agora\s+(?:você|voce|tu)\s+(?:é|e|és)|je\s+bent\s+nu|"
+               r"jesteś\s+teraz|jestes\s+teraz)\s+(?:\w+\s+){0,3}?(?:ki|assistent\w*|modell|"
+               r"modèle|modelo|modello|model|ia|ai|bot|agent\w*|dan|sin\s+restricciones|"
+               r"ohne\s+einschränkungen|sans\s+restrictions|senza\s+restrizioni|sem\s+restrições|"
+               r"zonder\s+beperkingen|bez\s+ograniczeń)\b", _I),
     # Hearth's own fence: a snippet that closes it would put the rest of its text outside.
     re.compile(r"</?context\s*>", _I),
 )
@@ -68,8 +98,9 @@ S = TypeVar("S", bound=Snippet)
 
 def injection_in(text: str) -> re.Match[str] | None:
     """The first piece of ``text`` that tries to instruct the model, if any."""
-    normalised = normalise(text)
-    return next((m for pattern in _INJECTION if (m := pattern.search(normalised))), None)
+    texts = readings(text)
+    return next((m for pattern in _INJECTION for reading in texts
+                 if (m := pattern.search(reading))), None)
 
 
 def fence_context(snippets: Iterable[S],

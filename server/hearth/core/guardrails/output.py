@@ -1,6 +1,7 @@
 """The output guard: a candidate may not bring in what the user's code did not already have: a
-new security finding (HS1xx), a redacted secret in a new place (HG302), or a network call or file
-deletion in a function that looks pure (HG401, HG402)."""
+new security finding (HS1xx), a dangerous call disguised from the security rules (HG403), a
+redacted secret in a new place (HG302), or a network call or file deletion in a function that
+looks pure (HG401, HG402)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,117 @@ def _side_effects(tree: ast.Module) -> Iterator[tuple[str, str, int]]:
             yield "HG402", deletion[0], node.lineno
         elif isinstance(node.func, ast.Attribute) and node.func.attr in DELETION_METHODS:
             yield "HG402", f".{node.func.attr}()", node.lineno
+
+
+# Names of the modules whose attributes run programs or delete files, and those attributes.
+_RISKY_MODULES = frozenset({"os", "subprocess", "builtins", "posix", "pty", "shutil", "nt"})
+_RISKY_ATTRIBUTES = frozenset({
+    "system", "popen", "execv", "execve", "execvp", "execl", "execlp", "spawnv", "spawnl",
+    "spawnlp", "spawnvp", "startfile", "call", "run", "Popen", "check_call", "check_output",
+    "getoutput", "getstatusoutput", "spawn", "remove", "unlink", "rmtree", "rmdir", "eval",
+    "exec", "__import__",
+})
+_SUBPROCESS_CALLS = frozenset({"subprocess.run", "subprocess.call", "subprocess.Popen",
+                               "subprocess.check_call", "subprocess.check_output"})
+# Calls that replace the process with a program or start one without the shell rules' names.
+_PROGRAM_RUNNERS = ("os.exec", "os.spawn", "os.posix_spawn", "pty.spawn", "os.startfile")
+_ROOTS = frozenset({"/", "~", "~/", "/home", "/root", "/etc", "/usr", "/var", "/bin", "/boot",
+                    "/lib", "/opt", "C:\\", "C:/", "$HOME", "%USERPROFILE%"})
+_NETWORK_DATA = re.compile(r"\.(?:recv|recvfrom|recv_into|content|text|body)\b|urlopen\(|"
+                           r"\brequests\.|\bhttpx\.|\bsocket\.|\bconn\w*\.read\(")
+
+
+def _string(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _is_risky_module(node: ast.AST) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id in _RISKY_MODULES
+    if isinstance(node, ast.Call):  # __import__('os'), importlib.import_module('os')
+        name = ast.unparse(node.func)
+        return (name in ("__import__", "importlib.import_module", "import_module")
+                and _string(node.args[0] if node.args else None) in _RISKY_MODULES)
+    return False
+
+
+def _shell_dicts(tree: ast.Module) -> set[str]:
+    """Names assigned a dict that sets shell=True ({"shell": True} or dict(shell=True))."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and _sets_shell(node.value):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def _sets_shell(node: ast.AST) -> bool:
+    if isinstance(node, ast.Dict):
+        return any(_string(key) == "shell" and isinstance(value, ast.Constant) and value.value
+                   for key, value in zip(node.keys, node.values))
+    if isinstance(node, ast.Call) and ast.unparse(node.func) == "dict":
+        return any(k.arg == "shell" and isinstance(k.value, ast.Constant) and k.value.value
+                   for k in node.keywords)
+    return False
+
+
+_HOME_OR_ROOT_CODE = re.compile(
+    r"os\.path\.expanduser\(['\"]~/?['\"]\)|(?:pathlib\.)?Path\.home\(\)"
+    r"|(?:pathlib\.)?Path\(['\"](?:/|~)['\"]\)|os\.environ\[['\"]HOME['\"]\]"
+    r"|os\.getenv\(['\"]HOME['\"]\)|os\.environ\.get\(['\"]HOME['\"]\)")
+
+
+def _is_root_or_home(node: ast.AST) -> bool:
+    text = _string(node)
+    if text is not None:
+        return text.rstrip("*") in _ROOTS or text.rstrip("/*") in _ROOTS
+    return _HOME_OR_ROOT_CODE.fullmatch(ast.unparse(node)) is not None
+
+
+def _disguised_calls(tree: ast.Module) -> Iterator[tuple[str, int]]:
+    """(what, 1-based line) for each dangerous call hidden from the security rules' names."""
+    imports = _Imports(tree)
+    shell_dicts = _shell_dicts(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "getattr" and node.args \
+                and _is_risky_module(node.args[0]) and (
+                    len(node.args) < 2 or _string(node.args[1]) is None
+                    or _string(node.args[1]) in _RISKY_ATTRIBUTES):
+            yield f"getattr({ast.unparse(node.args[0])}, ...)", node.lineno
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call) \
+                and _is_risky_module(node.value) and node.attr in _RISKY_ATTRIBUTES:
+            yield f"{ast.unparse(node.value)}.{node.attr}", node.lineno
+        if not isinstance(node, ast.Call):
+            continue
+        names = imports.qualified_names(node.func)
+        if names & _SUBPROCESS_CALLS and any(
+                k.arg is None and (_sets_shell(k.value) or (
+                    isinstance(k.value, ast.Name) and k.value.id in shell_dicts))
+                for k in node.keywords):
+            yield f"{sorted(names & _SUBPROCESS_CALLS)[0]}(**{{'shell': True}})", node.lineno
+        if any(name.startswith(_PROGRAM_RUNNERS) for name in names):
+            yield f"{sorted(names)[0]}()", node.lineno
+        if names & DELETION_CALLS and node.args and _is_root_or_home(node.args[0]):
+            yield f"{sorted(names & DELETION_CALLS)[0]}({ast.unparse(node.args[0])})", node.lineno
+        if names & {"pickle.loads", "pickle.load", "marshal.loads", "dill.loads"} and node.args \
+                and _NETWORK_DATA.search(ast.unparse(node.args[0])):
+            yield f"{sorted(names)[0]}() of network data", node.lineno
+
+
+def _new_disguised_calls(original_tree: ast.Module | None, candidate_tree: ast.Module,
+                         settings: GuardrailSettings) -> list[GuardFinding]:
+    if not is_enabled("HG403", settings):
+        return []
+    before = Counter(what for what, _ in _disguised_calls(original_tree)) \
+        if original_tree is not None else Counter()
+    rule = RULES["HG403"]
+    findings = []
+    for what, line in _disguised_calls(candidate_tree):
+        if before[what] > 0:
+            before[what] -= 1
+            continue
+        findings.append(verdict(
+            "HG403", f"HG403 {rule.name}: the answer adds {what} at line {line}", settings))
+    return findings
 
 
 def _parse(source: str) -> ast.Module | None:
@@ -174,6 +286,9 @@ def check_output(original_source: str, candidate_source: str | None, *,
     if pure is None:
         pure = looks_pure(original_source, target_name)
     candidate_tree = _parse(candidate_source)
+    original_tree = _parse(original_source)
+    if candidate_tree is not None:
+        findings += _new_disguised_calls(original_tree, candidate_tree, settings)
     if pure and candidate_tree is not None:
-        findings += _new_side_effects(_parse(original_source), candidate_tree, settings)
+        findings += _new_side_effects(original_tree, candidate_tree, settings)
     return findings

@@ -12,9 +12,9 @@ from hearth.core.guardrails.rules import (
     GuardFinding,
     excerpt,
     is_enabled,
-    normalise,
     verdict,
 )
+from hearth.core.guardrails.normalise import readings
 from hearth.settings import GuardrailSettings
 
 _I = re.IGNORECASE
@@ -89,7 +89,11 @@ _DISK_WIPE = (
     re.compile(r"\b(?:format|re-?format|wipe|erase|zero(?:\s+out)?|re-?partition|overwrite)\s+"
                r"(?:the\s+|my\s+|a\s+|all\s+|every\s+|their\s+)?(?:(?:entire|whole|system|main|"
                r"primary|boot|usb|external|internal|hard)\s+){0,2}(?:disk|drive|partition|ssd|"
-               r"hdd|volume)s?\b", _I),
+               r"hdd|volume)s?\b"
+               # "format the disk usage as a string" formats a number about the disk
+               r"(?!\s*(?:usage|space|size|quotas?|i/?o|stats?|statistics|names?|labels?|ids?|"
+               r"counts?|info|information|metrics?|utili[sz]ation|capacity|path|letter|type|"
+               r"model|serial|usage)\b)", _I),
 )
 
 # -- HG205: fork bombs
@@ -196,18 +200,80 @@ _SECRET_EXFILTRATION = (
                r"\s*\|\s*(?:curl|nc|ncat|netcat|wget|ssh)\b"),
 )
 
+# -- Paraphrases, and the same requests in the major European languages. Each needs a verb of
+# destruction and an object that is the whole machine, its disk, its files or its database, so
+# "delete the cached entry" or "lösche den Eintrag aus dem Cache" stay allowed.
+_ALL_FILES_EN = (
+    re.compile(r"\b(?:delete|remove|erase|wipe(?:\s+out)?|destroy|nuke|obliterate|trash|shred|"
+               r"get\s+rid\s+of|clear\s+out)\s+(?:all|every|each)\s+(?:single\s+)?(?:of\s+)?"
+               r"(?:the\s+)?(?:files?|data|documents?|folders?)\s+(?:on|in|from|under|across)\s+"
+               r"(?:the\s+|my\s+|this\s+|your\s+|their\s+)?(?:\w+\s+)?(?:computer|machine|"
+               r"system|server|disk|drive|host|laptop|pc|hard\s*drive|file\s*system)\b", _I),
+    re.compile(r"\b(?:destroy|obliterate|annihilate|nuke|wipe\s+out)\s+(?:all\s+|every\s+)?"
+               r"(?:the\s+|my\s+|their\s+)?(?:data|files|system|machine|computer|server)\b", _I),
+    re.compile(r"\bmake\s+(?:the\s+)?(?:machine|computer|system|server)\s+(?:unbootable|"
+               r"unusable)\b", _I),
+)
+_EUROPEAN_WIPE = (
+    # German
+    re.compile(r"\b(?:lösch\w*|entfern\w*|vernicht\w*|formatier\w*|platt\s*machen)\b"
+               r"[^\n.]{0,40}?\b(?:alle\s+dateien|alles\s+auf|gesamte\w*\s+(?:festplatte|system|"
+               r"datenbank)|(?:die\s+)?festplatte|(?:die\s+)?datenbank|home-?verzeichnis|"
+               r"wurzelverzeichnis|stammverzeichnis)\b"
+               r"|\b(?:alle\s+dateien|die\s+festplatte|die\s+datenbank|alles\s+auf\s+dem\s+"
+               r"(?:rechner|computer|server))[^\n.]{0,30}?\b(?:lösch|entfern|vernicht|formatier)",
+               _I),
+    # French
+    re.compile(r"\b(?:supprim|effac|détrui|detrui|format|vid)\w*\s+(?:\w+\s+){0,2}?"
+               r"(?:tous\s+les\s+fichiers|tout\s+(?:le\s+(?:disque|système|systeme|contenu\s+du"
+               r"\s+disque)|sur\s+(?:le|la|l')\s*\w+)|le\s+disque(?:\s+dur)?|la\s+base\s+de\s+"
+               r"données|la\s+base\s+de\s+donnees|le\s+répertoire\s+personnel|la\s+racine)", _I),
+    # Spanish and Portuguese
+    re.compile(r"\b(?:borr|elimin|destru|format|apag|exclu|limp)\w*\s+(?:\w+\s+){0,2}?"
+               r"(?:tod[oa]s\s+l[oa]s\s+(?:archivos|ficheros|arquivos|datos|dados)"
+               r"|tod[oa]s\s+os\s+(?:arquivos|dados|ficheiros)|todo\s+(?:el|en\s+el)\s+"
+               r"(?:disco|sistema|servidor)|tudo\s+(?:no|do)\s+(?:disco|sistema|servidor)"
+               r"|el\s+disco(?:\s+duro)?|o\s+disco(?:\s+rígido)?|la\s+base\s+de\s+datos"
+               r"|o\s+banco\s+de\s+dados|a\s+base\s+de\s+dados)", _I),
+    # Italian
+    re.compile(r"\b(?:cancell|elimin|distrugg|formatt|svuot)\w*\s+(?:\w+\s+){0,2}?"
+               r"(?:tutti\s+i\s+file|tutto\s+(?:il|sul)\s+(?:disco|sistema|server)"
+               r"|il\s+disco(?:\s+rigido)?|il\s+database|la\s+base\s+(?:di\s+)?dati)", _I),
+    # Dutch
+    re.compile(r"\b(?:verwijder|wis|vernietig|formatteer|formatteren)\w*\s+(?:\w+\s+){0,2}?"
+               r"(?:alle\s+bestanden|alles\s+op|de\s+(?:harde\s+)?schijf|de\s+database|"
+               r"de\s+thuismap)", _I),
+    # Polish
+    re.compile(r"\b(?:usuń|usun|skasuj|wymaż|wymaz|zniszcz|sformatuj|wyczyść|wyczysc)\w*\s+"
+               r"(?:\w+\s+){0,2}?(?:wszystkie\s+pliki|wszystko\s+(?:z|na)|dysk|bazę\s+danych|"
+               r"baze\s+danych|katalog\s+domowy)", _I),
+)
+_EUROPEAN_EXFILTRATION = (
+    re.compile(r"\b(?:send|schick|sende|übertrag|lade|envo|envi|enví|mand|invia|stuur|verstuur|"
+               r"wyślij|wyslij|prześlij|przeslij)\w*\s+[^\n]{0,60}?\b(?:passwörter|passwort|"
+               r"schlüssel|zugangsdaten|umgebungsvariablen|mots\s+de\s+passe|clés|cles|"
+               r"identifiants|variables\s+d'environnement|contraseñas|contrasenas|claves|"
+               r"credenciales|senhas|chaves|credenciais|password|chiavi|credenziali|wachtwoorden|"
+               r"sleutels|inloggegevens|hasła|hasla|klucze|dane\s+logowania)\b[^\n]{0,60}?"
+               r"(?:https?://|\b(?:an|auf|à|a|vers|para|al|naar|na|do)\s+(?:\w+\s+){0,2}?"
+               r"(?:server|servidor|serveur|serwer|url|webhook|adres\w*|adresse|endpoint|"
+               r"e-?mail|\S+\.(?:com|net|org|io|ru)))", _I),
+)
+
 _PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "HG202": _DESTRUCTIVE_SQL,
-    "HG203": _RECURSIVE_DELETE,
+    "HG203": _RECURSIVE_DELETE + _ALL_FILES_EN + _EUROPEAN_WIPE,
     "HG204": _DISK_WIPE,
     "HG205": _FORK_BOMB,
     "HG206": _SECURITY_DISABLED,
-    "HG207": _SECRET_EXFILTRATION,
+    "HG207": _SECRET_EXFILTRATION + _EUROPEAN_EXFILTRATION,
 }
 
 
-def _first_match(patterns: Iterable[re.Pattern[str]], text: str) -> re.Match[str] | None:
-    return next((match for pattern in patterns if (match := pattern.search(text))), None)
+def _first_match(patterns: Iterable[re.Pattern[str]],
+                 texts: list[str]) -> re.Match[str] | None:
+    return next((match for pattern in patterns for text in texts
+                 if (match := pattern.search(text))), None)
 
 
 def check_instruction(instruction: str | None, settings: GuardrailSettings) -> list[GuardFinding]:
@@ -223,11 +289,11 @@ def check_instruction(instruction: str | None, settings: GuardrailSettings) -> l
         findings.append(verdict("HG201", (
             f"HG201 {RULES['HG201'].name}: the instruction has {len(instruction):,} characters, "
             f"more than the limit of {settings.max_instruction_chars:,}"), settings, penalty=0.0))
-    text = normalise(instruction)
+    texts = readings(instruction)
     for rule_id, patterns in _PATTERNS.items():
         if not is_enabled(rule_id, settings):
             continue
-        match = _first_match(patterns, text)
+        match = _first_match(patterns, texts)
         if match:
             rule = RULES[rule_id]
             findings.append(verdict(rule_id, (

@@ -50,6 +50,10 @@ _RULE_LIST = (
     GuardRule("HG401", "network-in-pure-function", "adds a network call to a pure function"),
     GuardRule("HG402", "file-deletion-in-pure-function",
               "adds file deletion to a pure function"),
+    GuardRule("HG403", "disguised-dangerous-call",
+              "adds a dangerous call the security rules cannot see by name (getattr or "
+              "__import__ of os or subprocess, shell=True through a dict, deletion of the root or "
+              "home folder, unpickling network data)"),
 )
 
 RULES: Mapping[str, GuardRule] = MappingProxyType({rule.id: rule for rule in _RULE_LIST})

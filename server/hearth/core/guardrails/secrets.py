@@ -1,8 +1,9 @@
 """Secret redaction: keys, tokens and passwords in the code become placeholders before the model
 sees them, and come back in its answer only on lines the user's own code already had.
 
-What counts as a secret is decided by the security rules: a literal with the format of a real
-key or token (HS109's formats, anywhere in the text, comments included), and a non-placeholder
+What counts as a secret: text with the format of a real key, token or URL password
+(``secret_formats``: detect-secrets' plugins and Hearth's own patterns, anywhere in the text,
+comments included; a private key block whole, header to footer), and a non-placeholder
 string assigned to a secret-sounding name (HS110: through ``analysis.scan`` when the code is
 Python, so ``# noqa: HS110`` declares a literal not secret; by the same name and placeholder
 tests over ``name = "value"`` / ``name: "value"`` text otherwise).
@@ -25,14 +26,17 @@ from dataclasses import dataclass, field
 # Private helpers of the security rules, reused so that "secret" means one thing in Hearth.
 from hearth.core.analysis.findings import source_lines
 from hearth.core.analysis.security import RULES as SECURITY_RULES
-from hearth.core.analysis.security import _is_placeholder, _is_secret_name, _token_in, scan
+from hearth.core.analysis.security import _is_placeholder, _is_secret_name, scan
 from hearth.core.guardrails.rules import RULES, GuardFinding, is_enabled
+from hearth.core.guardrails.secret_formats import tokens_in
 from hearth.settings import GuardrailSettings
 
 PLACEHOLDER = re.compile(r"\bHEARTH_SECRET_\d+\b")
 
 # A hard cap on how many secrets one text may yield, so a pathological input cannot loop long.
 _MAX_SECRETS = 500
+# Secrets this long are matched without word boundaries (see _pattern_for).
+_BOUNDED_LENGTH = 20
 
 _ONLY_HS110 = tuple(rule_id for rule_id in SECURITY_RULES if rule_id != "HS110")
 
@@ -47,14 +51,8 @@ _NAMED_LITERAL = re.compile(
 
 
 def _tokens_in(text: str) -> list[str]:
-    """Every substring of ``text`` with the format of a real key or token (HS109)."""
-    tokens = []
-    remaining = text
-    while len(tokens) < _MAX_SECRETS and (found := _token_in(remaining)) is not None:
-        token = found[1].group()
-        tokens.append(token)
-        remaining = remaining.replace(token, " ")
-    return tokens
+    """Every substring of ``text`` with the format of a real key or token (secret_formats)."""
+    return tokens_in(text)[:_MAX_SECRETS]
 
 
 def _literal_body(code: str, line: int, column: int, end_line: int, end_column: int) -> str | None:
@@ -84,7 +82,7 @@ def _named_secrets_in_text(text: str) -> list[str]:
     for match in _NAMED_LITERAL.finditer(text):
         name = re.split(r"[.$-]", match.group("name"))[-1]
         value = match.group("value")
-        if _is_secret_name(name) and not _is_placeholder(value) and _token_in(value) is None:
+        if _is_secret_name(name) and not _is_placeholder(value) and not tokens_in(value):
             secrets.append(value)
     return secrets
 
@@ -117,12 +115,14 @@ def _line_key(line: str) -> str:
 
 def _pattern_for(secrets: Iterable[str]) -> re.Pattern[str] | None:
     """One pattern for every secret, longest first, so that a secret inside another is not
-    replaced first; a secret that starts or ends with a word character must not be part of a
-    longer word there."""
+    replaced first; a short secret that starts or ends with a word character must not be part of
+    a longer word there. A long one is random enough to be replaced wherever it stands (a key
+    block ending in "\\n" right before more text must still go)."""
     parts = []
     for secret in sorted(set(secrets), key=len, reverse=True):
-        head = r"(?<!\w)" if re.match(r"\w", secret) else ""
-        tail = r"(?!\w)" if re.search(r"\w$", secret) else ""
+        short = len(secret) < _BOUNDED_LENGTH
+        head = r"(?<!\w)" if short and re.match(r"\w", secret) else ""
+        tail = r"(?!\w)" if short and re.search(r"\w$", secret) else ""
         parts.append(head + re.escape(secret) + tail)
     return re.compile("|".join(parts)) if parts else None
 
