@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 
@@ -17,6 +18,18 @@ class TextEdit:
     start: Pos
     end: Pos
     new_text: str
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def lines_of(text: str) -> list[str]:
+    """``text.splitlines()`` as an editor counts lines: without their endings, no final empty
+    line, but split only on ``\\n``, ``\\r\\n`` and ``\\r`` (see ``split_lines``)."""
+    lines = _LINE_END.split(text)
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def split_lines(text: str) -> list[str]:

@@ -30,7 +30,15 @@ from hearth.core.pipeline.prompt import (
 )
 from hearth.core.pipeline.scoring import finding
 from hearth.core.pipeline.types import ActionRequest, Candidate, Diagnostic, Offer
-from hearth.core.text import Pos, TextEdit, apply_edits, indent_of, newline_of, split_lines
+from hearth.core.text import (
+    Pos,
+    TextEdit,
+    apply_edits,
+    indent_of,
+    lines_of,
+    newline_of,
+    split_lines,
+)
 
 MAX_REGION_LINES = 80
 # How to fix the commonest flake8 findings; the security rules carry their own alternative.
@@ -318,7 +326,7 @@ class FixAction(BaseAction[FixTarget]):
             after_source = apply_edits(request.source, candidate.edits)
             candidate.new_source, new_text = after_source, repaired
             after = analyse(request, after_source)
-        new_end = new_start + max(0, len(new_text.splitlines()) - 1)
+        new_end = new_start + max(0, len(lines_of(new_text)) - 1)
         here_before = sum(1 for d in before if d.code == diagnostic.code
                           and _in_region(d, region.start, region.end))
         here_after = sum(1 for d in after if d.code == diagnostic.code
@@ -381,14 +389,14 @@ IMPORT_LINE = re.compile(r"^(import\s+[\w.]+(\s+as\s+\w+)?(\s*,\s*[\w.]+(\s+as\s
 
 
 def _is_import_block(code: str) -> bool:
-    return all(IMPORT_LINE.match(line.strip()) for line in code.splitlines() if line.strip())
+    return all(IMPORT_LINE.match(line.strip()) for line in lines_of(code) if line.strip())
 
 
 def _split_new_imports(code: str, source: str) -> tuple[str, list[str]]:
     """Take the import lines the answer puts before its code: the ones the module already
     has are dropped, new ones go to the module's imports (returned)."""
-    existing = {line.strip() for line in source.splitlines() if IMPORT_LINE.match(line.strip())}
-    lines = code.splitlines()
+    existing = {line.strip() for line in lines_of(source) if IMPORT_LINE.match(line.strip())}
+    lines = lines_of(code)
     new: list[str] = []
     while lines and (not lines[0].strip() or IMPORT_LINE.match(lines[0].strip())):
         line = lines.pop(0).strip()

@@ -19,6 +19,7 @@ from hearth.core.analysis.context import AnalysisContext
 from hearth.core.pipeline.scoring import finding
 from hearth.core.pipeline.edited import candidate_path, edited, functions_by_name, quoted_names
 from hearth.core.pipeline.types import ActionRequest, Candidate, FunctionNode
+from hearth.core.text import lines_of
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def _def_lines(source: str) -> dict[str, list[tuple[int, str]]]:
     """Functions by qualified name with (line, parameter text), read without parsing."""
     found: dict[str, list[tuple[int, str]]] = {}
     scopes: list[tuple[int, str]] = []  # (indent, name) of the enclosing classes/functions
-    for number, line in enumerate(source.splitlines(), 1):
+    for number, line in enumerate(lines_of(source), 1):
         if not line.strip():
             continue
         indent = len(line) - len(line.lstrip())
@@ -108,7 +109,7 @@ class FixScopeCheck:
                  removed_imports: frozenset[str] = frozenset()) -> str:
         """Lines changed outside ``start``-``end``, except new imports and the imports the
         fix itself removed because it replaced their last use."""
-        old_lines, new_lines = original.splitlines(), new.splitlines()
+        old_lines, new_lines = lines_of(original), lines_of(new)
         matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
         lines = []
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -171,7 +172,7 @@ class ReturnTypeCheck:
 def _returned_types(analysis: AnalysisContext, source: str, node: FunctionNode,
                     path: Path) -> frozenset[str]:
     """The types jedi infers for what calling the function returns (full names)."""
-    line = source.splitlines()[node.lineno - 1]
+    line = lines_of(source)[node.lineno - 1]
     column = line.find(node.name, node.col_offset)
     if column < 0:
         return frozenset()

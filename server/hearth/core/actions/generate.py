@@ -49,6 +49,7 @@ from hearth.core.text import (
     TextEdit,
     apply_edits,
     indent_of,
+    lines_of,
     newline_of,
     offset_of,
     split_lines,
@@ -88,13 +89,13 @@ def _continuation(code: str, lead: str, depth: int) -> str:
     if code.startswith(lead):
         code = code[len(lead):]
     else:  # an answer that was not prefilled: skip its copy of the lead, if any
-        lead_lines = {line.strip() for line in lead.splitlines() if line.strip()}
-        lines = code.splitlines()
+        lead_lines = {line.strip() for line in lines_of(lead) if line.strip()}
+        lines = lines_of(code)
         while lines and lines[0].strip() in lead_lines:
             lines.pop(0)
         code = "\n".join(lines)
     kept = []
-    for line in code.splitlines():
+    for line in lines_of(code):
         if line.strip() and len(line) - len(line.lstrip()) < depth:
             break
         kept.append(line)
@@ -360,7 +361,7 @@ class GenerateAction(BaseAction[Plan]):
         lines = split_lines(request.source)
         above = {line.strip() for line in lines[max(0, plan.start.line - 5): plan.start.line]
                  if len(line.strip()) > 3}
-        first = next((line.strip() for line in code.splitlines() if line.strip()), "")
+        first = next((line.strip() for line in lines_of(code) if line.strip()), "")
         return first in above
 
     @staticmethod

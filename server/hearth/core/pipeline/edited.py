@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hearth.core.analysis.findings import utf8_offset_to_column
 from hearth.core.pipeline.types import ActionRequest, Candidate, FunctionNode
+from hearth.core.text import lines_of
 
 SHOWN = 3  # names quoted in one reason
 
@@ -32,7 +33,7 @@ class Edited:
         return any(line in self.lines for line in range(start, end + 1))
 
     def line_text(self, line: int) -> str:
-        lines = self.source.splitlines()
+        lines = lines_of(self.source)
         return lines[line - 1] if 0 < line <= len(lines) else ""
 
     def column(self, line: int, byte_offset: int) -> int:
@@ -42,7 +43,7 @@ class Edited:
 
 def written_lines(original: str, new: str) -> frozenset[int]:
     """The 1-based lines of ``new`` that are not unchanged lines of ``original``."""
-    matcher = difflib.SequenceMatcher(None, original.splitlines(), new.splitlines(),
+    matcher = difflib.SequenceMatcher(None, lines_of(original), lines_of(new),
                                       autojunk=False)
     lines: set[int] = set()
     for tag, _, _, j1, j2 in matcher.get_opcodes():

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hearth.core.models.backend import ChatMessage, StopWhen
+from hearth.core.text import lines_of
 
 LANGUAGES: dict[str, dict[str, str]] = {
     "python": {"fence": "python", "comment": "#",
@@ -92,7 +93,7 @@ def python_imports(source: str, tree: ast.Module | None) -> str:
     """The module's import statements, as written."""
     if tree is None:
         return ""
-    lines = source.splitlines()
+    lines = lines_of(source)
     out = []
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -102,7 +103,7 @@ def python_imports(source: str, tree: ast.Module | None) -> str:
 
 def neighbourhood(source: str, first: int, last: int, before: int = 30, after: int = 10) -> str:
     """Lines around [first, last] (0-based, inclusive), with the span itself elided."""
-    lines = source.splitlines()
+    lines = lines_of(source)
     head = lines[max(0, first - before): first]
     tail = lines[last + 1: last + 1 + after]
     parts = []

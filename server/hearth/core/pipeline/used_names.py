@@ -23,6 +23,7 @@ from hearth.core.memory.retrieve import estimate_tokens
 from hearth.core.memory.tokens import identifiers
 from hearth.core.pipeline.prompt import ContextSnippet
 from hearth.core.pipeline.types import ActionRequest
+from hearth.core.text import lines_of
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def used_names_context(request: ActionRequest, budget_tokens: int,
     target = function_at(request.source, request.position, tree)
     focus = ""
     if target is not None:
-        lines = request.source.splitlines()
+        lines = lines_of(request.source)
         focus = "\n".join(lines[target.def_line: target.end_line + 1])
     ranked = _ranked(imported, focus, request.source)
     snippets, used = [], 0
@@ -104,7 +105,7 @@ def _describe(request: ActionRequest, name: str, line: int, column: int, workspa
     """The header and docstring of what ``name`` (imported at ``line``) is, if the project
     defines it."""
     script = request.analysis.script(request.source, request.path)
-    lines = request.source.splitlines()
+    lines = lines_of(request.source)
     text = lines[line - 1] if 0 < line <= len(lines) else ""
     definitions = script.goto(line, utf8_offset_to_column(text, column), follow_imports=True)
     for definition in definitions:
