@@ -77,10 +77,15 @@ class Memory:
     async def add_folder(self, root: Path) -> None:
         if not self.server.settings.index.enabled or not root.is_dir():
             return
+        # Opening an index loads numpy, hnswlib and pathspec the first time (about 50 ms):
+        # on the worker, not the event loop. Folders are opened and forgotten there in the
+        # order they were asked for, like every other write.
         try:
-            index = self.server.session.open_index(root)
+            index = await self.run(self.server.session.open_index, root)
         except HearthError as exc:
             self.server.show(f"Hearth: {exc}", types.MessageType.Warning)
+            return
+        except Cancelled:
             return
         await self.build(index)
 
@@ -96,7 +101,7 @@ class Memory:
             asyncio.ensure_future(self.add_folder(root))
 
     async def remove_folder(self, root: Path) -> None:
-        index = self.server.session.forget_index(root)
+        index = await self.run(self.server.session.forget_index, root)
         if index is not None:
             await self.run(index.close)
 

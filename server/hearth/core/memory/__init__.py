@@ -19,8 +19,31 @@ The store lives in the platformdirs user cache for "hearth" ($HEARTH_CACHE_DIR o
 it), one folder per workspace; see docs/memory.md for the design and measurements.
 """
 
-from hearth.core.memory.index import WorkspaceIndex
-from hearth.core.memory.records import Hit, IndexStats
-from hearth.core.memory.settings import IndexSettings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hearth.core.memory.index import WorkspaceIndex
+    from hearth.core.memory.records import Hit, IndexStats
+    from hearth.core.memory.settings import IndexSettings
 
 __all__ = ["Hit", "IndexSettings", "IndexStats", "WorkspaceIndex"]
+
+# Where each name lives. The names load on first use (PEP 562), so that importing a submodule
+# (the CLI needs only `settings`) does not load the index and, with it, numpy and hnswlib.
+_HOMES = {"WorkspaceIndex": "hearth.core.memory.index", "Hit": "hearth.core.memory.records",
+          "IndexStats": "hearth.core.memory.records",
+          "IndexSettings": "hearth.core.memory.settings"}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

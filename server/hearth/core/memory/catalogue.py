@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -69,6 +68,8 @@ class Catalogue:
     """One SQLite connection, used under the owner's lock (hence check_same_thread off)."""
 
     def __init__(self, path: Path) -> None:
+        import sqlite3  # loaded with the first index, not with the server
+
         self.path = path
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)

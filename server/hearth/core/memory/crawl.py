@@ -9,8 +9,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from hearth.core.errors import HearthError
 from hearth.core.memory.settings import (
@@ -19,6 +18,9 @@ from hearth.core.memory.settings import (
     VENDORED_DIRS,
     IndexSettings,
 )
+
+if TYPE_CHECKING:
+    import pathspec
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ class IgnoreRules:
     """Every reason a path is left out: built-in lists, the user's excludes and .gitignore."""
 
     def __init__(self, settings: IndexSettings) -> None:
+        import pathspec  # loaded with the first index, not with the server
+
         builtin = [f"{name}/" for name in VENDORED_DIRS]
         builtin += list(SECRET_FILES) + list(GENERATED_FILES)
         self._builtin = pathspec.GitIgnoreSpec.from_lines(builtin)
@@ -88,6 +92,8 @@ class IgnoreRules:
             lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             return None
+        import pathspec
+
         prefix = f"{rel_folder}/" if rel_folder else ""
         return _IgnoreScope(prefix, pathspec.GitIgnoreSpec.from_lines(lines))
 

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from hearth.core.errors import HearthError
 from hearth.core.memory import tokens
 from hearth.core.memory.cache import cache_base, workspace_cache_dir
@@ -41,7 +39,9 @@ from hearth.core.memory.search import IndexSearcher
 from hearth.core.memory.settings import IndexSettings
 from hearth.core.memory.vectors import VectorIndex
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy loads with the first embedding, not with the server
+    import numpy as np
+
     from hearth.core.memory.embed import Embedder
 
 logger = logging.getLogger(__name__)
@@ -430,6 +430,8 @@ class WorkspaceIndex:
     def _embed_chunks(self, chunks: Mapping[str, Chunk]) -> dict[str, np.ndarray]:
         """Embed each chunk's code and, when it has one, its label, in one model call;
         return digest -> float32 block (one row per slot)."""
+        import numpy as np
+
         if not chunks:
             return {}
         texts = [embedding_text(chunk) for chunk in chunks.values()]

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from hearth.core.errors import HearthError
 from hearth.core.memory import tokens
 from hearth.core.memory.catalogue import Catalogue, StoredChunk
@@ -32,6 +30,8 @@ from hearth.core.memory.settings import IndexSettings
 from hearth.core.memory.vectors import SLOTS, VectorIndex
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from hearth.core.memory.embed import Embedder
 
 _OVERLAY_CACHE_SIZE = 512

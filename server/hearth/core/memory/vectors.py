@@ -8,9 +8,11 @@ import logging
 import os
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import hnswlib
-import numpy as np
+if TYPE_CHECKING:  # numpy and hnswlib load with the first index (not at the server's start)
+    import hnswlib
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +46,13 @@ class VectorIndex:
 
     def block(self, blob: bytes) -> np.ndarray:
         """A chunk's stored embedding blob as its vectors, one row per slot."""
+        import numpy as np
+
         return np.frombuffer(blob, dtype=np.float32).reshape(-1, self.dim)[:SLOTS]
 
     def _new_index(self, capacity: int) -> hnswlib.Index:
+        import hnswlib
+
         index = hnswlib.Index(space="cosine", dim=self.dim)
         index.init_index(
             max_elements=capacity, ef_construction=self.ef_construction, M=self.m,
@@ -57,6 +63,8 @@ class VectorIndex:
 
     def add(self, ids: list[int], blocks: list[np.ndarray]) -> None:
         """Add chunks; ``blocks[i]`` holds chunk ``ids[i]``'s vectors, one row per slot."""
+        import numpy as np
+
         if not ids:
             return
         present = [chunk_id for chunk_id in ids if chunk_id in self._rows]
@@ -108,6 +116,8 @@ class VectorIndex:
         ``rows`` maps each live chunk id to its number of vectors.
 
         The checksum is verified first because hnswlib trusts the bytes it reads."""
+        import hnswlib
+
         try:
             if _sha256(path) != expected_sha256:
                 logger.warning("Vector index %s does not match its checksum", path.name)
