@@ -8,6 +8,11 @@ HEARTH := $(VENV)/bin/hearth
 STAMP := $(VENV)/.setup-done
 # hnswlib has no wheel: build it portable, not for this one CPU.
 export HNSWLIB_NO_NATIVE := 1
+# llama-cpp-python builds from source too. Not with -march=native: on a CPU that advertises
+# AMX inside a VM that does not grant it, the native build faults on its first tile
+# instruction (ldtilecfg, SIGSEGV) at the first prompt. AVX2 with FMA and F16C runs on any
+# x86-64-v3 machine.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_PROGRESS_BAR := off
 
