@@ -32,6 +32,7 @@ from hearth.core.pipeline.types import (
     ActionRequest,
     ActionResult,
     ContextProvider,
+    OnText,
     Progress,
     language_of,
 )
@@ -138,16 +139,18 @@ class Session:
     def run(self, action: Action | str, request: ActionRequest, *,
             cancel: CancelToken | None = None, progress: Progress | None = None,
             overlay: Overlay = dict, use_context: bool = True,
-            options: EngineOptions | None = None) -> ActionResult:
+            options: EngineOptions | None = None, on_text: OnText | None = None,
+            ) -> ActionResult:
         """Run one action to its result (on the inference thread: it loads the model).
-        ``options``: instead of the settings' (a benchmark comparing configurations)."""
+        ``options``: instead of the settings' (a benchmark comparing configurations).
+        ``on_text``: the answer so far, for an action that streams (run_action's)."""
         if isinstance(action, str):
             action = self.action(action)
         context = self.context_provider(overlay) if use_context else None
         return run_action(action, request, self.backend(action),
                           options or self.engine_options(action), cancel=cancel,
                           progress=progress, context_provider=context,
-                          escalation=self.escalation_backend(action))
+                          escalation=self.escalation_backend(action), on_text=on_text)
 
     # -- the model ----------------------------------------------------------------------------
     def model_for(self, action: Action | str) -> ModelSettings:

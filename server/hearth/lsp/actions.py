@@ -20,11 +20,14 @@ from hearth.core.pipeline.types import Action, ActionRequest, ActionResult
 from hearth.core.text import Pos, TextEdit, split_lines
 from hearth.lsp.convert import edits_to_client
 from hearth.lsp.diagnostics import from_lsp, to_lsp
-from hearth.lsp.progress import WorkProgress
+from hearth.lsp.progress import TextStream, WorkProgress, last_line
 from hearth.lsp.server import HearthServer, content_modified
 
 log = logging.getLogger(__name__)
 LIST_ACTIONS = "hearth.listActions"
+# The whole answer so far of an action that streams (Explain), for clients that declare
+# `experimental.hearth.streamsMarkdown` (the VS Code extension's preview).
+ANSWER_PROGRESS = "hearth/explainProgress"
 
 
 @dataclass
@@ -165,13 +168,37 @@ def show_markdown(server: HearthServer, result: ActionResult) -> str | None:
     path = folder / f"explain-{digest}.md"
     path.write_text(markdown, encoding="utf-8", errors="replace")
     window = server.client_capabilities.window
-    experimental = server.client_capabilities.experimental
-    shows_itself = isinstance(experimental, dict) and bool(
-        (experimental.get("hearth") or {}).get("showsMarkdown"))
+    shows_itself = client_declares(server, "showsMarkdown")
     if window and window.show_document and window.show_document.support and not shows_itself:
         server.window_show_document(types.ShowDocumentParams(
             uri=path.as_uri(), external=False, take_focus=False))
     return str(path)
+
+
+def client_declares(server: HearthServer, feature: str) -> bool:
+    """Whether the client's `experimental.hearth` capabilities say ``feature`` is true."""
+    experimental = server.client_capabilities.experimental
+    hearth = experimental.get("hearth") if isinstance(experimental, dict) else None
+    return isinstance(hearth, dict) and hearth.get(feature) is True
+
+
+def answer_stream(server: HearthServer, action: Action, call: Invocation, request_id: Any,
+                  progress: WorkProgress) -> TextStream | None:
+    """The answer as it is written, for an action that streams: its last line as `$/progress`
+    messages, and the whole text so far as `hearth/explainProgress` to a client that
+    declares `streamsMarkdown`; None when nobody would see it."""
+    notify = client_declares(server, "streamsMarkdown")
+    if not action.streams or server.loop is None or not (notify or progress.active):
+        return None
+
+    def send(text: str) -> None:
+        if server.protocol.shutdown_received:
+            return  # the protocol would drop it anyway; stop building messages
+        progress.report_now(last_line(text))
+        if notify:
+            server.protocol.notify(ANSWER_PROGRESS, {"id": request_id, "uri": call.uri,
+                                                     "action": action.name, "text": text})
+    return TextStream(server.loop, send)
 
 
 async def compute(server: HearthServer, call: Invocation,
@@ -195,10 +222,16 @@ async def compute(server: HearthServer, call: Invocation,
     try:
         async with WorkProgress(server, action.title, cancel, progress_token) as progress:
             server.status("busy", action.title)
-            result = await server.run_inference(
-                lambda token: session.run(action, request, cancel=token,
-                                          progress=progress.report, overlay=overlay),
-                cancel)
+            stream = answer_stream(server, action, call, job_id, progress)
+            try:
+                result = await server.run_inference(
+                    lambda token: session.run(action, request, cancel=token,
+                                              progress=progress.report, overlay=overlay,
+                                              on_text=stream),
+                    cancel)
+            finally:
+                if stream is not None:
+                    stream.close()
     except Exception as exc:  # noqa: BLE001 - every failure becomes a clear answer
         raise server.user_error(exc) from None
     finally:
@@ -213,8 +246,11 @@ async def compute(server: HearthServer, call: Invocation,
     server.status("ready", result.title, lastAction={
         "name": action.name, "elapsed_s": round(result.elapsed_s, 2),
         "confidence": result.confidence})
+    prompt = result.prompt
+    evaluated = (f", prompt {prompt.tokens} tokens ({prompt.evaluated} evaluated)"
+                 if prompt is not None and prompt.evaluated is not None else "")
     server.log_to_client(
-        f"{result.title}: {result.samples} sample(s), {result.tokens} tokens, "
+        f"{result.title}: {result.samples} sample(s), {result.tokens} tokens{evaluated}, "
         f"{result.elapsed_s:.1f} s, confidence {result.confidence}")
     return result, request, version
 

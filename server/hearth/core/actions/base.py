@@ -19,6 +19,7 @@ class BaseAction(Generic[T]):
     max_samples: ClassVar[int | None] = None
     default_model: ClassVar[str | None] = None
     default_samples: ClassVar[int] = 5
+    streams: ClassVar[bool] = False
     title: ClassVar[str]
 
     def not_applicable(self, what: str, hint: str | None = None) -> HearthError:
@@ -34,6 +35,9 @@ class BaseAction(Generic[T]):
 
     def finish(self, target: T, best: Candidate, context: list[ContextSnippet]) -> None:
         return None
+
+    def preview(self, request: ActionRequest, target: T, text: str) -> str:
+        return text
 
     def tests_request(self, request: ActionRequest, target: T) -> TestsRequest | None:
         return None

@@ -83,6 +83,8 @@ class ExplainAction(BaseAction[Span]):
     # One explanation: five took 38 s against 6 s for one (2026-12-02, 0.5B on 2 cores) and
     # are ranked by nothing but their sections.
     max_samples = 1
+    # Six seconds of text: shown as it is written, under the header the answer will have.
+    streams = True
 
     def offers(self, request: ActionRequest) -> list[Offer]:
         span = span_for(request) if request.language in self.languages else None
@@ -128,10 +130,7 @@ class ExplainAction(BaseAction[Span]):
     def candidate(self, request: ActionRequest, span: Span,
                   completion: Completion) -> Candidate:
         candidate = Candidate(completion)
-        body = _strip_outer_fence(completion.text).strip()
-        if past_last_section(body):  # drop the heading that stopped the sample
-            head, tail = body.split(f"## {SECTIONS[-1]}", 1)
-            body = head + f"## {SECTIONS[-1]}" + re.split(r"\n#+ \S", tail, 1)[0]
+        body = _body(completion.text).strip()
         found = [title for title in SECTIONS
                  if re.search(rf"^#+\s*{re.escape(title)}", body, re.MULTILINE | re.IGNORECASE)]
         words = len(re.findall(r"\w+", body))
@@ -142,8 +141,7 @@ class ExplainAction(BaseAction[Span]):
             candidate.findings.append(finding(
                 "missing-sections", f"the explanation lacks: {', '.join(missing)}",
                 scale=len(missing)))
-        where = f"{request.path.name}:" if request.path else "line "
-        header = f"# Explanation of {span.name} ({where}{span.start + 1}-{span.end + 1})\n\n"
+        header = _header(request, span)
         checks = self._risks(request, span)
         found_section = "\n\n## Found by Hearth's checks\n" + (
             "\n".join(f"- line {f.line + 1}: **{f.code}** {f.message}. "
@@ -153,11 +151,29 @@ class ExplainAction(BaseAction[Span]):
         candidate.details = ExplainDetails([span.start + 1, span.end + 1])
         return candidate
 
+    def preview(self, request: ActionRequest, span: Span, text: str) -> str:
+        return _header(request, span) + _body(text)
+
     def finish(self, span: Span, best: Candidate, context: list[ContextSnippet]) -> None:
         if best.markdown is not None and context:
             best.markdown += "\n## Context used\n" + "".join(
                 f"- `{c.path}` lines {c.start_line}-{c.end_line} ({c.name})\n"
                 for c in context)
+
+
+def _header(request: ActionRequest, span: Span) -> str:
+    where = f"{request.path.name}:" if request.path else "line "
+    return f"# Explanation of {span.name} ({where}{span.start + 1}-{span.end + 1})\n\n"
+
+
+def _body(text: str) -> str:
+    """The model's Markdown without a fence around it all, and without the heading past the
+    last section that stopped it (which the final answer does not have either)."""
+    body = _strip_outer_fence(text)
+    if past_last_section(body):
+        head, tail = body.split(f"## {SECTIONS[-1]}", 1)
+        body = head + f"## {SECTIONS[-1]}" + re.split(r"\n#+ \S", tail, 1)[0]
+    return body
 
 
 def _strip_outer_fence(text: str) -> str:

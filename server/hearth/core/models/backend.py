@@ -38,10 +38,39 @@ class Completion:
     elapsed_s: float
     prompt_tokens: int = 0
     prefilled: bool = False
+    # Of ``prompt_tokens``, those the backend took from its cache of the previous prompt
+    # instead of evaluating them (None: the backend does not say). All samples of one request
+    # share one prompt evaluation, so they carry the same counts.
+    prompt_reused: int | None = None
+
+    @property
+    def prompt(self) -> PromptUse:
+        return PromptUse(self.prompt_tokens, self.prompt_reused)
+
+
+@dataclass(frozen=True)
+class PromptUse:
+    """The prompt tokens of one or more model requests, and how many of them were reused from
+    the model's cache rather than evaluated (None: a backend did not say)."""
+
+    tokens: int = 0
+    reused: int | None = None
+
+    @property
+    def evaluated(self) -> int | None:
+        return None if self.reused is None else self.tokens - self.reused
+
+    def __add__(self, other: PromptUse) -> PromptUse:
+        reused = None if self.reused is None or other.reused is None \
+            else self.reused + other.reused
+        return PromptUse(self.tokens + other.tokens, reused)
 
 
 # Called with the text decoded so far (after the prefill); True stops that sample early.
 StopWhen = Callable[[str], bool]
+# Called, on the thread that decodes, with each new piece of the first sample's text: the
+# pieces joined are that sample's text after the prefill when the backend ``prefills``, its
+# whole text otherwise. It must return at once (the decoder waits for it).
 OnToken = Callable[[str], None]
 
 
@@ -58,6 +87,9 @@ class GenerationRequest:
 
 class ModelBackend(Protocol):
     name: str  # the model, as results name what answered them
+    # Whether the answer continues ``GenerationRequest.prefill`` (llama.cpp) or starts from
+    # scratch (a chat server cannot be prefilled).
+    prefills: bool
 
     def load(self, cancel: CancelToken | None = None) -> None:
         """Load the model (idempotent, may take seconds; call it from a worker thread)."""

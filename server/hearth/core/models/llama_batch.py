@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from hearth.core.cancel import Cancelled, CancelToken
 from hearth.core.errors import HearthError
-from hearth.core.models.backend import OnToken, SamplingParams, StopWhen
+from hearth.core.models.backend import OnToken, PromptUse, SamplingParams, StopWhen
 from hearth.core.models.threads import StepWatch
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,8 @@ class BatchDecoder:
 
     It keeps the last prompt in sequence 0 between requests, so a prompt that starts like the
     previous one (the same system prompt, the same file) evaluates only the new tokens.
+    ``last_prompt`` says how many it reused for the latest request, and
+    ``prompt_tokens_evaluated`` counts the prompt tokens it has evaluated in all.
     Not thread-safe: the backend serialises calls.
     """
 
@@ -171,6 +173,8 @@ class BatchDecoder:
         self._n_seq_max = 0
         self._n_cells = 0
         self._cached_prompt: list[int] = []
+        self.last_prompt = PromptUse()
+        self.prompt_tokens_evaluated = 0
         self._piece_buffer = ctypes.create_string_buffer(64)
         self._watch: StepWatch | None = None
         self._ending_tokens: list[int] | None = None  # found once, when first needed
@@ -279,7 +283,8 @@ class BatchDecoder:
             for index, (p, seed, budget) in enumerate(zip(params, seeds, budgets))]
         self._watch = watch
         try:
-            self._evaluate_prompt(prompt, cancel)
+            evaluated = self._evaluate_prompt(prompt, cancel)
+            self.last_prompt = PromptUse(len(prompt), len(prompt) - evaluated)
             if must_continue:
                 self._forbid_ending(-1)
             # Every first token comes from the prompt's logits, which the next decode replaces.
@@ -405,8 +410,9 @@ class BatchDecoder:
         batch.n_tokens = len(live)
         self._check(self._llama_cpp.llama_decode(self._ctx.ctx, batch))
 
-    def _evaluate_prompt(self, prompt: list[int], cancel: CancelToken | None) -> None:
-        """Put ``prompt`` in sequence 0, reusing a prefix of the previous prompt.
+    def _evaluate_prompt(self, prompt: list[int], cancel: CancelToken | None) -> int:
+        """Put ``prompt`` in sequence 0, reusing a prefix of the previous prompt; the number
+        of tokens evaluated (the rest were reused).
 
         The reused prefix ends on a chunk boundary, so the rest is evaluated in the very chunks
         a fresh evaluation would use: llama.cpp's results depend slightly on how tokens are
@@ -444,8 +450,10 @@ class BatchDecoder:
             except HearthError:
                 self._llama_cpp.llama_memory_clear(memory, True)
                 raise
+            self.prompt_tokens_evaluated += len(chunk)
         self._cached_prompt = list(prompt)
         log.debug("Prompt: %d tokens, %d reused from the previous one", len(prompt), keep)
+        return len(prompt) - keep
 
     def _forbid_ending(self, row: int) -> None:
         """Make every token that would end the answer, or start a fence, impossible in the

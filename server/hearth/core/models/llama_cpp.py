@@ -24,6 +24,8 @@ UNUSED_LLAMA_CONTEXT = 256
 
 
 class LlamaCppBackend:
+    prefills = True
+
     def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int | None = None,
                  seed: int = 0, max_parallel: int | None = None,
                  name: str | None = None, prompt_lookup: int = 0) -> None:
@@ -143,17 +145,25 @@ class LlamaCppBackend:
                                            draft=self.prompt_lookup,
                                            must_continue=request.must_continue,
                                            watch=self.threads.watch(threads))
+            used = self._decoder.last_prompt
         return [Completion(text=request.prefill + sample.text, tokens=sample.tokens,
                            finish_reason=sample.finish_reason, elapsed_s=sample.elapsed_s,
-                           prompt_tokens=len(prompt_tokens), prefilled=True)
+                           prompt_tokens=used.tokens, prefilled=True,
+                           prompt_reused=used.reused)
                 for sample in samples]
+
+    @property
+    def prompt_tokens_evaluated(self) -> int:
+        """Prompt tokens the model has evaluated since it was loaded (the decoder's count)."""
+        return self._decoder.prompt_tokens_evaluated if self._decoder is not None else 0
 
     def info(self) -> dict[str, object]:
         return {"backend": "llama-cpp", "model": self.name, "model_path": str(self.model_path),
                 "threads": self.n_threads, "thread_policy": self.threads.describe(),
                 "context_length": self.n_ctx,
                 "max_parallel": self.max_parallel, "prompt_lookup": self.prompt_lookup,
-                "loaded": self.loaded, "load_s": self.load_s}
+                "loaded": self.loaded, "load_s": self.load_s,
+                "prompt_tokens_evaluated": self.prompt_tokens_evaluated}
 
     def close(self) -> None:
         with self._lock, self._decode_lock:

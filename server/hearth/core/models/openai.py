@@ -20,6 +20,8 @@ RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
 class OpenAIBackend:
+    prefills = False  # a chat API answers from scratch
+
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "HEARTH_API_KEY",
                  timeout_s: float = 120.0, retries: int = 2, parallel: int = 1) -> None:
         self.base_url = base_url.rstrip("/")
@@ -60,6 +62,9 @@ class OpenAIBackend:
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         payload = {
             "model": self.model, "messages": messages, "stream": True,
+            # The last event then carries the usage: the prompt's tokens and, where the
+            # server says, how many of them it took from its cache.
+            "stream_options": {"include_usage": True},
             "max_tokens": params.max_tokens, "temperature": params.temperature,
             "top_p": params.top_p, "stop": list(params.stop) or None,
         }
@@ -103,6 +108,7 @@ class OpenAIBackend:
         tokens = 0
         finish = "stop"
         prompt_tokens = 0
+        cached: int | None = None
         try:
             with self._client.stream("POST", "/chat/completions", json=payload) as response:
                 if response.status_code in RETRYABLE_STATUS:
@@ -125,7 +131,7 @@ class OpenAIBackend:
                         break
                     event = json.loads(data)
                     if event.get("usage"):
-                        prompt_tokens = event["usage"].get("prompt_tokens", 0)
+                        prompt_tokens, cached = prompt_usage(event["usage"])
                     if not event.get("choices"):
                         continue
                     choice = event["choices"][0]
@@ -147,7 +153,7 @@ class OpenAIBackend:
             raise HearthError(f"The inference server sent malformed data: {exc}.") from None
         return Completion(text=text, tokens=tokens, finish_reason=finish,
                           elapsed_s=time.perf_counter() - start, prompt_tokens=prompt_tokens,
-                          prefilled=False)
+                          prefilled=False, prompt_reused=cached)
 
     def info(self) -> dict[str, object]:
         return {"backend": "openai", "base_url": self.base_url, "model": self.model,
@@ -158,6 +164,22 @@ class OpenAIBackend:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def prompt_usage(usage: object) -> tuple[int, int | None]:
+    """The prompt's tokens and, when the server says (``prompt_tokens_details.cached_tokens``),
+    how many it reused from its cache; whatever else a server sends counts as not said."""
+    if not isinstance(usage, dict):
+        return 0, None
+    tokens = usage.get("prompt_tokens")
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+
+    def count(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    tokens = tokens if count(tokens) else 0
+    return tokens, cached if count(cached) and cached <= tokens else None
 
 
 class _Retryable(Exception):

@@ -22,6 +22,8 @@ from hearth.core.models.backend import (
     Completion,
     GenerationRequest,
     ModelBackend,
+    OnToken,
+    PromptUse,
     SamplingParams,
 )
 from hearth.core.pipeline.prompt import ContextSnippet, Prompt
@@ -32,6 +34,7 @@ from hearth.core.pipeline.types import (
     Candidate,
     ContextProvider,
     Example,
+    OnText,
     Progress,
     Ranker,
     Validator,
@@ -128,7 +131,10 @@ def build_prompt(guard: Guard, action: Action, request: ActionRequest, target: o
 
 
 def sample(backend: ModelBackend, prompt: Prompt, options: EngineOptions,
-           cancel: CancelToken, report: Progress) -> list[Completion]:
+           cancel: CancelToken, report: Progress,
+           on_token: OnToken | None = None) -> list[Completion]:
+    """The backend's samples for ``prompt``; ``on_token`` is handed the first one's text as it
+    is decoded."""
     if not backend.loaded:
         report("Loading the model", 10)
         backend.load(cancel)
@@ -140,17 +146,32 @@ def sample(backend: ModelBackend, prompt: Prompt, options: EngineOptions,
                                                  options.seed),
                           prefill=prompt.prefill, stop_when=prompt.stop_when,
                           must_continue=prompt.must_continue),
-        cancel=cancel)
+        cancel=cancel, on_token=on_token)
+
+
+def text_stream(backend: ModelBackend, action: Action, request: ActionRequest, target: object,
+                prompt: Prompt, redaction: Redaction,
+                on_text: OnText | None) -> OnToken | None:
+    """The backend's ``on_token`` for an action that streams: ``on_text`` gets the action's
+    preview of the whole answer so far, with the user's secrets put back."""
+    if on_text is None or not action.streams:
+        return None
+    pieces = [prompt.prefill] if backend.prefills else []
+
+    def on_token(piece: str) -> None:
+        pieces.append(piece)
+        on_text(action.preview(request, target, redaction.restore("".join(pieces))))
+    return on_token
 
 
 def generated_checks(backend: ModelBackend, action: Action, request: ActionRequest,
                      target: object, redaction: Redaction, cancel: CancelToken,
-                     report: Progress) -> tuple[list[Example], int]:
+                     report: Progress) -> tuple[list[Example], Completion | None]:
     """Tests the model writes from the spec alone (one greedy sample), read as checks, and
-    the tokens that took."""
+    the completion they were read from (None: the action has no spec to write them from)."""
     wanted = action.tests_request(request, target)
     if wanted is None:
-        return [], 0
+        return [], None
     report("Writing tests from the docstring", 75)
     prompt = wanted.prompt
     messages = [ChatMessage(m.role, redaction.redact(m.content)) for m in prompt.messages]
@@ -163,7 +184,7 @@ def generated_checks(backend: ModelBackend, action: Action, request: ActionReque
     checks = wanted.parse(redaction.restore(completion.text))
     log.info("%s: %d generated test(s) from %d token(s)", action.name, len(checks),
              completion.tokens)
-    return checks, completion.tokens
+    return checks, completion
 
 
 def check(guard: Guard, action: Action, request: ActionRequest, target: object,
@@ -193,10 +214,13 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
                options: EngineOptions, *, cancel: CancelToken | None = None,
                progress: Progress | None = None,
                context_provider: ContextProvider | None = None,
-               escalation: ModelBackend | None = None) -> ActionResult:
+               escalation: ModelBackend | None = None,
+               on_text: OnText | None = None) -> ActionResult:
     """Guard the prompt, gather context, prompt, sample, check, rank: the best candidate.
     ``escalation``: a larger model asked once, with the same prompt, when the best answer
-    is not trusted (``options.escalate_when``)."""
+    is not trusted (``options.escalate_when``). ``on_text``: for an action that streams,
+    handed the answer so far as the first sample is decoded (the final answer is the
+    result's, which the checks may still change)."""
     start = time.perf_counter()
     cancel = cancel or CancelToken()
     report = progress or (lambda message, percentage: None)
@@ -217,18 +241,26 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
                                      options.max_tokens)
     if action.max_samples is not None and options.samples > action.max_samples:
         options = replace(options, samples=action.max_samples)
-    completions = sample(backend, prompt, options, cancel, report)
+    completions = sample(backend, prompt, options, cancel, report,
+                         text_stream(backend, action, request, target, prompt, redaction,
+                                     on_text))
     answered_by, extra_tokens = backend.name, 0
+    # One prompt evaluation per backend request, shared by its samples.
+    prompt_use = completions[0].prompt if completions else PromptUse()
     if options.generated_tests:
-        checks, extra_tokens = generated_checks(backend, action, request, target,
-                                                redaction, cancel, report)
+        checks, tests_completion = generated_checks(backend, action, request, target,
+                                                    redaction, cancel, report)
         request.generated_checks = tuple(checks)
+        if tests_completion is not None:
+            extra_tokens += tests_completion.tokens
+            prompt_use += tests_completion.prompt
     report("Checking candidates", 90)
     candidates = check(guard, action, request, target, completions, redaction, options)
     best = (options.ranker or by_confidence)(request, candidates)[0]
     if escalation is not None and untrusted(best, options):
         report("Asking the larger model", 92)
         larger = sample(escalation, prompt, replace(options, samples=1), cancel, report)
+        prompt_use += larger[0].prompt if larger else PromptUse()
         extra = check(guard, action, request, target, larger, redaction, options)
         extra_tokens += sum(c.completion.tokens for c in extra if c.completion)
         # Ranked alone: agreement with the smaller model's candidates is no evidence.
@@ -246,7 +278,7 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
             "Try again, add detail to the docstring, or raise generation.samples.")
     action.finish(target, best, prompt.context)
     return replace(result(action, title, best, candidates, guard, prompt.context, start,
-                          options, extra_tokens), model=answered_by)
+                          options, extra_tokens), model=answered_by, prompt=prompt_use)
 
 
 def untrusted(best: Candidate, options: EngineOptions) -> bool:

@@ -17,13 +17,13 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from hearth.core.analysis import Finding as Diagnostic
 from hearth.core.analysis.checks import Finding
 from hearth.core.analysis.context import AnalysisContext
-from hearth.core.models.backend import Completion
+from hearth.core.models.backend import Completion, PromptUse
 from hearth.core.pipeline.prompt import ContextSnippet, Prompt
 from hearth.core.text import Pos, TextEdit
 
 __all__ = ["Action", "ActionRequest", "ActionResult", "Candidate", "ContextProvider",
-           "Diagnostic", "Example", "FileChange", "Finding", "FunctionNode", "Offer", "Progress",
-           "Ranker", "Validator", "language_of"]
+           "Diagnostic", "Example", "FileChange", "Finding", "FunctionNode", "Offer", "OnText",
+           "Progress", "Ranker", "Validator", "language_of"]
 
 LANGUAGE_BY_SUFFIX = {
     ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
@@ -168,14 +168,22 @@ class ActionResult:
     details: Any = None
     evidence: list[str] = field(default_factory=list)
     model: str | None = None  # the model whose answer this is (None: a rule's)
+    # The prompt tokens of every model request the run made, and how many of them the
+    # backend reused from its cache (None: the model was not asked).
+    prompt: PromptUse | None = None
 
     def report(self) -> dict[str, Any]:
         """What the CLI's --json and the LSP command's answer say about the result beyond
-        its edits: the method, why it is (or is not) trusted, the action's details, the
-        explanation."""
+        its edits: the method, the prompt tokens evaluated, why it is (or is not) trusted,
+        the action's details, the explanation."""
         out: dict[str, Any] = {"method": self.method} if self.method != "model" else {}
         if self.model is not None:
             out["model"] = self.model
+        if self.prompt is not None and self.prompt.tokens:
+            out["prompt_tokens"] = self.prompt.tokens
+            if self.prompt.reused is not None:
+                out["prompt_tokens_reused"] = self.prompt.reused
+                out["prompt_tokens_evaluated"] = self.prompt.evaluated
         if self.evidence:
             out["evidence"] = list(self.evidence)
         if self.function is not None:
@@ -196,6 +204,9 @@ class TestsRequest:
 
 
 Progress = Callable[[str, "int | None"], None]  # (message, percentage)
+# Called with the whole answer so far (the action's ``preview`` of it) while an action that
+# ``streams`` is answered; on the thread that decodes, so it must return at once.
+OnText = Callable[[str], None]
 ContextProvider = Callable[[ActionRequest], list[ContextSnippet]]
 # Checks shared by every action, run on each usable candidate after the action's own.
 Validator = Callable[[ActionRequest, Candidate], list[Finding]]
@@ -230,6 +241,9 @@ class Action(Protocol[T]):
     # name from the manifest; None: the manifest's default.
     default_model: ClassVar[str | None]
     default_samples: ClassVar[int]
+    # The answer is a document worth reading while it is written (Explain): run_action's
+    # ``on_text`` is handed its ``preview`` as the model goes.
+    streams: ClassVar[bool]
 
     def offers(self, request: ActionRequest) -> list[Offer]:
         """What to list in the quick-fix menu here (often nothing). Must be cheap: no model."""
@@ -253,6 +267,11 @@ class Action(Protocol[T]):
 
     def finish(self, target: T, best: Candidate, context: list[ContextSnippet]) -> None:
         """Last touches to the chosen candidate (Explain lists the context it used)."""
+
+    def preview(self, request: ActionRequest, target: T, text: str) -> str:
+        """What to show of an answer the model is still writing (``text``: its text so far,
+        the prefill included), for actions that ``stream``. Called for every token on the
+        thread that decodes: cheap, and it must not fail on half a sentence."""
 
     def tests_request(self, request: ActionRequest, target: T) -> TestsRequest | None:
         """What to ask the model for tests of the answer, from the spec alone (None: no
