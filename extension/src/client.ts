@@ -60,11 +60,15 @@ export function createLanguageClient(server: ServerCommand, hooks: ClientHooks):
 
 /**
  * Tells the server that this extension shows Explain's Markdown itself (a preview beside the
- * editor), so the server does not also open the file with window/showDocument.
+ * editor), so the server does not also open the file with window/showDocument, and that it
+ * shows the Markdown as it is written (`hearth/explainProgress`, see explainPreview.ts).
  */
 class ShowsMarkdownFeature implements StaticFeature {
   fillClientCapabilities(capabilities: ClientCapabilities): void {
-    capabilities.experimental = { ...(capabilities.experimental as object), hearth: { showsMarkdown: true } };
+    capabilities.experimental = {
+      ...(capabilities.experimental as object),
+      hearth: { showsMarkdown: true, streamsMarkdown: true },
+    };
   }
   getState(): FeatureState {
     return { kind: "static" };

@@ -1,5 +1,6 @@
 /** The extension's entry point: wires the server session, the status bar and the commands. */
 import * as vscode from "vscode";
+import { PREVIEW_SCHEME } from "./explainPreview";
 import { registerPaletteCommands } from "./palette";
 import { RESTART_COMMAND, ServerSession, SHOW_LOGS_COMMAND } from "./session";
 import { StatusBar } from "./status";
@@ -18,7 +19,6 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
   const statusBar = new StatusBar(SHOW_LOGS_COMMAND);
   const current = new ServerSession({
     extensionPath: context.extensionPath,
-    storageUri: context.globalStorageUri,
     log,
     status: statusBar,
   });
@@ -29,6 +29,7 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
     vscode.commands.registerCommand(SHOW_LOGS_COMMAND, () => log.show()),
     vscode.commands.registerCommand(RESTART_COMMAND, () => current.restart()),
     vscode.workspace.onDidChangeConfiguration((event) => current.onConfigurationChanged(event)),
+    vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, current.preview),
     ...registerPaletteCommands(current, log),
   );
   void current.restart();

@@ -7,6 +7,7 @@ import * as vscode from "vscode";
 import { DidChangeConfigurationNotification, State, type LanguageClient } from "vscode-languageclient/node";
 import { createLanguageClient } from "./client";
 import { presentationOf } from "./commands";
+import { EXPLAIN_PROGRESS_NOTIFICATION, ExplainPreview, parseAnswerProgress } from "./explainPreview";
 import { RestartQueue } from "./restartQueue";
 import {
   describeFailures,
@@ -24,11 +25,9 @@ const PROBE_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 5_000;
 export const SHOW_LOGS_COMMAND = "hearth.showLogs";
 export const RESTART_COMMAND = "hearth.restart";
-const EXPLANATION_FILE = "Hearth explanation.md";
 
 export interface SessionDependencies {
   extensionPath: string;
-  storageUri: vscode.Uri;
   log: vscode.LogOutputChannel;
   status: StatusBar;
   probe?: Probe;
@@ -38,6 +37,8 @@ export class ServerSession implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private readonly restarts = new RestartQueue(() => this.replaceServer());
   private readonly probe: Probe;
+  /** Explain's Markdown, as it is written and when it is done; activate() registers it. */
+  readonly preview = new ExplainPreview();
 
   constructor(private readonly deps: SessionDependencies) {
     this.probe = deps.probe ?? processProbe(PROBE_TIMEOUT_MS);
@@ -77,19 +78,11 @@ export class ServerSession implements vscode.Disposable {
   async presentResult(command: string, result: unknown): Promise<void> {
     const presentation = presentationOf(command, result);
     if (presentation.markdown !== undefined) {
-      await this.showMarkdownBeside(presentation.markdown);
+      await this.preview.showFinal(presentation.markdown);
     }
     if (presentation.message) {
       void vscode.window.showInformationMessage(`Hearth: ${presentation.message}`);
     }
-  }
-
-  /** One file, rewritten each time, so the open preview follows the newest explanation. */
-  private async showMarkdownBeside(markdown: string): Promise<void> {
-    await vscode.workspace.fs.createDirectory(this.deps.storageUri);
-    const file = vscode.Uri.joinPath(this.deps.storageUri, EXPLANATION_FILE);
-    await vscode.workspace.fs.writeFile(file, new TextEncoder().encode(markdown));
-    await vscode.commands.executeCommand("markdown.showPreviewToSide", file);
   }
 
   private async replaceServer(): Promise<void> {
@@ -115,6 +108,14 @@ export class ServerSession implements vscode.Disposable {
         status.update(update);
       } else {
         log.warn(`Ignored a ${STATUS_NOTIFICATION} notification that does not fit: ${JSON.stringify(params)}`);
+      }
+    });
+    client.onNotification(EXPLAIN_PROGRESS_NOTIFICATION, (params: unknown) => {
+      const update = parseAnswerProgress(params);
+      if (update) {
+        void this.preview.showPartial(update);
+      } else {
+        log.warn(`Ignored a ${EXPLAIN_PROGRESS_NOTIFICATION} notification that does not fit`);
       }
     });
     client.onDidChangeState(({ newState }) => {
@@ -204,5 +205,6 @@ export class ServerSession implements vscode.Disposable {
   async dispose(): Promise<void> {
     await this.restarts.idle();
     await this.stopClient();
+    this.preview.dispose();
   }
 }

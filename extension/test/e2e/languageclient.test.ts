@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -225,11 +225,26 @@ describe("the extension with the real language client, server and model", { skip
       t.skip("the server does not offer hearth.explain yet: the preview is not tested");
       return;
     }
+    const registered = testing.registrations
+      .filter((entry) => entry.name === "registerTextDocumentContentProvider")
+      .pop();
+    assert.ok(registered, "the extension registered the preview's content provider");
+    const [scheme, provider] = registered.args as [string, vscode.TextDocumentContentProvider];
+    const seen: string[] = [];
+    const listening = provider.onDidChange?.((uri) => seen.push(String(provider.provideTextDocumentContent(uri, new vscode.CancellationTokenSource().token))));
     await vscode.commands.executeCommand("hearth.palette.explain");
+    listening?.dispose();
     const preview = testing.externalCommands.find((command) => command.id === "markdown.showPreviewToSide");
     assert.ok(preview, "the Markdown preview was opened");
-    const markdown = readFileSync((preview.args[0] as vscode.Uri).fsPath, "utf8");
+    const uri = preview.args[0] as vscode.Uri;
+    assert.equal(uri.scheme, scheme);
+    const markdown = String(provider.provideTextDocumentContent(uri, new vscode.CancellationTokenSource().token));
     assert.ok(markdown.trim().length > 0, "the explanation is not empty");
+    assert.equal(seen.at(-1), markdown, "the final document is shown last");
+    // Partial text came while the model wrote (hearth/explainProgress), before the final one.
+    const partial = seen.slice(0, -1);
+    assert.ok(partial.length > 0, `the preview filled before the answer came\n--- output ---\n${outputLines()}`);
+    assert.ok(partial.every((text) => text.startsWith("# Explanation of")), "each update is the document so far");
   });
 
   it("restarts the server when a setting it reads at start changes", async () => {

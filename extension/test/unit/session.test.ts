@@ -21,7 +21,6 @@ function sessionWithoutServer() {
   const status = new StatusBar("hearth.showLogs");
   const session = new ServerSession({
     extensionPath: mkdtempSync(join(tmpdir(), "hearth-ext-")),
-    storageUri: vscode.Uri.file(mkdtempSync(join(tmpdir(), "hearth-storage-"))),
     log,
     status,
     probe,
