@@ -12,6 +12,9 @@ const EXTENSION_ONLY_GROUPS = new Set(["server", "trace"]);
 /** Groups the server reads once, at start: a change needs a new server process. */
 const RESTART_GROUPS = ["model", "openai", "server"];
 
+/** Settings in those groups that the running server applies itself. */
+const LIVE_KEYS = new Set(["model.unloadAfter"]);
+
 /** The part of `vscode.WorkspaceConfiguration` needed here (so tests need no VS Code). */
 export interface SettingsReader {
   inspect(key: string):
@@ -63,7 +66,10 @@ function explicitValue(
 
 /** `affects` is `ConfigurationChangeEvent.affectsConfiguration`. */
 export function needsRestart(affects: (section: string) => boolean): boolean {
-  return RESTART_GROUPS.some((group) => affects(`${SECTION}.${group}`));
+  return contributedKeys().some(
+    (key) =>
+      RESTART_GROUPS.includes(key.split(".")[0]) && !LIVE_KEYS.has(key) && affects(`${SECTION}.${key}`),
+  );
 }
 
 export function affectsHearth(affects: (section: string) => boolean): boolean {

@@ -47,8 +47,12 @@ class ModelSettings:
     # Speculative decoding with the prompt as the draft: tokens that followed the text's last
     # words earlier in the prompt, verified per step once one sample is left; 0 turns it off.
     prompt_lookup: int = 0
+    # Seconds a loaded model may stay unused before its memory is freed (the language server
+    # checks; the next action that needs it loads it again); 0 keeps every model loaded.
+    unload_after: int = 600
 
     def __post_init__(self) -> None:
+        _at_least("unloadAfter", self.unload_after, 0)
         if self.threads is not None:
             _at_least("threads", self.threads, 1)
         _at_least("contextLength", self.context_length, 512)

@@ -99,6 +99,7 @@ describe("needsRestart", () => {
   }
 
   for (const key of [
+    "hearth.model.unloadAfter",
     "hearth.generation.samples",
     "hearth.guardrails.policy",
     "hearth.diagnostics.flake8",

@@ -8,8 +8,10 @@ The CLI and the language server are thin adapters over it: they turn their input
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import astuple, replace
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,17 @@ def models_in_use(settings: Settings) -> dict[str, list[str]]:
     return used
 
 
+@dataclass
+class _Held:
+    """A backend the session built, for ``model``, and when an action last finished with it
+    (``time.monotonic``)."""
+
+    backend: ModelBackend
+    model: ModelSettings
+    last_used: float
+    users: int = 0  # actions running on it now
+
+
 class Session:
     def __init__(self, settings: Settings, root: Path | None, *,
                  audit: AuditLog | None = None, backend: ModelBackend | None = None) -> None:
@@ -90,7 +103,7 @@ class Session:
         self.embedders = EmbedderPool()  # shared by the indexes of every folder
         self._given_backend = backend
         # One backend per model the actions use (Generate and Fix may differ), by settings.
-        self._backends: dict[tuple, ModelBackend] = {}
+        self._backends: dict[tuple, _Held] = {}
         self._pruned_for: Settings | None = None  # the settings _close_unused last ran for
 
     # -- settings -----------------------------------------------------------------------------
@@ -147,10 +160,12 @@ class Session:
         if isinstance(action, str):
             action = self.action(action)
         context = self.context_provider(overlay) if use_context else None
-        return run_action(action, request, self.backend(action),
-                          options or self.engine_options(action), cancel=cancel,
-                          progress=progress, context_provider=context,
-                          escalation=self.escalation_backend(action), on_text=on_text)
+        backend, escalation = self.backend(action), self.escalation_backend(action)
+        with self._using(backend, escalation):
+            return run_action(action, request, backend,
+                              options or self.engine_options(action), cancel=cancel,
+                              progress=progress, context_provider=context,
+                              escalation=escalation, on_text=on_text)
 
     # -- the model ----------------------------------------------------------------------------
     def model_for(self, action: Action | str) -> ModelSettings:
@@ -182,7 +197,9 @@ class Session:
 
     def _key(self, model: ModelSettings) -> tuple:
         server = astuple(self.settings.openai) if model.backend == "openai" else None
-        return (astuple(model), server)
+        # How long an unused model stays loaded is no part of which model it is: a change of
+        # unloadAfter must not rebuild (and reload) the backends.
+        return (astuple(replace(model, unload_after=0)), server)
 
     def _backend_for(self, model: ModelSettings) -> ModelBackend:
         if self._pruned_for is not self._settings:
@@ -190,8 +207,9 @@ class Session:
             self._pruned_for = self._settings
         key = self._key(model)
         if key not in self._backends:
-            self._backends[key] = make_backend(model, self.settings.openai)
-        return self._backends[key]
+            self._backends[key] = _Held(make_backend(model, self.settings.openai), model,
+                                        time.monotonic())
+        return self._backends[key].backend
 
     def _close_unused(self) -> None:
         """Free the models no action uses under the current settings: at the first use of a
@@ -200,7 +218,48 @@ class Session:
         wanted = {self._key(self.model_for(a)) for a in self.actions}
         wanted |= {self._key(m) for m in map(self._escalation_model, self.actions) if m}
         for key in [key for key in self._backends if key not in wanted]:
-            self._backends.pop(key).close()
+            self._backends.pop(key).backend.close()
+
+    @contextmanager
+    def _using(self, *backends: ModelBackend | None) -> Iterator[None]:
+        """Mark the session's own ``backends`` busy while an action runs on them, and used
+        when it ends: a model's idle time counts from when an action last needed it."""
+        held = [h for h in self._backends.values() if any(h.backend is b for b in backends)]
+        for h in held:
+            h.users += 1
+        try:
+            yield
+        finally:
+            now = time.monotonic()
+            for h in held:
+                h.users -= 1
+                h.last_used = now
+
+    def unload_idle(self, now: float | None = None) -> float | None:
+        """Free every loaded model that no action has used for ``model.unloadAfter`` seconds
+        (its backend stays, and the next action that needs it loads it again).
+
+        Returns the seconds until another loaded model would have been unused that long, when
+        to look again; None when no model would (none loaded, or unloadAfter 0). Call it on
+        the thread that runs the actions, as the language server does: a model is never
+        unloaded while it decodes. A backend given to the session is the caller's, and stays.
+        """
+        after = self.settings.model.unload_after
+        if after <= 0:
+            return None
+        now = time.monotonic() if now is None else now
+        due: list[float] = []
+        for held in self._backends.values():
+            if not held.backend.loaded:
+                continue
+            idle = 0.0 if held.users else now - held.last_used
+            if idle < after:
+                due.append(after - idle)
+                continue
+            log.info("Unloading %s: unused for %.0f s (model.unloadAfter %d s)",
+                     held.model.name or held.model.path or held.model.backend, idle, after)
+            held.backend.close()
+        return min(due, default=None)
 
     # -- analysis -----------------------------------------------------------------------------
     def diagnostics(self, source: str, path: Path | None,
@@ -242,6 +301,6 @@ class Session:
         for index in self.indexes.values():
             index.close()
         self.indexes.clear()
-        for backend in self._backends.values():
-            backend.close()
+        for held in self._backends.values():
+            held.backend.close()
         self._backends.clear()

@@ -42,6 +42,7 @@ def apply_settings(server: HearthServer) -> None:
     settings, problems = load_settings(
         server.root, editor_layer(server.init_options, server.client_settings))
     server.session.update_settings(settings)
+    server.unloader.settings_changed()
     if problems:
         message = "Hearth settings: " + "; ".join(problems)
         log.warning(message)

@@ -1,4 +1,5 @@
-"""The end of the server's life: `shutdown`, and watching the editor's process.
+"""The end of the server's life: `shutdown`, and watching the editor's process; and the end
+of an idle model's: unloading it after `model.unloadAfter` seconds unused.
 
 `exit`, the end of stdin and the editor's death all end in `HearthServer.terminate`;
 docs/lifecycle.md tells the whole story.
@@ -15,11 +16,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from hearth.core.cancel import Cancelled, CancelToken
+from hearth.core.inference import InferenceQueue, Priority
+
 if TYPE_CHECKING:
+    from hearth.core.session import Session
     from hearth.lsp.server import HearthServer
 
 log = logging.getLogger(__name__)
@@ -107,11 +113,116 @@ def watch(pid: Any, on_exit: Callable[[], None]) -> ParentWatcher | None:
     return ParentWatcher(pid, on_exit).start()
 
 
+class IdleUnloader:
+    """Frees the models no action has used for ``model.unloadAfter`` seconds.
+
+    A timer on the event loop; when it fires, a background job on the inference queue, behind
+    any action, asks the Session (``Session.unload_idle``), which knows when each model was
+    last used, so that a model is never unloaded while it decodes. The Session's answer says
+    when to look again. The timer is armed after each action and at each settings change,
+    and never again once `close` has run (at `shutdown` or the end of the process).
+    """
+
+    def __init__(self, queue: InferenceQueue, session: Callable[[], Session]) -> None:
+        self._queue = queue
+        self._session = session  # the server's current Session (`initialize` replaces it)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._checking = False  # a check is queued or running; its answer re-arms the timer
+        self._pending: float | None = None  # a look asked for while a check was under way
+        self._closed = False
+
+    @property
+    def armed(self) -> bool:
+        return self._timer is not None or self._checking
+
+    def used(self) -> None:
+        """An action has run: look once its model may have been unused long enough (unless
+        a look is due sooner)."""
+        self._look_in(self._session().settings.model.unload_after)
+
+    def settings_changed(self) -> None:
+        """``unloadAfter`` may be shorter, longer or 0 now: look at once, and go from there."""
+        self._cancel_timer()
+        self._look_in(0.0)
+
+    def close(self) -> None:
+        """Nothing more, from any thread (a timer that fires later does nothing; a check
+        already queued is cancelled with the queue's other jobs)."""
+        self._closed = True
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._cancel_timer()
+        elif self._loop is not None and self._timer is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._cancel_timer)
+            except RuntimeError:  # the loop is closed
+                pass
+
+    def _look_in(self, delay: float) -> None:
+        if self._closed or self._session().settings.model.unload_after <= 0:
+            return
+        if self._checking:  # the check's answer may be older than this: look again after it
+            self._pending = delay if self._pending is None else min(self._pending, delay)
+            return
+        self._loop = asyncio.get_running_loop()
+        when = self._loop.time() + delay
+        if self._timer is not None and self._timer.when() <= when:
+            return
+        self._cancel_timer()
+        self._timer = self._loop.call_at(when, self._check)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._closed:
+            return
+        session = self._session()
+        try:
+            future = self._queue.submit(lambda token: session.unload_idle(),
+                                        priority=Priority.BACKGROUND, cancel=CancelToken())
+        except RuntimeError:  # the queue is stopped: the process is ending
+            return
+        self._checking = True
+        loop = self._loop
+        assert loop is not None
+
+        def checked(done: Future) -> None:
+            try:
+                loop.call_soon_threadsafe(self._checked, done)
+            except RuntimeError:  # the loop is closed: the process is ending
+                pass
+
+        future.add_done_callback(checked)
+
+    def _checked(self, done: Future) -> None:
+        self._checking = False
+        pending, self._pending = self._pending, None
+        if self._closed or done.cancelled():
+            return
+        error = done.exception()
+        if error is not None:
+            if not isinstance(error, Cancelled):
+                log.error("Unloading idle models failed", exc_info=error)
+            return  # the next action or settings change arms the timer again
+        for delay in (done.result(), pending):
+            if delay is not None:
+                self._look_in(delay)
+
+
 def register(server: HearthServer) -> None:
     @server.feature(types.SHUTDOWN)
     async def shutdown(params: Any = None) -> None:
         """Cancel what runs (the model stops at its next token), then give the indexes a
-        moment to be saved: `exit` follows, and it waits for nothing."""
+        moment to be saved: `exit` follows, and it waits for nothing. Idle models are not
+        unloaded any more (`stop_work` closes the unloader)."""
         saving = server.stop_work()
         if not saving:
             return

@@ -72,6 +72,8 @@ class HearthServer(LanguageServer):
         self.audit = AuditLog()  # one per server: guardrail decisions, hashed, as JSON lines
         # The engine for the workspace; `initialize` replaces it once the root is known.
         self.session = Session(Settings(), None, audit=self.audit)
+        # Frees the models left unused for model.unloadAfter seconds (on the inference thread).
+        self.unloader = lifecycle.IdleUnloader(self.queue, lambda: self.session)
         self.memory = None  # hearth.lsp.memory.Memory, set when that feature registers
         self.after_initialized: list = []  # coroutines run once the settings are known
         self.after_settings_changed: list = []  # coroutines run when the editor changes them
@@ -106,6 +108,8 @@ class HearthServer(LanguageServer):
         except asyncio.CancelledError:
             cancel.cancel()
             raise
+        finally:
+            self.unloader.used()  # the job may have loaded a model: unload it once idle
 
     # -- jobs and cancellation ------------------------------------------------------------
     def track_job(self, cancel: CancelToken) -> Any:
@@ -247,7 +251,8 @@ class HearthServer(LanguageServer):
 
     def stop_work(self) -> list[concurrent.futures.Future]:
         """Cancel every job, running or queued, and the indexer; the futures of the indexes
-        being saved."""
+        being saved. No idle model is unloaded from now on."""
+        self.unloader.close()
         self.queue.cancel_all()
         return self.memory.close() if self.memory is not None else []
 
