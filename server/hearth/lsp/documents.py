@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from lsprotocol import types
@@ -10,6 +11,7 @@ from pygls.uris import to_fs_path
 
 from hearth.lsp import diagnostics
 from hearth.lsp.server import HearthServer
+from hearth.lsp.workspace import document_key
 
 
 def register(server: HearthServer) -> None:
@@ -19,8 +21,10 @@ def register(server: HearthServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(params: types.DidChangeTextDocumentParams) -> None:
-        diagnostics.schedule(server, params.text_document.uri,
-                             server.settings.diagnostics.debounce_ms / 1000)
+        uri = params.text_document.uri
+        delay = server.typing.delay(document_key(uri), time.monotonic(),
+                                    server.settings.diagnostics.debounce_ms / 1000)
+        diagnostics.schedule(server, uri, delay)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(params: types.DidSaveTextDocumentParams) -> None:
@@ -32,3 +36,4 @@ def register(server: HearthServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
         diagnostics.clear(server, params.text_document.uri)
+        server.typing.forget(document_key(params.text_document.uri))

@@ -35,6 +35,7 @@ from hearth.lsp import lifecycle
 from hearth.lsp.convert import to_core
 from hearth.lsp.protocol import SYNC_KIND, HearthProtocol
 from hearth.lsp.transport import read_stdin
+from hearth.lsp.typing_rhythm import TypingRhythm
 from hearth.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class HearthServer(LanguageServer):
         self.queue = InferenceQueue()
         self.diagnostic_tasks: dict[str, asyncio.Task] = {}
         self.large_documents_reported: dict[str, bool] = {}
+        self.typing = TypingRhythm()  # how long diagnostics wait after an edit, per document
         self.audit = AuditLog()  # one per server: guardrail decisions, hashed, as JSON lines
         # The engine for the workspace; `initialize` replaces it once the root is known.
         self.session = Session(Settings(), None, audit=self.audit)

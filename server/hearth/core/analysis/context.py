@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hearth.core.analysis.findings import Finding
-from hearth.core.analysis.flake8_runner import run_flake8
+from hearth.core.analysis.flake8_runner import SegmentCache, run_flake8
 from hearth.core.analysis.security import scan
 from hearth.core.errors import HearthError
 
 log = logging.getLogger(__name__)
 TREES_KEPT = 4  # the open documents' latest texts, roughly
+# Blocks of top-level statements whose token-check results flake8 may replay: a
+# 1,000-line module has about 100, so this holds a dozen such files' blocks with room
+# for the versions typing leaves behind.
+FLAKE8_BLOCKS_KEPT = 2048
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class AnalysisContext:
         self._script = None
         self._memo: dict[tuple, object] = {}  # per-generation answers (a return type, ...)
         self._trees: OrderedDict[str, ast.Module | None] = OrderedDict()
+        # flake8's token checks per unchanged block of statements (flake8_runner says how)
+        self.flake8_blocks = SegmentCache(FLAKE8_BLOCKS_KEPT)
 
     # -- diagnostics --------------------------------------------------------------------------
     def diagnostics(self, source: str, path: Path | None,
@@ -69,7 +75,8 @@ class AnalysisContext:
         findings: list[Finding] = []
         if self.policy.flake8:
             try:
-                findings += run_flake8(source, path or Path("untitled.py"), self.workspace)
+                findings += run_flake8(source, path or Path("untitled.py"), self.workspace,
+                                       cache=self.flake8_blocks)
             except HearthError as exc:
                 if on_flake8_error is None:
                     raise
@@ -160,3 +167,4 @@ class AnalysisContext:
             self._script_key = self._script = None
             self._memo.clear()
             self._trees.clear()
+            self.flake8_blocks.clear()
