@@ -63,6 +63,7 @@ test: setup setup-editors setup-extension
 bench: setup
 	$(PY) tests/bench/bench_lsp.py
 	$(PY) tests/bench/bench_fix.py --samples 1,5
+	$(PY) tests/bench/bench_memory_rss.py --runs 3
 
 bench-quality: setup
 	$(PY) tests/bench/bench_corpus.py --split dev --samples 1,5
