@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from hearth import __version__
 from hearth.core.errors import HearthError
@@ -275,10 +275,15 @@ def cmd_action(args: argparse.Namespace) -> int:
     action = session.action(args.action)
     request = session.request(source, position, path=path, end=end,
                               instruction=getattr(args, "instruction", None))
+    streamed = StreamedText(sys.stdout) if action.streams and sys.stdout.isatty() \
+        and not args.json else None
+    progress = progress_printer(args)
     try:
         if root is not None and settings.index.enabled and not args.no_context:
             session.open_index(root).build(progress=terminal_progress(args, "hearth: indexing"))
-        result = session.run(action, request, progress=progress_printer(args))
+        result = session.run(action, request,
+                             progress=streamed.quiet(progress) if streamed else progress,
+                             on_text=streamed)
     finally:
         session.close()
     written = []
@@ -305,7 +310,7 @@ def cmd_action(args: argparse.Namespace) -> int:
         text_out += unified_diff(change.path, change.old_text or "", change.new_text)
     payload.update(result.report())
     if result.markdown is not None:
-        text_out = result.markdown
+        text_out = streamed.rest(result.markdown) if streamed else result.markdown
     emit(args, payload, text_out)
     if not args.json:
         how = "a rule-based fix, no model" if result.method == "rule" \
@@ -318,6 +323,38 @@ def cmd_action(args: argparse.Namespace) -> int:
             if items:
                 print(f"hearth: {label}: " + "; ".join(items), file=sys.stderr)
     return 0
+
+
+class StreamedText:
+    """An answer printed as the model writes it (Explain on a terminal): each update prints
+    what extends the text already printed, trailing blanks held back (the next token may not
+    keep them); ``rest`` is what the final document adds."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.printed = ""
+
+    def __call__(self, text: str) -> None:
+        text = text.rstrip()
+        if len(text) > len(self.printed) and text.startswith(self.printed):
+            self.out.write(text[len(self.printed):])
+            self.out.flush()
+            self.printed = text
+
+    def quiet(self, progress: Callable[[str, int | None], None]
+              ) -> Callable[[str, int | None], None]:
+        """``progress``, silent once text is printed (its lines would cut into the text)."""
+        def report(message: str, percentage: int | None) -> None:
+            if not self.printed:
+                progress(message, percentage)
+        return report
+
+    def rest(self, final: str) -> str:
+        if final.startswith(self.printed):
+            return final[len(self.printed):]
+        # The final document is not what was shown (it does not start the same): print it
+        # whole, apart from the text shown so far.
+        return "\n\n---\n\n" + final
 
 
 def open_index(root: Path, settings: Settings):
