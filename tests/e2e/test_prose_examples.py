@@ -25,6 +25,12 @@ STUB = '''def title_words(text: str) -> str:
 '''
 
 
+# Which seeds give a candidate that contradicts the example depends on the thread count and
+# the order of float sums (on one machine seeds 0 and 2 of the first four did; in CI seed 0
+# did not): try seeds until the real model writes one, then check that it loses.
+SEEDS = range(6)
+
+
 def test_a_candidate_that_contradicts_a_prose_example_loses(tmp_path: Path) -> None:
     require_default_model()
     # Several candidates of the small model, so that there is something to choose between.
@@ -34,22 +40,27 @@ def test_a_candidate_that_contradicts_a_prose_example_loses(tmp_path: Path) -> N
     path = tmp_path / "names.py"
     path.write_text(STUB)
     session = Session(settings, tmp_path)
-    seen: list[Candidate] = []
-    options = session.engine_options("generate")
-    ranker = options.ranker
-
-    def recording(request, candidates):
-        seen.extend(candidates)
-        return ranker(request, candidates)
-
     try:
-        request = session.request(STUB, Pos(5, 4), path=path)
-        result = session.run("generate", request, options=replace(options, ranker=recording))
+        for seed in SEEDS:
+            options = replace(session.engine_options("generate"), seed=seed)
+            ranker = options.ranker
+            seen: list[Candidate] = []
+
+            def recording(request, candidates, seen=seen, ranker=ranker):
+                seen.extend(candidates)
+                return ranker(request, candidates)
+
+            request = session.request(STUB, Pos(5, 4), path=path)
+            result = session.run("generate", request,
+                                 options=replace(options, ranker=recording))
+            wrong = [c for c in seen if any(f.rule == "example-failed" for f in c.findings)]
+            if wrong and len(wrong) < len(seen):
+                break
+        else:
+            pytest.fail(f"no seed of {list(SEEDS)} gave both a candidate that contradicts the "
+                        "example and one that does not: the test proves nothing")
     finally:
         session.close()
-    wrong = [c for c in seen if any(f.rule == "example-failed" for f in c.findings)]
-    assert wrong, "no candidate contradicted the example: the test proves nothing"
-    assert len(wrong) < len(seen)
     assert all(c.confidence < result.confidence for c in wrong)
     namespace: dict = {}
     exec(compile(result.new_source, "names.py", "exec"), namespace)  # noqa: S102
