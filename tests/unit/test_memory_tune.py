@@ -29,6 +29,7 @@ from hearth.core.memory.model_files import (
     tuned_model_dir,
 )
 from hearth.core.memory.onnx_export import onnx_model_path
+from hearth.core.memory.tune_lock import LOCK_FILE
 from hearth.core.memory.tune import (
     TrainingPair,
     _batches,
@@ -192,7 +193,7 @@ def test_cancelling_a_tuning_run_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(Cancelled):
         tune_embedder(cache, recipe=TuneRecipe(steps=5, batch_size=4), data_root=corpus,
                       cancel=lambda: True)
-    assert not [p for p in (cache / "models").iterdir()]
+    assert [p.name for p in (cache / "models").iterdir()] == [LOCK_FILE]  # the lock stays
 
 
 def test_too_little_data_is_a_clear_error(tmp_path: Path) -> None:

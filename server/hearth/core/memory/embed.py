@@ -19,7 +19,7 @@ from hearth.core.memory.model_files import (
     offline_hugging_face,
     tuned_model_dir,
 )
-from hearth.core.memory.onnx_export import ensure_onnx_model
+from hearth.core.memory.onnx_export import ensure_onnx_model, onnx_model_path
 from hearth.core.memory.settings import EMBEDDING_MODELS
 
 if TYPE_CHECKING:
@@ -78,6 +78,13 @@ def resolve_model(choice: str, cache_base: Path) -> EmbeddingModel:
             'index.embeddingModel to "auto" or "base".',
         )
     return EmbeddingModel(base)
+
+
+def loads_at_once(model: EmbeddingModel, backend: str, cache_base: Path) -> bool:
+    """Whether ``model`` loads without an export first (which needs torch and takes seconds
+    to a minute): the backend is torch, or the model's ONNX export is in the cache. A tuned
+    model's folder appears before its export is written."""
+    return backend != "onnx" or onnx_model_path(model.directory, cache_base).is_file()
 
 
 def tuning_hint(choice: str, model: EmbeddingModel) -> str | None:

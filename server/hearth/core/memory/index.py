@@ -4,6 +4,7 @@ keep it current file by file; searches go to memory.search, which reads the same
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -31,7 +32,13 @@ from hearth.core.memory.crawl import (
     read_indexable,
     relative_path,
 )
-from hearth.core.memory.embed import DIMENSION, EmbeddingModel, load_embedder, resolve_model
+from hearth.core.memory.embed import (
+    DIMENSION,
+    EmbeddingModel,
+    load_embedder,
+    loads_at_once,
+    resolve_model,
+)
 from hearth.core.memory.embed import model_id as embedder_model_id
 from hearth.core.memory.lexical import Bm25Index
 from hearth.core.memory.records import Chunk, Hit, IndexStats
@@ -47,6 +54,7 @@ if TYPE_CHECKING:  # numpy loads with the first embedding, not with the server
 logger = logging.getLogger(__name__)
 
 CATALOGUE_FILE = "catalogue.sqlite"
+STAGING_FOLDER = "next-model"  # inside the cache folder: the store being made with a new model
 _EMBED_GROUP_CHUNKS = 64  # chunks embedded between cancellation checks and commits
 _VECTOR_SAVE_INTERVAL_S = 60.0
 
@@ -107,8 +115,10 @@ class WorkspaceIndex:
         self.settings = settings or IndexSettings()
         self.cache_dir = Path(cache_dir) if cache_dir else workspace_cache_dir(self.root)
         self._embedder = embedder
+        self._fixed_embedder = embedder is not None
         self._embedders = embedders if embedders is not None else EmbedderPool()
         self._model: EmbeddingModel | None = None
+        self._keep_stored = False
         self._model_lock = threading.Lock()
         self._embedder_lock = threading.Lock()
         self._lock = threading.RLock()
@@ -123,7 +133,12 @@ class WorkspaceIndex:
         self._vectors_dirty = False
         self._last_vector_save = time.monotonic()
         self._rebuilt = False
-        self._searcher = IndexSearcher(
+        self._searcher = self._new_searcher()
+
+    def _new_searcher(self) -> IndexSearcher:
+        """The reader of the current stores (a new one after a switch of models: its cache
+        of unsaved text's vectors belongs to the old model)."""
+        return IndexSearcher(
             self.root, self.settings, rules=self._rules, lock=self._lock,
             catalogue=self._open, vectors=self._vectors, lexical=self._lexical,
             names=lambda: self._names, embedder=self._embedder_instance,
@@ -280,6 +295,92 @@ class WorkspaceIndex:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # -- switching to a better model while answering -------------------------------------
+
+    def keep_stored_model(self) -> None:
+        """Call before the index is first used. With ``embedding_model`` "auto", a store
+        embedded with the packaged model keeps answering with it when the code-tuned model
+        has appeared since, instead of being cleared and re-embedded before it can answer;
+        ``better_model`` then names the tuned model, and ``stage_model`` and ``adopt`` switch
+        to it while the old vectors serve. The language server asks for this; the CLI
+        re-embeds at once."""
+        self._keep_stored = True
+
+    def better_model(self) -> EmbeddingModel | None:
+        """With "auto": the model a fresh choice would take now, when it differs from the one
+        in use and loads at once (its ONNX export is made): the code-tuned model, made since
+        this index chose. Cheap (a few stat calls)."""
+        if self._fixed_embedder or self.settings.embedding_model != "auto":
+            return None
+        base = cache_base()
+        try:
+            latest = resolve_model("auto", base)
+        except HearthError:
+            return None
+        if latest == self.embedding_model or not loads_at_once(latest, self.settings.embedder,
+                                                               base):
+            return None
+        return latest
+
+    def stage_model(
+        self,
+        model: EmbeddingModel,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> WorkspaceIndex | None:
+        """A copy of this index embedded with ``model``, built beside it (in
+        ``<cache folder>/next-model``, resuming a copy cut short before) while this index
+        keeps answering and updating. None if ``cancel()`` stopped it. Run it off the
+        writers' thread, then ``adopt`` the copy on it."""
+        embedder = self._embedders.get(self.settings.embedder, self.settings.max_embed_tokens,
+                                       self.settings.batch_size, model)
+        staged = WorkspaceIndex(self.root, cache_dir=self.cache_dir / STAGING_FOLDER,
+                                settings=self.settings, embedder=embedder)
+        staged._model = model
+        try:
+            stats = staged.build(progress, cancel)
+        except BaseException:
+            staged.close()
+            raise
+        if stats.cancelled:
+            staged.close()
+            return None
+        return staged
+
+    def adopt(self, staged: WorkspaceIndex) -> None:
+        """Answer from ``staged`` (made by ``stage_model``) from now on: its store replaces
+        this one in one step under the lock. Then ``build`` catches up with the files changed
+        while it was made. Killed half-way, the vector file has been replaced first: the old
+        catalogue finds it fails its checksum and rebuilds its vectors from its own
+        embeddings, or the new catalogue is in place whole (``os.replace``)."""
+        with self._lock:
+            staged.close()
+            if self._catalogue is not None:
+                self._catalogue.close()  # its unsaved vectors are not worth saving now
+                self._catalogue = None
+            for old in (*self.cache_dir.glob(f"{CATALOGUE_FILE}-*"),
+                        *self.cache_dir.glob("vectors-*.hnsw")):
+                old.unlink(missing_ok=True)
+            incoming = sorted(staged.cache_dir.iterdir(),
+                              key=lambda path: path.name == CATALOGUE_FILE)  # catalogue last
+            for path in incoming:
+                os.replace(path, self.cache_dir / path.name)
+            staged.cache_dir.rmdir()
+            with self._model_lock:
+                self._model = staged.embedding_model
+            with self._embedder_lock:
+                self._embedder = staged._embedder
+            self._vectors = VectorIndex(
+                staged._vectors.dim, self.settings.hnsw_m, self.settings.hnsw_ef_construction,
+                self.settings.hnsw_ef_search,
+            )
+            self._lexical = Bm25Index()
+            self._names = Counter()
+            self._vectors_dirty = False
+            self._searcher = self._new_searcher()
+            self._open()
+        logger.info("%s now answers with %s", self.root, self.model_id)
+
     # -- opening and recovery ------------------------------------------------------------
 
     def _open(self) -> Catalogue:
@@ -315,6 +416,8 @@ class WorkspaceIndex:
     def _adopt_model(self, catalogue: Catalogue) -> None:
         stored_model = catalogue.get_meta("model_id")
         stored_dim = catalogue.get_meta("dimension")
+        if self._keep_stored and stored_model is not None:
+            self._keep_packaged_model(stored_model)
         dim = str(self._vectors.dim)
         if stored_model is not None and (stored_model, stored_dim) != (self.model_id, dim):
             logger.warning(
@@ -328,6 +431,17 @@ class WorkspaceIndex:
             with catalogue.transaction():
                 catalogue.set_meta("model_id", self.model_id)
                 catalogue.set_meta("dimension", dim)
+
+    def _keep_packaged_model(self, stored_model: str) -> None:
+        """``keep_stored_model``: answer with the packaged model if the store holds its
+        vectors (and no embedder has been made yet, which would be the other model's)."""
+        if self._embedder is not None or self.settings.embedding_model != "auto":
+            return
+        packaged = resolve_model("base", cache_base())
+        if stored_model == embedder_model_id(self.settings.embedder,
+                                             self.settings.max_embed_tokens, packaged.tag):
+            with self._model_lock:
+                self._model = packaged
 
     def _discard_store(self) -> None:
         self._rebuilt = True
@@ -489,6 +603,9 @@ class WorkspaceIndex:
             self._vectors_dirty = True
 
     def _embedder_instance(self) -> Embedder:
+        if self._keep_stored and self._embedder is None:
+            with self._lock:
+                self._open()  # the store decides which model embeds (keep_stored_model)
         with self._embedder_lock:
             if self._embedder is None:
                 self._embedder = self._embedders.get(

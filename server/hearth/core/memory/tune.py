@@ -42,6 +42,7 @@ from hearth.core.memory.model_files import (
 )
 from hearth.core.memory.onnx_export import ensure_onnx_model
 from hearth.core.memory.settings import IndexSettings
+from hearth.core.memory.tune_lock import TuneLock, tune_lock_path
 from hearth.core.models.threads import usable_cores
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,11 @@ STDLIB_SKIPPED = frozenset({
     "site-packages", "dist-packages", "__pycache__",
 })
 """Standard-library folders left out: test suites, and GUI or vendored code unlike a project."""
+_STALE_EXPORT_S = 3600.0
+
+
+class TuningBusy(HearthError):
+    """Another process is tuning the embedder on this machine right now."""
 
 
 @dataclass(frozen=True)
@@ -156,14 +162,37 @@ def tune_embedder(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    wait: bool = True,
+    threads: int | None = None,
 ) -> TuneResult:
     """Make the tuned model (and its ONNX export) in the cache unless it is there already.
 
-    Takes about 10 minutes on 2 cores with the default recipe. Written atomically: an
-    interrupted run leaves no model behind. Raises ``Cancelled`` when ``cancel()`` turns
-    true, ``HearthError`` when torch or the training data are missing."""
+    Takes about 10 minutes on 2 cores with the default recipe, training on ``threads``
+    (every usable core by default). One tuning runs per machine: with ``wait`` this waits for
+    another one to end (and usually finds its model made), else raises ``TuningBusy``.
+    Written atomically: an interrupted run leaves no model behind, and the scratch folders of
+    runs that were killed are removed by the next one. Raises ``Cancelled`` when ``cancel()``
+    turns true, ``HearthError`` when torch or the training data are missing."""
 
-    recipe = recipe or TuneRecipe()
+    lock = TuneLock(tune_lock_path(cache_base))
+    if not lock.acquire(wait=False):
+        if not wait:
+            raise TuningBusy(
+                f"Another process (pid {lock.holder()}) is tuning the embedder already.",
+                "It makes the same model; wait for it to finish.")
+        logger.warning("Waiting for the tuning already under way (pid %s) to finish",
+                       lock.holder())
+        lock.acquire(wait=True)
+    try:
+        return _tune_locked(cache_base, recipe or TuneRecipe(), data_root, force, progress,
+                            cancel, threads)
+    finally:
+        lock.release()
+
+
+def _tune_locked(cache_base: Path, recipe: TuneRecipe, data_root: Path | None, force: bool,
+                 progress: Callable[[int, int], None] | None,
+                 cancel: Callable[[], bool] | None, threads: int | None) -> TuneResult:
     base_dir = bundled_model_dir()
     target = tuned_model_dir(cache_base, base_dir, recipe, data_root)
     if is_tuned_model(target) and not force:
@@ -171,6 +200,7 @@ def tune_embedder(
         info = json.loads((target / TUNE_INFO_FILE).read_text(encoding="utf-8"))
         return TuneResult(target, info["pairs"], info["steps"], 0.0, info["first_loss"],
                           info["last_loss"], created=False)
+    _remove_killed_scratch(target.parent)
     root = data_root or stdlib_root()
     started = time.perf_counter()
     pairs = training_pairs(root, IndexSettings(max_embed_tokens=recipe.max_tokens))
@@ -184,7 +214,8 @@ def tune_embedder(
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tune-") as scratch:
         out = Path(scratch) / "model"
-        losses = _train(base_dir, pairs, recipe, out, progress, cancel)
+        losses = _train(base_dir, pairs, recipe, out, progress, cancel,
+                        threads or usable_cores())
         info = {"recipe": asdict(recipe), "data": str(root), "pairs": len(pairs),
                 "steps": recipe.steps, "first_loss": losses[0], "last_loss": losses[-1],
                 "python": sys.version.split()[0],
@@ -198,9 +229,27 @@ def tune_embedder(
                       losses[0], losses[-1], created=True)
 
 
+def _remove_killed_scratch(models: Path) -> None:
+    """Scratch folders of tunings and exports that were killed (a background tuning ends
+    with the language server). Called holding the lock, so no tuning is using one; an
+    export scratch may be a language server's own export of the base model under way (it
+    takes well under a minute), so only those an hour old go."""
+    if not models.is_dir():
+        return
+    for leftover in models.glob(".tune-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in models.glob("*/.export-*"):
+        try:
+            stale = time.time() - leftover.stat().st_mtime > _STALE_EXPORT_S
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def _train(base_dir: Path, pairs: list[TrainingPair], recipe: TuneRecipe, out: Path,
            progress: Callable[[int, int], None] | None,
-           cancel: Callable[[], bool] | None) -> list[float]:
+           cancel: Callable[[], bool] | None, threads: int) -> list[float]:
 
     offline_hugging_face()
     try:
@@ -214,7 +263,7 @@ def _train(base_dir: Path, pairs: list[TrainingPair], recipe: TuneRecipe, out: P
 
     _quiet_transformers()
     torch.manual_seed(recipe.seed)
-    torch.set_num_threads(usable_cores())
+    torch.set_num_threads(threads)
     shuffler = random.Random(recipe.seed)
     model = SentenceTransformer(str(base_dir), device="cpu", local_files_only=True)
     model.max_seq_length = recipe.max_tokens
