@@ -79,6 +79,9 @@ SETTING_FLAGS: list[tuple[str, str, str, dict[str, Any]]] = [
      {"type": int}),
     ("--embedding-model", "index.embeddingModel",
      "auto (code-tuned once made), base or tuned", {"choices": list(EMBEDDING_MODELS)}),
+    ("--tune-in-background", "index.tuneInBackground",
+     "let the language server make the code-tuned embedder in the background",
+     {"action": argparse.BooleanOptionalAction}),
 ]
 
 

@@ -141,6 +141,9 @@ class IndexSettings:
     context_tokens: int = 1024
     # "auto": the code-tuned embedder once `hearth tune-embedder` has made it, else the base.
     embedding_model: Literal["auto", "base", "tuned"] = "auto"
+    # With "auto" and no tuned embedder yet, the language server makes it in a background
+    # process at the lowest priority and switches its indexes to it when it is ready.
+    tune_in_background: bool = True
 
     def __post_init__(self) -> None:
         _at_least("maxFileBytes", self.max_file_bytes, 1)
