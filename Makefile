@@ -18,7 +18,10 @@ export PIP_PROGRESS_BAR := off
 
 .PHONY: setup setup-editors setup-extension model embedder demo test bench bench-quality bench-index bench-fix bench-security bench-guardrails fuzz clean-venv
 
-setup: $(STAMP) model embedder
+# The code-tuned retrieval embedder is not made here: the language server indexes with the
+# packaged one at once and makes the tuned one in the background (docs/memory.md);
+# `make embedder` makes it now.
+setup: $(STAMP) model
 
 # llama-cpp-python builds from source once (about 12 minutes on 2 cores); pip keeps the built
 # wheel in its cache, so later installs, and fresh clones on the same machine, take seconds.
@@ -36,6 +39,7 @@ model: $(STAMP)
 
 # The retrieval embedder tuned for code on this Python's standard library: once (about 10
 # minutes on 2 cores), then kept in the user cache; later runs find it and return at once.
+# If a language server is making it in the background, this waits for that one.
 embedder: $(STAMP)
 	$(HEARTH) tune-embedder
 
