@@ -455,3 +455,11 @@ def test_docs_table_lists_every_rule():
     assert table_ids == sorted(RULES)
     for rule in RULES.values():
         assert rule.name in text
+
+
+def test_a_lone_surrogate_does_not_hide_the_findings() -> None:
+    """A client's JSON can carry one (the CLI and other core callers get no clean-up from the
+    document store): the scan reads it as U+FFFD, and the positions stay."""
+    source = 'import os\n\n\ndef f(x):\n    os.system(x)\n    marker = "\ud800"\n'
+    [finding] = scan(source)
+    assert (finding.code, finding.line, finding.column) == ("HS102", 4, 4)

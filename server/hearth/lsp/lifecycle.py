@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 # for that answer, and a large index takes a moment to write.
 SHUTDOWN_SAVE_S = 2.0
 POLL_S = 1.0  # where the editor's end cannot be waited for, how often to look
+MAX_PID = 2**31 - 1
 
 
 def process_alive(pid: int) -> bool:
@@ -107,7 +108,8 @@ def watch(pid: Any, on_exit: Callable[[], None]) -> ParentWatcher | None:
     """Watch the ``processId`` a client sent, if it is one."""
     if pid is None:
         return None
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+    # A process id is a C pid_t: 2**63 passed JSON and then overflowed os.kill on the watcher.
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid <= MAX_PID:
         log.warning("Not watching processId %r: not a process id", pid)
         return None
     return ParentWatcher(pid, on_exit).start()

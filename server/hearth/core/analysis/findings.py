@@ -79,6 +79,16 @@ def new_findings(before: Iterable[Finding], after: Iterable[Finding]) -> list[Fi
     return added
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(source: str) -> str:
+    """``source`` with each lone surrogate (which a client's JSON can carry, and which no
+    UTF-8 file can hold) as U+FFFD: compile() refuses the text otherwise. One code point for
+    one, and the same length in UTF-8 and UTF-16, so every position stays where it was."""
+    return _LONE_SURROGATE.sub("\ufffd", source) if _LONE_SURROGATE.search(source) else source
+
+
 def source_lines(source: str) -> list[str]:
     """Split ``source`` into lines the way Python's tokenizer and LSP clients do.
 

@@ -39,7 +39,13 @@ from flake8.style_guide import Decision, StyleGuideManager
 from flake8.violation import Violation
 from pycodestyle import STARTSWITH_DEF_REGEX, STARTSWITH_TOP_LEVEL_REGEX, expand_indent
 
-from hearth.core.analysis.findings import Finding, Severity, source_lines, utf8_offset_to_column
+from hearth.core.analysis.findings import (
+    Finding,
+    Severity,
+    source_lines,
+    utf8_offset_to_column,
+    without_lone_surrogates,
+)
 from hearth.core.analysis.lru import BoundedCache
 from hearth.core.errors import HearthError
 
@@ -446,7 +452,7 @@ def run_flake8(
     if _is_excluded(path, setup.options, project_root):
         logger.debug("%s is excluded by the flake8 configuration", path)
         return []
-    lines = source_lines(_without_lone_surrogates(source))
+    lines = source_lines(without_lone_surrogates(source))
     try:
         results = _check(lines, path, setup, cache)
     except exceptions.PluginExecutionFailed as failure:
@@ -483,16 +489,6 @@ def _check(lines: list[str], path: str, setup: _Flake8Setup,
                            "afresh", path)
     _, results, _ = _TextFileChecker(**arguments).run_checks()
     return results
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _without_lone_surrogates(source: str) -> str:
-    """``source`` with each lone surrogate (which a client's JSON can carry, and which no
-    UTF-8 file can hold) as U+FFFD: compile() refuses the text otherwise. One code point for
-    one, and the same length in UTF-8 and UTF-16, so every position stays where it was."""
-    return _LONE_SURROGATE.sub("\ufffd", source) if _LONE_SURROGATE.search(source) else source
 
 
 def _setup_for(project_root: Path | None) -> _Flake8Setup:

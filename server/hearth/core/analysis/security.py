@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from types import MappingProxyType
 
-from hearth.core.analysis.findings import Finding, Severity, source_lines, utf8_offset_to_column
+from hearth.core.analysis.findings import (
+    Finding,
+    Severity,
+    source_lines,
+    utf8_offset_to_column,
+    without_lone_surrogates,
+)
 from hearth.core.analysis.security_testcode import (
     is_test_function,
     is_test_path,
@@ -165,6 +171,8 @@ def scan(source: str, disabled: Iterable[str] = (), *, path: str | PurePath | No
     those from a model, the diagnostics do not. A bad ``test_severity`` is a ValueError.
     """
     in_tests = severity_for_tests(test_severity)
+    if isinstance(source, str):  # positions are kept; ast.parse refuses lone surrogates
+        source = without_lone_surrogates(source)
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
