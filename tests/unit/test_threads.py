@@ -92,6 +92,15 @@ def test_cpu_times_count_steal_as_busy_and_keep_to_the_affinity_set(tmp_path, mo
     assert (busy, total) == (100 + 10 + 10 + 100, 200 + 200)
 
 
+def test_cpu_times_count_niced_work_as_idle(tmp_path, monkeypatch):
+    """A background tuning at nice 19 (and SCHED_IDLE) yields its core to the decoder."""
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal
+    stat.write_text("cpu0 10 90 0 0 0 0 0 0 0 0\ncpu1 0 0 0 100 0 0 0 0 0 0\n")
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert threads._cpu_times(stat) == (10, 200)
+
+
 def test_an_unreadable_proc_stat_means_unknown(tmp_path, monkeypatch):
     monkeypatch.setattr(threads, "PROC_STAT", tmp_path / "missing")
     assert threads._cpu_times(tmp_path / "missing") is None

@@ -69,12 +69,15 @@ def _cpu_times(path: Path = PROC_STAT) -> tuple[float, float] | None:
             cpu = int(name[3:])
             # user nice system idle iowait irq softirq steal: steal counts as busy (the
             # hypervisor gave the core to someone else); guest time is already in user.
+            # Niced time counts as idle: work at low priority (the embedder's background
+            # tuning runs at SCHED_IDLE and nice 19) gives its core up to the decoder, so
+            # counting it would cost every request a thread for nothing.
             fields = [float(value) for value in rest.split()[:8]]
         except ValueError:
             continue
         if allowed is not None and cpu not in allowed:
             continue
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+        idle = fields[1] + fields[3] + (fields[4] if len(fields) > 4 else 0.0)
         total += sum(fields)
         busy += sum(fields) - idle
     return (busy, total) if total > 0 else None
