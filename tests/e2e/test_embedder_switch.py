@@ -52,6 +52,7 @@ async def test_the_server_switches_to_the_tuned_embedder_once_it_appears(tmp_pat
     env = {**os.environ, "HEARTH_LOG_DIR": str(tmp_path / "logs"),
            "HEARTH_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT / "server")}
     env.pop("HEARTH_TUNE_IN_BACKGROUND", None)
+    env.pop("CI", None)  # else "CI is set" is the reason given; this test checks pytest's
     client = await ClientServerConfig(
         server_command=[sys.executable, "-m", "hearth", "serve", "--stdio"],
         client_factory=client_factory, server_env=env).start()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hearth.core.memory.model_files import TUNE_INFO_FILE, bundled_model_dir, tuned_model_dir
 from hearth.core.memory.onnx_export import onnx_model_path
-from hearth.core.memory.tune_lock import TuneLock, tune_lock_path
+from hearth.core.memory.tune_lock import TAKE_PATIENCE_S, TuneLock, tune_lock_path
 
 
 def make_tuned_copy(cache: Path, base_export: Path) -> Path:
@@ -45,7 +45,7 @@ def main() -> int:
     parser.add_argument("--go", type=Path, default=None)
     args = parser.parse_args()
     lock = TuneLock(tune_lock_path(args.cache))
-    if not lock.acquire(wait=False):
+    if not lock.acquire(wait=False, patience_s=TAKE_PATIENCE_S):
         return 3
     deadline = time.monotonic() + 120
     while args.go is not None and not args.go.exists() and time.monotonic() < deadline:

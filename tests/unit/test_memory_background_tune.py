@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -199,6 +200,26 @@ def test_the_tuner_process_ends_at_once_when_another_holds_the_lock(cache: Path)
     assert done.returncode == EXIT_BUSY, done.stderr
     assert "already" in done.stderr
     assert not resolve_model("auto", cache).tuned
+
+
+def test_a_starting_tuner_does_not_mistake_a_busy_probe_for_another_tuner(
+        tmp_path: Path) -> None:
+    """``busy()`` takes the lock for an instant to look; a tuner starting in that instant
+    retries for a moment instead of ending as if another tuner held it (this made CI wait
+    for a tuner that had quit)."""
+    path = tune_lock_path(tmp_path)
+    probe, tuner = TuneLock(path), TuneLock(path)
+    assert probe.acquire(wait=False)
+    assert not tuner.acquire(wait=False)  # without patience: refused at once
+    releaser = threading.Timer(0.2, probe.release)
+    releaser.start()
+    try:
+        assert tuner.acquire(wait=False, patience_s=WAIT_S)
+        assert tuner.held and TuneLock(path).busy()
+    finally:
+        releaser.join()
+        tuner.release()
+    assert not TuneLock(path).busy()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")

@@ -42,7 +42,7 @@ from hearth.core.memory.model_files import (
 )
 from hearth.core.memory.onnx_export import ensure_onnx_model
 from hearth.core.memory.settings import IndexSettings
-from hearth.core.memory.tune_lock import TuneLock, tune_lock_path
+from hearth.core.memory.tune_lock import TAKE_PATIENCE_S, TuneLock, tune_lock_path
 from hearth.core.models.threads import usable_cores
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def tune_embedder(
     turns true, ``HearthError`` when torch or the training data are missing."""
 
     lock = TuneLock(tune_lock_path(cache_base))
-    if not lock.acquire(wait=False):
+    if not lock.acquire(wait=False, patience_s=TAKE_PATIENCE_S):
         if not wait:
             raise TuningBusy(
                 f"Another process (pid {lock.holder()}) is tuning the embedder already.",

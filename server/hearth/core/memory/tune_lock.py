@@ -10,9 +10,12 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import time
 from pathlib import Path
 
 LOCK_FILE = "tune-embedder.lock"
+PROBE_RETRY_S = 0.02
+TAKE_PATIENCE_S = 1.0  # how long a starting tuner retries before it believes another tunes
 
 
 def tune_lock_path(cache_base: Path) -> Path:
@@ -31,17 +34,21 @@ class TuneLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self, wait: bool = False) -> bool:
-        """Take the lock; with ``wait`` block until it is free, else return False at once
-        when another process holds it."""
+    def acquire(self, wait: bool = False, patience_s: float = 0.0) -> bool:
+        """Take the lock; with ``wait`` block until it is free, else return False when
+        another process still holds it after ``patience_s`` (a ``busy()`` probe holds it for
+        microseconds: a process that must not mistake a probe for a tuner gives it a moment)."""
         if self._fd is not None:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by children
         try:
-            if not _lock(fd, wait):
-                os.close(fd)
-                return False
+            deadline = time.monotonic() + patience_s
+            while not _lock(fd, wait):
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(PROBE_RETRY_S)
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
         except OSError:
@@ -94,8 +101,6 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
             except OSError:
                 if not wait:
                     return False
-                import time
-
                 time.sleep(1.0)
 
     def _unlock(fd: int) -> None:
