@@ -39,8 +39,38 @@ describe("settings keys", () => {
     assert.ok(!keys.some((key) => key.startsWith("server.") || key.startsWith("trace.")));
     assert.deepEqual(
       [...new Set(keys.map((key) => key.split(".")[0]))].sort(),
-      ["diagnostics", "generation", "guardrails", "index", "model", "openai"],
+      ["completion", "diagnostics", "generation", "guardrails", "index", "model", "openai"],
     );
+  });
+});
+
+describe("inline completion settings", () => {
+  const properties = manifest.contributes.configuration.properties as Record<string, Record<string, unknown>>;
+
+  it("are contributed with the server's defaults and bounds", () => {
+    const expected: Record<string, Record<string, unknown>> = {
+      enabled: { type: "boolean", default: true },
+      trigger: { type: "string", enum: ["automatic", "onRequest"], default: "automatic" },
+      disabledLanguages: { type: "array", default: [] },
+      maxLines: { type: "integer", minimum: 1, maximum: 40, default: 8 },
+      contextTokens: { type: "integer", minimum: 0, maximum: 2048, default: 384 },
+      model: { default: null },
+    };
+    for (const [name, fields] of Object.entries(expected)) {
+      const schema = properties[`hearth.completion.${name}`];
+      assert.ok(schema, `hearth.completion.${name} is contributed`);
+      for (const [field, value] of Object.entries(fields)) {
+        assert.deepEqual(schema[field], value, `hearth.completion.${name}: ${field}`);
+      }
+    }
+    assert.deepEqual(
+      contributedKeys().filter((key) => key.startsWith("completion.")).sort(),
+      Object.keys(expected).map((name) => `completion.${name}`).sort(),
+    );
+  });
+
+  it("accept a model name or null, as hearth.model.name does", () => {
+    assert.deepEqual(properties["hearth.completion.model"].anyOf, properties["hearth.model.name"].anyOf);
   });
 });
 
@@ -68,6 +98,30 @@ describe("toServerSettings", () => {
       guardrails: { disabledRules: ["eval"] },
       index: { exclude: ["build/**"] },
       diagnostics: { flake8: false },
+    });
+  });
+
+  it("sends the inline completion settings, false and 0 included", () => {
+    const settings = toServerSettings(
+      reader({
+        user: {
+          "completion.enabled": false,
+          "completion.trigger": "onRequest",
+          "completion.model": "qwen2.5-coder-1.5b",
+        },
+        workspace: { "completion.disabledLanguages": ["sql", "c"], "completion.maxLines": 1 },
+        folder: { "completion.contextTokens": 0 },
+      }),
+    );
+    assert.deepEqual(settings, {
+      completion: {
+        enabled: false,
+        trigger: "onRequest",
+        model: "qwen2.5-coder-1.5b",
+        disabledLanguages: ["sql", "c"],
+        maxLines: 1,
+        contextTokens: 0,
+      },
     });
   });
 
@@ -104,6 +158,8 @@ describe("needsRestart", () => {
     "hearth.guardrails.policy",
     "hearth.diagnostics.flake8",
     "hearth.index.exclude",
+    "hearth.completion.trigger",
+    "hearth.completion.model",
     "hearth.trace.server",
     "editor.fontSize",
   ]) {
