@@ -1,7 +1,8 @@
 /**
- * Builds the language client for one server process: stdio transport, Python documents,
- * settings as initializationOptions and as the `workspace/configuration` answer, and the
- * presentation of server command results whichever way the command was run.
+ * Builds the language client for one server process: stdio transport, the documents of every
+ * language Hearth completes in (code actions for Python only), settings as initializationOptions
+ * and as the `workspace/configuration` answer, and the presentation of server command results
+ * whichever way the command was run.
  */
 import * as vscode from "vscode";
 import {
@@ -12,6 +13,7 @@ import {
   type ServerOptions,
   type StaticFeature,
 } from "vscode-languageclient/node";
+import { CODE_ACTION_LANGUAGES, COMPLETION_LANGUAGES } from "./languages";
 import type { ServerCommand } from "./serverDiscovery";
 import { serverStdio } from "./serverLog";
 import { answerConfiguration, type ServerSettings } from "./settings";
@@ -29,14 +31,17 @@ export interface ClientHooks {
 export function createLanguageClient(server: ServerCommand, hooks: ClientHooks): LanguageClient {
   const serverOptions: ServerOptions = { command: server.command, args: server.args };
   const clientOptions: LanguageClientOptions = {
-    documentSelector: [
-      { scheme: "file", language: "python" },
-      { scheme: "untitled", language: "python" },
-    ],
+    documentSelector: COMPLETION_LANGUAGES.flatMap((language) => [
+      { scheme: "file", language },
+      { scheme: "untitled", language },
+    ]),
     outputChannel: hooks.outputChannel,
     stdioOptions: serverStdio,
     initializationOptions: () => hooks.readSettings(),
     middleware: {
+      // The selector covers every language for inline completion; code actions stay Python's.
+      provideCodeActions: (document, range, context, token, next) =>
+        CODE_ACTION_LANGUAGES.has(document.languageId) ? next(document, range, context, token) : [],
       workspace: {
         configuration: async (params, token, next) => {
           const defaults = await next(params, token);

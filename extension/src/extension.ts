@@ -1,6 +1,7 @@
 /** The extension's entry point: wires the server session, the status bar and the commands. */
 import * as vscode from "vscode";
 import { PREVIEW_SCHEME } from "./explainPreview";
+import { registerInlineCompletionCommand } from "./inlineCompletion";
 import { registerPaletteCommands } from "./palette";
 import { RESTART_COMMAND, ServerSession, SHOW_LOGS_COMMAND } from "./session";
 import { StatusBar } from "./status";
@@ -31,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
     vscode.workspace.onDidChangeConfiguration((event) => current.onConfigurationChanged(event)),
     vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, current.preview),
     ...registerPaletteCommands(current, log),
+    registerInlineCompletionCommand(),
   );
   void current.restart();
   return {
