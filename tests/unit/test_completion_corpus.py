@@ -1,0 +1,322 @@
+"""The inline completion corpus: which positions the build takes from a module, when one is
+cross-file, how positions.json is split, the document the benchmark shows at a position and
+the scores it gives a suggestion (no model, no network)."""
+
+from __future__ import annotations
+
+import random
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "bench"))
+
+from completion_tasks import (  # noqa: E402
+    PositionError,
+    code_end,
+    document_at,
+    load_by_path,
+    load_positions,
+    ratio,
+    score,
+    suggested_line,
+    with_suggestion,
+)
+from corpus_tasks import Project  # noqa: E402
+
+build = load_by_path("completion_corpus_build",
+                     REPO / "tests" / "completion_corpus" / "build.py")
+
+PROJECT = Project(name="pkg", version="1", sdist="pkg-1.tar.gz", sha256="0" * 64,
+                  root="pkg-1", package="pkg")
+HELPERS = textwrap.dedent('''\
+    """Helpers."""
+
+
+    def helper(x):
+        return x
+
+
+    class Box:
+        pass
+
+
+    LIMIT = 3
+    ''')
+MODULE = textwrap.dedent('''\
+    """Uses the helpers."""
+    from . import helpers
+    from .helpers import LIMIT, helper
+
+
+    def local():
+        return 1
+
+
+    def uses(values):
+        """Doubles.
+
+        Over two lines.
+        """
+        # a comment line
+        total = helper(values)  # trailing comment
+        box = helpers.Box()
+        text = """a string
+    over lines"""
+        result = [
+            local(),
+        ]
+        return total, box, text, result, LIMIT
+
+
+    def shadowed(helper):
+        """The parameter hides the import."""
+        return helper(1)
+
+
+    def outer():
+        def inner(y):
+            return helper(y)
+        return inner
+
+
+    def stub():
+        """Not written yet."""
+        pass
+
+
+    class Thing:
+        def method(self):
+            """Doc."""
+            value = helper(self)
+            return value
+    ''')
+SOURCES = {"pkg/__init__.py": "", "pkg/helpers.py": HELPERS, "pkg/uses.py": MODULE}
+LINES = MODULE.splitlines()
+
+
+def line_of(text: str) -> int:
+    return next(n for n, line in enumerate(LINES) if line.strip().startswith(text))
+
+
+@pytest.fixture(scope="module")
+def candidates() -> build.ModuleCandidates:
+    definitions = build.quality.definitions_of(SOURCES, PROJECT)
+    return build.module_candidates(PROJECT, "pkg/uses.py", MODULE, definitions,
+                                   {("pkg/uses.py", "uses"): "pkg/uses.py::uses"})
+
+
+def line_positions(candidates, kind: str = "line", col: int | None = None) -> dict:
+    """The candidates as the build makes them, by the code of their line."""
+    out = {}
+    for function, line, uses in candidates.lines:
+        at = line.indent if col is None else line.indent + col
+        out[line.code] = build.line_position(PROJECT, "pkg/uses.py", function, line, uses,
+                                             kind, at)
+    return out
+
+
+# -- which lines are positions ------------------------------------------------------------------
+def test_only_code_lines_inside_function_bodies(candidates) -> None:
+    codes = [line.code for _, line, _ in candidates.lines]
+    assert codes == [
+        "return 1", "total = helper(values)", "box = helpers.Box()",
+        "result = [", "local(),", "return total, box, text, result, LIMIT",
+        "return helper(1)", "def inner(y):", "return helper(y)", "return inner", "pass",
+        "value = helper(self)", "return value"]
+    # left out: the docstrings, the comment line, the string over two lines (both of its
+    # lines), the closing bracket, module-level code and signatures
+
+
+def test_code_stops_before_a_trailing_comment() -> None:
+    lines = build.code_lines("x = 1  # one\ny = '#'  # two\n")
+    assert [(line.code, line.end) for line in lines.values()] == [("x = 1", 5), ("y = '#'", 7)]
+
+
+def test_innermost_function_owns_a_line(candidates) -> None:
+    owners = {line.code: function for function, line, _ in candidates.lines}
+    assert owners["def inner(y):"] == "outer"
+    assert owners["return helper(y)"] == "outer.inner"
+    assert owners["return inner"] == "outer"
+    assert owners["value = helper(self)"] == "Thing.method"
+
+
+def test_only_closing_brackets_is_not_usable() -> None:
+    lines = build.code_lines("f(\n    [1,\n    ]),\n")
+    assert [line.code for line in lines.values()] == ["f(", "[1,", "]),"]
+    assert [line.code for line in lines.values() if build.usable(line)] == ["f(", "[1,"]
+
+
+# -- cross-file ---------------------------------------------------------------------------------
+def test_a_name_imported_from_another_module_is_cross_file(candidates) -> None:
+    positions = line_positions(candidates)
+    assert positions["total = helper(values)"].helpers == ["pkg.helpers.helper"]
+    assert positions["box = helpers.Box()"].helpers == ["pkg.helpers.Box"]
+    assert positions["return helper(y)"].cross_file  # in a nested function too
+    assert positions["value = helper(self)"].cross_file  # and in a method
+
+
+def test_what_is_not_cross_file(candidates) -> None:
+    positions = line_positions(candidates)
+    assert not positions["return helper(1)"].cross_file  # the parameter hides the import
+    assert not positions["local(),"].cross_file  # defined in the same module
+    # LIMIT is imported from another module, but only functions and classes count
+    assert not positions["return total, box, text, result, LIMIT"].cross_file
+
+
+def test_a_name_already_typed_is_not_cross_file(candidates) -> None:
+    function, line, uses = next(item for item in candidates.lines
+                                if item[1].code == "total = helper(values)")
+    typed = line.indent + len("total = helper(")
+    assert not build.line_position(PROJECT, "pkg/uses.py", function, line, uses, "mid",
+                                   typed).cross_file
+    halfway = line.indent + len("total = hel")  # the rest of the name is still to write
+    assert build.line_position(PROJECT, "pkg/uses.py", function, line, uses, "mid",
+                               halfway).helpers == ["pkg.helpers.helper"]
+
+
+# -- blocks -------------------------------------------------------------------------------------
+def test_blocks_start_after_the_docstring(candidates) -> None:
+    blocks = {block.function: block for block in candidates.blocks}
+    # not stub (only pass), outer (no docstring), outer.inner (nested: not found by name)
+    assert set(blocks) == {"uses", "shadowed", "Thing.method"}
+    uses = blocks["uses"]
+    # the first statement: a comment line before it stays in the document
+    assert (uses.line, uses.col, uses.prefix) == (line_of("total = "), 4, "    ")
+    assert uses.end_line == line_of("return total, box")
+    assert uses.reference.startswith("total = helper(values)  # trailing comment\n    box")
+    assert uses.reference.endswith("return total, box, text, result, LIMIT")
+    assert uses.cross_file and uses.helpers == ["pkg.helpers.Box", "pkg.helpers.helper"]
+    assert uses.task == "pkg/uses.py::uses"
+    assert blocks["Thing.method"].reference == "value = helper(self)\n        return value"
+    assert blocks["Thing.method"].task is None
+
+
+# -- sampling and the split ---------------------------------------------------------------------
+def test_mid_cut_leaves_typed_and_rest() -> None:
+    line = build.Line(0, "    value = compute(x)", 4, len("    value = compute(x)"))
+    cuts = {build.mid_cut(line, random.Random(seed)) for seed in range(200)}
+    assert min(cuts) == 4 + build.MIN_TYPED
+    assert max(cuts) == len(line.text) - build.MIN_REST
+    assert build.mid_cut(build.Line(0, "  pass", 2, 6), random.Random(0)) is None
+
+
+def test_draw_takes_at_most_half_preferred() -> None:
+    preferred, others = list(range(10)), list(range(100, 200))
+    chosen = build.draw(random.Random(1), preferred, others, 8)
+    assert len(chosen) == 8 and len(set(chosen)) == 8
+    assert sum(item < 100 for item in chosen) >= 4
+    assert chosen == build.draw(random.Random(1), preferred, others, 8)
+    assert sorted(build.draw(random.Random(1), preferred, [], 8)) == sorted(
+        set(build.draw(random.Random(1), preferred, [], 8)))  # filled from preferred
+    assert len(build.draw(random.Random(1), [1], [2], 8)) == 2  # no more than there is
+
+
+def test_split_is_fixed_by_the_id() -> None:
+    ids = [f"pkg/m.py:{n}:4:line" for n in range(2000)]
+    splits = [build.split_of(i) for i in ids]
+    assert splits == [build.split_of(i) for i in ids]
+    assert 0.35 < splits.count("heldout") / len(ids) < 0.45
+
+
+# -- positions.json -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def corpus() -> dict:
+    return load_positions()
+
+
+def test_positions_file_is_as_promised(corpus) -> None:
+    positions = corpus["positions"]
+    assert 150 <= len(positions) <= 250
+    assert corpus["tune_on"] == "dev"
+    assert len({p["id"] for p in positions}) == len(positions)
+    assert {p["kind"] for p in positions} == {"line", "mid", "block"}
+    assert {p["project"] for p in positions} == set(corpus["projects"])
+    for position in positions:
+        assert position["split"] == build.split_of(position["id"])
+        assert position["reference"].strip() and not position["reference"].startswith("#")
+        assert position["cross_file"] == bool(position["helpers"])
+        if position["kind"] == "line":
+            assert position["prefix"].strip() == "" and position["col"] == len(
+                position["prefix"])
+        if position["kind"] == "mid":
+            assert len(position["prefix"].strip()) >= build.MIN_TYPED
+    for split in ("dev", "heldout"):
+        part = [p for p in positions if p["split"] == split]
+        assert sum(p["cross_file"] for p in part) >= 10
+        assert {p["kind"] for p in part} == {"line", "mid", "block"}
+    heldout = sum(p["split"] == "heldout" for p in positions) / len(positions)
+    assert 0.3 < heldout < 0.5
+
+
+def test_positions_fit_the_unpacked_sources(corpus) -> None:
+    """Only where the sdists have been unpacked (a benchmark or a build ran here)."""
+    from corpus_tasks import UNPACKED, load_projects
+
+    projects = load_projects()
+    roots = {name: UNPACKED / projects[name].root for name in corpus["projects"]}
+    if not all(root.is_dir() for root in roots.values()):
+        pytest.skip("the sdists are not unpacked in .bench/corpus")
+    for position in corpus["positions"]:
+        source = (roots[position["project"]] / position["path"]).read_text(encoding="utf-8")
+        document = document_at(source, position)
+        assert with_suggestion(document, position, position["reference"]).startswith(
+            "".join(source.splitlines(keepends=True)[:position["end_line"]]))
+
+
+# -- the document and the scores ----------------------------------------------------------------
+def test_document_cuts_the_line_and_keeps_the_rest(candidates) -> None:
+    position = vars(line_positions(candidates, "mid", 3)["total = helper(values)"])
+    document = document_at(MODULE, position)
+    lines = document.splitlines()
+    assert lines[position["line"]] == "    tot"
+    assert lines[position["line"] + 1] == "    box = helpers.Box()"
+    assert len(lines) == len(LINES)
+    assert with_suggestion(document, position, "al = helper(values)  # trailing comment") \
+        == MODULE
+
+
+def test_document_of_a_block_loses_the_body(candidates) -> None:
+    block = vars(next(b for b in candidates.blocks if b.function == "Thing.method"))
+    document = document_at(MODULE, block)
+    assert document.endswith('    def method(self):\n        """Doc."""\n        \n')
+    assert with_suggestion(document, block, block["reference"]) == MODULE
+
+
+def test_document_of_another_version_is_refused(candidates) -> None:
+    position = vars(line_positions(candidates)["return inner"])
+    with pytest.raises(PositionError):
+        document_at(MODULE.replace("return inner", "return outer"), position)
+    with pytest.raises(PositionError):
+        document_at(MODULE.replace("\n    return inner", "\n  return inner"), position)
+
+
+def test_code_end_reads_strings_and_comments() -> None:
+    assert code_end("x = 1  # one") == 5
+    assert code_end("s = '#' + \"#\"  # two") == len("s = '#' + \"#\"")
+    assert code_end("s = '''a ' # b'''  # three") == len("s = '''a ' # b'''")
+    assert code_end("s = 'it\\'s # not'") == len("s = 'it\\'s # not'")
+    assert code_end("s = 'open # string") == len("s = 'open # string")
+
+
+def test_suggested_line_is_the_first_line_without_its_comment() -> None:
+    assert suggested_line("    return fo", "o(x)  # note\n    more") == "o(x)"
+    assert suggested_line("    s = 'a # ", "b'  # c") == "b'"  # the cut is inside a string
+    assert suggested_line("    x = ", "") == ""
+
+
+def test_scores() -> None:
+    line = {"kind": "line", "prefix": "    ", "reference": "total = helper(values)"}
+    assert score(line, "total = helper(values)  \n    more") == {
+        "exact": True, "similarity": 1.0, "empty": False}
+    near = score(line, "total = helper(value)")
+    assert not near["exact"] and 0.9 < near["similarity"] < 1.0
+    assert score(line, "") == {"exact": False, "similarity": 0.0, "empty": True}
+    assert ratio("", "") == 1.0
+    block = {"kind": "block", "prefix": "    ",
+             "reference": "x = 1\n\n    return x"}
+    assert score(block, "x = 1   \n    return x\n")["block_similarity"] == 1.0
+    assert score(block, "x = 1\n")["block_similarity"] < 0.7
