@@ -9,7 +9,8 @@ Scores (``score``):
 - ``similarity``: difflib's ratio (``SequenceMatcher(None, a, b, autojunk=False).ratio()``)
   of the same two trimmed first lines; 1.0 when both are empty.
 - ``block_similarity`` (blocks only): the same ratio of the whole suggestion and the whole
-  reference, trailing blanks and blank lines left out.
+  reference, trailing blanks and blank lines left out; ``block_similarity_max_lines`` the
+  same against the reference's first ``max_lines`` lines (``completion.maxLines``).
 """
 
 from __future__ import annotations
@@ -112,15 +113,20 @@ def block_lines(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
 
 
-def score(position: dict, suggestion: str) -> dict:
-    """The scores of ``suggestion`` (the text inserted at the cursor) at ``position``."""
+def score(position: dict, suggestion: str, max_lines: int | None = None) -> dict:
+    """The scores of ``suggestion`` (the text inserted at the cursor) at ``position``; for a
+    block also against the reference's first ``max_lines`` lines, all that a suggestion of
+    at most that many lines can hold."""
     wanted = first_line(position["reference"]).strip()
     got = suggested_line(position["prefix"], suggestion).strip()
     out = {"exact": got == wanted, "similarity": round(ratio(got, wanted), 4),
            "empty": not suggestion.strip()}
     if position["kind"] == "block":
-        out["block_similarity"] = round(ratio(block_lines(suggestion),
-                                              block_lines(position["reference"])), 4)
+        mine = block_lines(suggestion)
+        out["block_similarity"] = round(ratio(mine, block_lines(position["reference"])), 4)
+        if max_lines is not None:
+            head = "\n".join(position["reference"].split("\n")[:max_lines])
+            out["block_similarity_max_lines"] = round(ratio(mine, block_lines(head)), 4)
     return out
 
 

@@ -320,3 +320,5 @@ def test_scores() -> None:
              "reference": "x = 1\n\n    return x"}
     assert score(block, "x = 1   \n    return x\n")["block_similarity"] == 1.0
     assert score(block, "x = 1\n")["block_similarity"] < 0.7
+    capped = score(block, "x = 1\n", max_lines=1)  # all that one line can hold
+    assert capped["block_similarity_max_lines"] == 1.0 and capped["block_similarity"] < 0.7
