@@ -82,6 +82,22 @@ SETTING_FLAGS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--tune-in-background", "index.tuneInBackground",
      "let the language server make the code-tuned embedder in the background",
      {"action": argparse.BooleanOptionalAction}),
+    ("--completion", "completion.enabled", "inline completion on or off",
+     {"action": argparse.BooleanOptionalAction}),
+    ("--completion-trigger", "completion.trigger",
+     "automatic (as the user types) or onRequest", {"choices": ["automatic", "onRequest"]}),
+    ("--completion-disabled-language", "completion.disabledLanguages",
+     "no inline completion in this language id (repeat for more)",
+     {"action": "append", "metavar": "LANGUAGE"}),
+    ("--completion-max-lines", "completion.maxLines", "lines of a multi-line suggestion",
+     {"type": int}),
+    ("--completion-context-tokens", "completion.contextTokens",
+     "workspace code in an inline completion's prompt, in tokens", {"type": int}),
+    ("--completion-prefix-lines", "completion.prefixLines",
+     "lines before the cursor an inline completion sees", {"type": int}),
+    ("--completion-suffix-lines", "completion.suffixLines",
+     "lines after the cursor an inline completion sees", {"type": int}),
+    ("--completion-model", "completion.model", "the model of inline completion", {}),
 ]
 
 
@@ -325,6 +341,55 @@ def cmd_action(args: argparse.Namespace) -> int:
         for label, items in (("for", result.evidence), ("against", result.reasons)):
             if items:
                 print(f"hearth: {label}: " + "; ".join(items), file=sys.stderr)
+    return 0
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    """An inline completion at FILE:LINE:COL, through the same core Session as the server."""
+    from hearth.core.completion import CompletionRequest
+    from hearth.core.pipeline.types import language_of
+    from hearth.core.session import Session
+    from hearth.core.text import Pos, split_lines
+
+    path, line, last, col = parse_location(args.location)
+    if last is not None:
+        raise CliError("complete takes one position, FILE:LINE:COL, not a range.",
+                       code=EXIT_USAGE)
+    source = read_source(path)
+    root = project_root(path.resolve().parent)
+    settings = settings_for(args, root)
+    lines = split_lines(source) or [""]
+    if line > len(lines):  # (a last line after the final newline counts: one can type there)
+        raise CliError(f"{path} has {len(source.splitlines())} lines; line {line} is past "
+                       "the end.", code=EXIT_USAGE)
+    text = lines[line - 1].rstrip("\r\n") if line <= len(lines) else ""
+    column = len(text) + 1 if col is None else col
+    if column > len(text) + 1:
+        raise CliError(f"Line {line} of {path} has {len(text)} characters; column {column} "
+                       "is past its end.", code=EXIT_USAGE)
+    mode = "block" if args.block else "line" if args.line else "auto"
+    request = CompletionRequest(source, Pos(line - 1, column - 1), path,
+                                language_of(path) or "text", mode=mode, trigger="invoked")
+    session = Session(settings, root)
+    try:
+        if root is not None and settings.index.enabled and not args.no_context:
+            session.open_index(root).build(progress=terminal_progress(args, "hearth: indexing"))
+        result = session.complete(request, use_context=not args.no_context)
+    finally:
+        session.close()
+    written = []
+    if args.write and result.text:
+        offset = sum(len(x) for x in lines[:line - 1]) + column - 1
+        write_if_unchanged(path, source, source[:offset] + result.text + source[offset:])
+        written.append(str(path))
+    emit(args, {"file": str(path), "line": line, "column": column, **result.to_json(),
+                "written": written}, result.text)
+    if not args.json:
+        why = f" ({result.why_empty})" if not result.text else ""
+        print(f"hearth: completion{why}: {result.model}, {result.tokens} tokens, prompt "
+              f"{result.prompt.tokens} tokens, {result.elapsed_s:.2f} s"
+              + (" (not written; use --write)" if result.text and not args.write else ""),
+              file=sys.stderr)
     return 0
 
 
@@ -630,6 +695,20 @@ def build_parser() -> argparse.ArgumentParser:
                              help="do not index the project or retrieve context from it")
         add_setting_flags(command)
         command.set_defaults(func=cmd_action, action=action.name)
+
+    complete = sub.add_parser("complete", help="an inline completion at FILE:LINE:COL")
+    complete.add_argument("location", metavar="FILE:LINE:COL",
+                          help="the cursor (lines and columns from 1; no column: the line's "
+                               "end)")
+    shape = complete.add_mutually_exclusive_group()
+    shape.add_argument("--line", action="store_true", help="finish the line only")
+    shape.add_argument("--block", action="store_true", help="may write several lines")
+    complete.add_argument("--write", action="store_true", help="insert the suggestion")
+    complete.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    complete.add_argument("--no-context", action="store_true",
+                          help="the file alone: no index, no workspace code in the prompt")
+    add_setting_flags(complete)
+    complete.set_defaults(func=cmd_complete)
 
     index = sub.add_parser("index", help="index a project for retrieval (incremental)")
     index.add_argument("path", nargs="?", help="the project folder (default: this project)")

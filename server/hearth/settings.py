@@ -159,6 +159,33 @@ class IndexSettings:
 
 
 @dataclass
+class CompletionSettings:
+    """Inline completion (ghost text, ``textDocument/inlineCompletion``)."""
+
+    enabled: bool = True
+    # "automatic": as the user types; "onRequest": only when the editor's command asks.
+    trigger: Literal["automatic", "onRequest"] = "automatic"
+    disabled_languages: list[str] = field(default_factory=list)  # LSP language ids
+    max_lines: int = 8  # of a multi-line suggestion
+    # Workspace code in the prompt (the names the code uses, then the index's best chunks).
+    context_tokens: int = 384
+    # The lines around the cursor the model sees (measured: docs/completion.md).
+    prefix_lines: int = 64
+    suffix_lines: int = 16
+    # A model from `hearth models list`; None: the fast default (the 0.5B model).
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_lines <= 40:
+            raise ValueError(f"maxLines must be between 1 and 40, got {self.max_lines}")
+        if not 0 <= self.context_tokens <= 2048:
+            raise ValueError(f"contextTokens must be between 0 and 2048, got "
+                             f"{self.context_tokens}")
+        _at_least("prefixLines", self.prefix_lines, 1)
+        _at_least("suffixLines", self.suffix_lines, 0)
+
+
+@dataclass
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     openai: OpenAISettings = field(default_factory=OpenAISettings)
@@ -166,6 +193,7 @@ class Settings:
     guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
     diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
+    completion: CompletionSettings = field(default_factory=CompletionSettings)
 
 
 SECTIONS: dict[str, type] = {
@@ -175,6 +203,7 @@ SECTIONS: dict[str, type] = {
     "guardrails": GuardrailSettings,
     "diagnostics": DiagnosticsSettings,
     "index": IndexSettings,
+    "completion": CompletionSettings,
 }
 
 

@@ -121,7 +121,8 @@ async def start(tmp_path: Path, shared_cache: Path) -> AsyncIterator[Starter]:
         if configuration is not None:
             client.set_configuration(configuration)
         workspace = root or tmp_path
-        await client.initialize_session(types.InitializeParams(
+        # kept on the client: what the server advertised
+        client.initialize_result = await client.initialize_session(types.InitializeParams(
             capabilities=caps, root_uri=workspace.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
             initialization_options=init_options))

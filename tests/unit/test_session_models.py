@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from hearth.core import session as session_module
-from hearth.core.session import Session, models_in_use
-from hearth.settings import GenerationSettings, ModelSettings, Settings
+from hearth.core.session import Session, completion_model, models_in_use
+from hearth.settings import CompletionSettings, GenerationSettings, ModelSettings, Settings
 
 SMALL, LARGE = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
 
@@ -42,7 +42,7 @@ def test_each_action_runs_the_model_measured_for_it() -> None:
     assert session.engine_options("generate").samples == 1
     assert session.engine_options("fix").samples == 5
     assert models_in_use(Settings()) == {LARGE: ["generate"],
-                                         SMALL: ["fix", "explain", "tests"]}
+                                         SMALL: ["fix", "explain", "tests", "completion"]}
 
 
 def test_a_model_the_user_names_serves_every_action() -> None:
@@ -51,7 +51,14 @@ def test_a_model_the_user_names_serves_every_action() -> None:
     session = Session(settings, None)
     assert {session.model_for(a.name).name for a in session.actions} == {SMALL}
     assert {session.engine_options(a).samples for a in session.actions} == {3}
-    assert models_in_use(settings) == {SMALL: ["generate", "fix", "explain", "tests"]}
+    assert models_in_use(settings) == {SMALL: ["generate", "fix", "explain", "tests",
+                                               "completion"]}
+    # inline completion may name its own model, pulled and checked like the others
+    own = Settings(model=ModelSettings(name=SMALL),
+                   completion=CompletionSettings(model=LARGE))
+    assert models_in_use(own) == {SMALL: ["generate", "fix", "explain", "tests"],
+                                  LARGE: ["completion"]}
+    assert completion_model(own).name == LARGE
     path = Settings(model=ModelSettings(path="/models/any.gguf"))
     assert Session(path, None).model_for("generate").path == "/models/any.gguf"
     assert models_in_use(path) == {}

@@ -15,6 +15,18 @@ class CancelToken:
         self._event = threading.Event()
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        # Set by the inference queue while the job runs: long work calls checkpoint() between
+        # steps so that urgent jobs (an inline completion) run there instead of waiting.
+        self._checkpoint: Callable[[], None] | None = None
+
+    def checkpoint(self) -> None:
+        """A moment where the work holding this token may be paused for urgent work."""
+        hook = self._checkpoint
+        if hook is not None:
+            hook()
+
+    def set_checkpoint(self, hook: Callable[[], None] | None) -> None:
+        self._checkpoint = hook
 
     def cancel(self) -> None:
         with self._lock:

@@ -19,6 +19,7 @@ from hearth.core.actions import all_actions
 from hearth.core.analysis import Finding as Diagnostic
 from hearth.core.analysis.context import AnalysisContext, DiagnosticsPolicy
 from hearth.core.cancel import CancelToken
+from hearth.core.completion import Completer, CompletionRequest, InlineSuggestion
 from hearth.core.errors import HearthError
 from hearth.core.guardrails import AuditLog
 from hearth.core.memory import WorkspaceIndex
@@ -75,7 +76,24 @@ def models_in_use(settings: Settings) -> dict[str, list[str]]:
     larger = settings.generation.escalate_to
     if larger and settings.model.backend == "llama-cpp":
         used.setdefault(larger, []).append("escalation")
+    model = completion_model(settings)
+    if settings.completion.enabled and model.backend == "llama-cpp" and not model.path \
+            and model.name:
+        used.setdefault(model.name, []).append("completion")
     return used
+
+
+def completion_model(settings: Settings) -> ModelSettings:
+    """The model inline completion runs on: ``completion.model``, else ``model.name`` (or
+    ``model.path``) when the user chose one for everything, else the fast default model."""
+    model = settings.model
+    if model.backend != "llama-cpp":
+        return model
+    if settings.completion.model:
+        return replace(model, name=settings.completion.model, path=None)
+    if model.path:
+        return model
+    return replace(model, name=model.name or load_manifest().default)
 
 
 @dataclass
@@ -105,6 +123,7 @@ class Session:
         # One backend per model the actions use (Generate and Fix may differ), by settings.
         self._backends: dict[tuple, _Held] = {}
         self._pruned_for: Settings | None = None  # the settings _close_unused last ran for
+        self.completer = Completer()
 
     # -- settings -----------------------------------------------------------------------------
     @property
@@ -167,6 +186,24 @@ class Session:
                               progress=progress, context_provider=context,
                               escalation=escalation, on_text=on_text)
 
+    def complete(self, request: CompletionRequest, *, cancel: CancelToken | None = None,
+                 overlay: Overlay = dict, use_context: bool = True) -> InlineSuggestion:
+        """An inline completion at ``request.position`` (on the inference thread: it may load
+        the model). ``use_context`` False: the document's window alone, no workspace code."""
+        backend = self._given_backend or self._backend_for(completion_model(self.settings))
+        provider = self.context_provider(overlay, self.settings.completion.context_tokens) \
+            if use_context and self.settings.completion.context_tokens > 0 else None
+
+        def workspace_code(completion: CompletionRequest):
+            assert provider is not None
+            return provider(self.request(completion.source, completion.position,
+                                         path=completion.path, language_id=completion.language))
+
+        with self._using(backend):
+            return self.completer.complete(request, backend=backend, settings=self.settings,
+                                           context=workspace_code if provider else None,
+                                           workspace=self.root, cancel=cancel)
+
     # -- the model ----------------------------------------------------------------------------
     def model_for(self, action: Action | str) -> ModelSettings:
         return action_model(self.settings, self.action(action) if isinstance(action, str)
@@ -217,7 +254,10 @@ class Session:
         itself while a model may be decoding."""
         wanted = {self._key(self.model_for(a)) for a in self.actions}
         wanted |= {self._key(m) for m in map(self._escalation_model, self.actions) if m}
-        for key in [key for key in self._backends if key not in wanted]:
+        wanted.add(self._key(completion_model(self.settings)))
+        # One in use is left alone: a completion may run inside another job's checkpoint.
+        for key in [key for key, held in self._backends.items()
+                    if key not in wanted and not held.users]:
             self._backends.pop(key).backend.close()
 
     @contextmanager
@@ -290,12 +330,14 @@ class Session:
         roots = [root for root in self.indexes if resolved.is_relative_to(root)]
         return self.indexes[max(roots, key=lambda r: len(r.parts))] if roots else None
 
-    def context_provider(self, overlay: Overlay = dict) -> ContextProvider | None:
+    def context_provider(self, overlay: Overlay = dict,
+                         budget_tokens: int | None = None) -> ContextProvider | None:
         index_settings = self.settings.index
         # The names the code uses need no index; retrieval does (memory_context skips it
         # when there is none).
         return memory_context(self.index_for if index_settings.enabled else lambda path: None,
-                              index_settings.context_tokens, overlay, index_settings.for_core())
+                              index_settings.context_tokens if budget_tokens is None
+                              else budget_tokens, overlay, index_settings.for_core())
 
     def close(self) -> None:
         for index in self.indexes.values():

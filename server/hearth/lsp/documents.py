@@ -35,5 +35,10 @@ def register(server: HearthServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
-        diagnostics.clear(server, params.text_document.uri)
-        server.typing.forget(document_key(params.text_document.uri))
+        uri = params.text_document.uri
+        diagnostics.clear(server, uri)
+        server.typing.forget(document_key(uri))
+        if server.completions is not None:
+            server.completions.forget(document_key(uri))
+        server.session.completer.forget(Path(to_fs_path(uri)) if uri.startswith("file:")
+                                        else None)

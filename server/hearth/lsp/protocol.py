@@ -196,6 +196,11 @@ class HearthProtocol(LanguageServerProtocol):
         self._workspace = HearthWorkspace(plain.root_uri, SYNC_KIND,
                                           list(plain.folders.values()), plain.position_encoding)
         self._server.watch_parent(params.process_id)
+        # Inline completion is offered only to a client that says it shows it: any other
+        # would never ask, and a model would be loaded for nothing.
+        text_document = params.capabilities.text_document
+        if text_document is None or text_document.inline_completion is None:
+            self.server_capabilities.inline_completion_provider = None
         return result
 
     @lsp_method(types.SHUTDOWN)

@@ -77,6 +77,7 @@ class HearthServer(LanguageServer):
         # Frees the models left unused for model.unloadAfter seconds (on the inference thread).
         self.unloader = lifecycle.IdleUnloader(self.queue, lambda: self.session)
         self.memory = None  # hearth.lsp.memory.Memory, set when that feature registers
+        self.completions = None  # hearth.lsp.completion.Completions, set when it registers
         self.after_initialized: list = []  # coroutines run once the settings are known
         self.after_settings_changed: list = []  # coroutines run when the editor changes them
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -292,12 +293,13 @@ class HearthServer(LanguageServer):
 
 
 def create_server() -> HearthServer:
-    from hearth.lsp import actions, config, documents, memory
+    from hearth.lsp import actions, completion, config, documents, memory
 
     server = HearthServer()
     config.register(server)
     documents.register(server)
     memory.register(server)
     actions.register(server)
+    completion.register(server)
     lifecycle.register(server)
     return server

@@ -83,6 +83,16 @@ class GenerationRequest:
     # The first token may not end the answer or start a code fence (where the backend can
     # say so: llama.cpp; a server is not told).
     must_continue: bool = False
+    # The whole prompt as the model reads it, special tokens included, instead of ``messages``
+    # through the chat template: fill-in-the-middle for inline completion (a server gets it
+    # on its /completions endpoint).
+    raw_prompt: str | None = None
+    # Which of the backend's prompt caches serves this request: inline completion keeps its
+    # own, so that an action's prompt never evicts the one the next keystroke extends.
+    lane: Literal["actions", "completion"] = "actions"
+    # Text the answer must start with, taken off the end of the prompt by the caller (token
+    # healing); only a backend that ``heals`` honours it (the others are never given one).
+    heal: str = ""
 
 
 class ModelBackend(Protocol):
@@ -90,6 +100,8 @@ class ModelBackend(Protocol):
     # Whether the answer continues ``GenerationRequest.prefill`` (llama.cpp) or starts from
     # scratch (a chat server cannot be prefilled).
     prefills: bool
+    # Whether ``GenerationRequest.heal`` is honoured (llama.cpp).
+    heals: bool
 
     def load(self, cancel: CancelToken | None = None) -> None:
         """Load the model (idempotent, may take seconds; call it from a worker thread)."""

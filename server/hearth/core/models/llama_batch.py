@@ -149,6 +149,36 @@ def lookup_draft(history: Sequence[int], limit: int, *, ngram_max: int = LOOKUP_
     return []
 
 
+class PieceTable:
+    """Each token's text, by its first character, to find the tokens that agree with a text
+    (token healing); the last few answers are kept, as typing asks the same ones again."""
+
+    def __init__(self, pieces: Sequence[bytes]) -> None:
+        by_first: dict[str, list[tuple[int, str]]] = {}
+        for token, raw in enumerate(pieces):
+            try:
+                piece = raw.decode("utf-8")
+            except UnicodeDecodeError:  # part of a character: never agrees with whole text
+                continue
+            if piece:
+                by_first.setdefault(piece[0], []).append((token, piece))
+        self._by_first = by_first
+        self._answers: dict[str, list[int]] = {}
+
+    def agreeing(self, text: str) -> list[int]:
+        """The tokens whose text is a start of ``text`` or starts with it."""
+        if not text:
+            return []
+        found = self._answers.get(text)
+        if found is None:
+            found = [token for token, piece in self._by_first.get(text[0], ())
+                     if text.startswith(piece) or piece.startswith(text)]
+            if len(self._answers) >= 64:
+                self._answers.clear()
+            self._answers[text] = found
+        return found
+
+
 class BatchDecoder:
     """A llama_context of its own on a loaded model, for decoding N samples per prompt.
 
@@ -159,7 +189,11 @@ class BatchDecoder:
     Not thread-safe: the backend serialises calls.
     """
 
-    def __init__(self, llm, *, n_ctx: int, n_threads: int) -> None:
+    def __init__(self, llm, *, n_ctx: int, n_threads: int, exact_reuse: bool = False,
+                 sequences: int = DEFAULT_SEQUENCES) -> None:
+        """``exact_reuse``: reuse the whole common prefix of the previous prompt, not only
+        its whole chunks (faster, but the logits may differ slightly from a cold start's).
+        ``sequences``: the prompt and samples the context is first made for."""
         import llama_cpp
 
         self._llama_cpp = llama_cpp
@@ -168,6 +202,8 @@ class BatchDecoder:
         self._n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        self.exact_reuse = exact_reuse
+        self._sequences = sequences
         self._ctx = None
         self._batch = None
         self._n_seq_max = 0
@@ -178,6 +214,7 @@ class BatchDecoder:
         self._piece_buffer = ctypes.create_string_buffer(64)
         self._watch: StepWatch | None = None
         self._ending_tokens: list[int] | None = None  # found once, when first needed
+        self._pieces: PieceTable | None = None  # every token's text, for healing
 
     # -- the context -------------------------------------------------------------------------
 
@@ -187,7 +224,7 @@ class BatchDecoder:
         from llama_cpp import _internals
 
         self._free_context()
-        n_seq_max = max(n_sequences, DEFAULT_SEQUENCES)
+        n_seq_max = max(n_sequences, self._sequences)
         cells = max(self.n_ctx, -(-n_cells // CELL_ROUNDING) * CELL_ROUNDING)
         params = self._llama_cpp.llama_context_default_params()
         params.n_ctx = cells
@@ -246,9 +283,14 @@ class BatchDecoder:
                *, stops: Sequence[str] = (), stop_when: StopWhen | None = None,
                cancel: CancelToken | None = None, on_token: OnToken | None = None,
                max_parallel: int | None = None, draft: int = 0,
-               must_continue: bool = False,
+               must_continue: bool = False, heal: str = "",
                watch: StepWatch | None = None) -> list[SampleText]:
         """One text per entry of ``params``; ``on_token`` streams the first sample's text.
+
+        ``heal``: text every answer must start with (token healing: the caller took it off
+        the end of the prompt, where it may stop in the middle of a token the model would
+        never have seen there). Until an answer has it, only tokens that agree with it can be
+        drawn; the text returned starts with it.
 
         ``must_continue``: no sequence's first token ends it or starts with a backtick.
 
@@ -287,6 +329,8 @@ class BatchDecoder:
             self.last_prompt = PromptUse(len(prompt), len(prompt) - evaluated)
             if must_continue:
                 self._forbid_ending(-1)
+            if heal:
+                self._heal(-1, heal)
             # Every first token comes from the prompt's logits, which the next decode replaces.
             for sequence in sequences:
                 self._llama_cpp.llama_memory_seq_cp(self._memory, PROMPT_SEQUENCE,
@@ -295,7 +339,7 @@ class BatchDecoder:
             wave = max_parallel or len(sequences)
             for first in range(0, len(sequences), wave):
                 self._run(sequences[first:first + wave], start, cancel,
-                          on_token if first == 0 else None, draft)
+                          on_token if first == 0 else None, draft, heal)
         finally:
             for sequence in sequences:
                 self._llama_cpp.llama_memory_seq_rm(self._memory, sequence.seq_id, -1, -1)
@@ -308,7 +352,7 @@ class BatchDecoder:
                 for s in sequences]
 
     def _run(self, sequences: list[_Sequence], start: float, cancel: CancelToken | None,
-             on_token: OnToken | None, draft: int) -> None:
+             on_token: OnToken | None, draft: int, heal: str = "") -> None:
         """Take each live sequence's sampled token, then decode all those still going."""
         first = sequences[0]
         while True:
@@ -322,8 +366,10 @@ class BatchDecoder:
                 piece = first.tail.unstreamed()
                 if piece:
                     on_token(piece)
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled()
+            if cancel is not None:
+                cancel.checkpoint()
+                if cancel.cancelled:
+                    raise Cancelled()
             if not live:
                 return
             # The pending token is not in the history until it is decoded: look up after it.
@@ -340,6 +386,8 @@ class BatchDecoder:
             if cancel is not None and cancel.cancelled:
                 raise Cancelled()
             for row, sequence in enumerate(live):
+                if heal and len(sequence.tail.text) < len(heal):
+                    self._heal(row, heal[len(sequence.tail.text):])
                 sequence.token = sequence.sampler.sample(self._ctx, row)
 
     def _observe(self, rows: int, seconds: float) -> None:
@@ -424,7 +472,7 @@ class BatchDecoder:
             if old != new:
                 break
             common += 1
-        keep = common // PREFILL_CHUNK * PREFILL_CHUNK
+        keep = common if self.exact_reuse else common // PREFILL_CHUNK * PREFILL_CHUNK
         memory = self._memory
         self._llama_cpp.llama_memory_seq_keep(memory, PROMPT_SEQUENCE)
         if not self._llama_cpp.llama_memory_seq_rm(memory, PROMPT_SEQUENCE, keep, -1):
@@ -433,6 +481,8 @@ class BatchDecoder:
         self._cached_prompt = []
         batch = self._batch.batch
         for chunk_start in range(keep, len(prompt), PREFILL_CHUNK):
+            if cancel is not None:
+                cancel.checkpoint()  # urgent work (a completion) may run here, elsewhere
             if cancel is not None and cancel.cancelled:
                 self._llama_cpp.llama_memory_clear(memory, True)
                 raise Cancelled()
@@ -466,6 +516,23 @@ class BatchDecoder:
         logits = self._llama_cpp.llama_get_logits_ith(self._ctx.ctx, row)
         for token in self._ending_tokens:
             logits[token] = float("-inf")
+
+    def _heal(self, row: int, remaining: str) -> None:
+        """Make impossible, in the logits of ``row``, every token that disagrees with
+        ``remaining``: only one that is its start, or starts with it, may be drawn. Nothing
+        changes when no token agrees (the text is then the model's own)."""
+        import numpy as np
+
+        if self._pieces is None:
+            self._pieces = PieceTable([self._piece(t) for t in range(self._n_vocab)])
+        allowed = self._pieces.agreeing(remaining)
+        if not len(allowed):
+            return
+        logits = np.ctypeslib.as_array(
+            self._llama_cpp.llama_get_logits_ith(self._ctx.ctx, row), shape=(self._n_vocab,))
+        kept = logits[allowed].copy()
+        logits[:] = -np.inf
+        logits[allowed] = kept
 
     def _check(self, status: int) -> None:
         if status != 0:

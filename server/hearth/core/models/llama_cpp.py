@@ -25,6 +25,7 @@ UNUSED_LLAMA_CONTEXT = 256
 
 class LlamaCppBackend:
     prefills = True
+    heals = True
 
     def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int | None = None,
                  seed: int = 0, max_parallel: int | None = None,
@@ -45,9 +46,13 @@ class LlamaCppBackend:
         self.load_s: float | None = None
         self._llm = None
         self._decoder: BatchDecoder | None = None
+        # Inline completion's own context: its prompt cache survives the actions' requests,
+        # and a completion may run between two decode steps of an action (core.inference).
+        self._completion_decoder: BatchDecoder | None = None
         self._formatter = None
         self._lock = threading.Lock()
         self._decode_lock = threading.Lock()
+        self._completion_lock = threading.Lock()
 
     @property
     def n_threads(self) -> int:
@@ -124,7 +129,10 @@ class LlamaCppBackend:
             cancel.raise_if_cancelled()
         if not request.params:
             return []
-        prompt, template_stops = self.render_prompt(request)
+        if request.raw_prompt is not None:
+            prompt, template_stops = request.raw_prompt, []
+        else:
+            prompt, template_stops = self.render_prompt(request)
         prompt_tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         if len(prompt_tokens) >= self.n_ctx - 16:
             raise HearthError(
@@ -134,28 +142,43 @@ class LlamaCppBackend:
             )
         seeds = [p.seed if p.seed is not None else self.seed + index
                  for index, p in enumerate(request.params)]
-        with self._decode_lock:
+        completion = request.lane == "completion"
+        with self._completion_lock if completion else self._decode_lock:
+            decoder = self._lane_decoder(completion)
             threads = self.threads.for_request()
-            if threads != self._decoder.n_threads:
-                self._decoder.set_threads(threads)
-            samples = self._decoder.decode(prompt_tokens, request.params, seeds,
-                                           stops=template_stops, stop_when=request.stop_when,
-                                           cancel=cancel, on_token=on_token,
-                                           max_parallel=self.max_parallel,
-                                           draft=self.prompt_lookup,
-                                           must_continue=request.must_continue,
-                                           watch=self.threads.watch(threads))
-            used = self._decoder.last_prompt
+            if threads != decoder.n_threads:
+                decoder.set_threads(threads)
+            samples = decoder.decode(prompt_tokens, request.params, seeds,
+                                     stops=template_stops, stop_when=request.stop_when,
+                                     cancel=cancel, on_token=on_token,
+                                     max_parallel=self.max_parallel,
+                                     draft=0 if completion else self.prompt_lookup,
+                                     must_continue=request.must_continue,
+                                     heal=request.heal, watch=self.threads.watch(threads))
+            used = decoder.last_prompt
         return [Completion(text=request.prefill + sample.text, tokens=sample.tokens,
                            finish_reason=sample.finish_reason, elapsed_s=sample.elapsed_s,
                            prompt_tokens=used.tokens, prefilled=True,
                            prompt_reused=used.reused)
                 for sample in samples]
 
+    def _lane_decoder(self, completion: bool) -> BatchDecoder:
+        if not completion:
+            assert self._decoder is not None
+            return self._decoder
+        if self._completion_decoder is None:
+            # Reuses any common prefix, not whole chunks: a keystroke adds a token or two to
+            # the previous prompt, and a suggestion need not be bit-identical warm and cold.
+            self._completion_decoder = BatchDecoder(
+                self._llm, n_ctx=self.n_ctx, n_threads=self._decoder.n_threads,
+                exact_reuse=True, sequences=2)
+        return self._completion_decoder
+
     @property
     def prompt_tokens_evaluated(self) -> int:
-        """Prompt tokens the model has evaluated since it was loaded (the decoder's count)."""
-        return self._decoder.prompt_tokens_evaluated if self._decoder is not None else 0
+        """Prompt tokens the model has evaluated since it was loaded (the decoders' count)."""
+        return sum(d.prompt_tokens_evaluated
+                   for d in (self._decoder, self._completion_decoder) if d is not None)
 
     def info(self) -> dict[str, object]:
         return {"backend": "llama-cpp", "model": self.name, "model_path": str(self.model_path),
@@ -166,10 +189,11 @@ class LlamaCppBackend:
                 "prompt_tokens_evaluated": self.prompt_tokens_evaluated}
 
     def close(self) -> None:
-        with self._lock, self._decode_lock:
-            if self._decoder is not None:
-                self._decoder.close()
-                self._decoder = None
+        with self._lock, self._decode_lock, self._completion_lock:
+            for decoder in (self._decoder, self._completion_decoder):
+                if decoder is not None:
+                    decoder.close()
+            self._decoder = self._completion_decoder = None
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None

@@ -21,6 +21,7 @@ RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 class OpenAIBackend:
     prefills = False  # a chat API answers from scratch
+    heals = False  # it is never asked to (GenerationRequest.heal)
 
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "HEARTH_API_KEY",
                  timeout_s: float = 120.0, retries: int = 2, parallel: int = 1) -> None:
@@ -59,9 +60,13 @@ class OpenAIBackend:
             return [future.result() for future in futures]
 
     def _payload(self, request: GenerationRequest, params: SamplingParams) -> dict:
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        if request.raw_prompt is not None:  # fill-in-the-middle: the completions endpoint
+            prompt: dict[str, object] = {"prompt": request.raw_prompt}
+        else:
+            prompt = {"messages": [{"role": m.role, "content": m.content}
+                                   for m in request.messages]}
         payload = {
-            "model": self.model, "messages": messages, "stream": True,
+            "model": self.model, **prompt, "stream": True,
             # The last event then carries the usage: the prompt's tokens and, where the
             # server says, how many of them it took from its cache.
             "stream_options": {"include_usage": True},
@@ -110,7 +115,8 @@ class OpenAIBackend:
         prompt_tokens = 0
         cached: int | None = None
         try:
-            with self._client.stream("POST", "/chat/completions", json=payload) as response:
+            endpoint = "/completions" if "prompt" in payload else "/chat/completions"
+            with self._client.stream("POST", endpoint, json=payload) as response:
                 if response.status_code in RETRYABLE_STATUS:
                     raise _Retryable(f"HTTP {response.status_code}")
                 if response.status_code >= 400:
@@ -135,7 +141,8 @@ class OpenAIBackend:
                     if not event.get("choices"):
                         continue
                     choice = event["choices"][0]
-                    piece = (choice.get("delta") or {}).get("content") or ""
+                    # a chat answer's piece is in its delta, a completion's in its text
+                    piece = (choice.get("delta") or {}).get("content") or choice.get("text") or ""
                     if piece:
                         tokens += 1
                         text += piece

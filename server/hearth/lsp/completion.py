@@ -1,0 +1,157 @@
+"""``textDocument/inlineCompletion`` (LSP 3.18): ghost text as the user types.
+
+Advertised only to clients that declare the capability. Each document has at most one request
+in flight: a newer one cancels the older (its decoding stops within a step), and the editor's
+own ``$/cancelRequest`` does the same. The job runs first on the inference queue, and between
+the decode steps of an action already running (core.inference). An answer computed for a
+document that changed meanwhile is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+import time
+from collections import deque
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from hearth.core.cancel import Cancelled, CancelToken
+from hearth.core.completion import CompletionRequest, InlineSuggestion
+from hearth.core.errors import HearthError
+from hearth.core.inference import Priority
+from hearth.core.pipeline.types import LSP_LANGUAGE_IDS
+from hearth.core.text import split_lines
+from hearth.lsp.convert import to_core
+from hearth.lsp.server import MAX_DOCUMENT_CHARS, HearthServer, request_failed
+from hearth.lsp.workspace import document_key
+
+log = logging.getLogger(__name__)
+
+# While keys come in a burst, a request waits half the usual gap between them (at most this
+# long) before it starts the model: one that the next key would cancel costs nothing then.
+# After a pause it starts at once.
+MAX_WAIT_S = 0.08
+BURST_GAP_S = 0.6
+GAPS_KEPT = 6
+RECENT_KEPT = 1000
+STATS_METHOD = "hearth/completionStats"
+
+
+class Completions:
+    """The server's inline completion state: the request in flight per document and the
+    rhythm of requests (owned by the server, forgotten with the document)."""
+
+    def __init__(self) -> None:
+        self.in_flight: dict[str, CancelToken] = {}
+        self._last: dict[str, float] = {}
+        self._gaps: dict[str, deque[float]] = {}
+        # The last answers' figures, for `hearth/completionStats` (the benchmark reads them).
+        self.recent: deque[dict[str, object]] = deque(maxlen=RECENT_KEPT)
+
+    def record(self, result: InlineSuggestion) -> None:
+        self.recent.append({"cached": result.cached, "tokens": result.tokens,
+                            "elapsedMs": round(result.elapsed_s * 1000, 1),
+                            "promptTokens": result.prompt.tokens,
+                            "promptEvaluated": result.prompt.evaluated,
+                            "chars": len(result.text), "whyEmpty": result.why_empty})
+
+    def wait_for(self, key: str, now: float) -> float:
+        last = self._last.get(key)
+        self._last[key] = now
+        gaps = self._gaps.setdefault(key, deque(maxlen=GAPS_KEPT))
+        if last is None or now - last > BURST_GAP_S:
+            gaps.clear()
+            return 0.0
+        gaps.append(now - last)
+        return min(MAX_WAIT_S, statistics.median(gaps) / 2) if len(gaps) >= 2 else 0.0
+
+    def supersede(self, key: str, token: CancelToken) -> None:
+        previous = self.in_flight.get(key)
+        self.in_flight[key] = token
+        if previous is not None:
+            previous.cancel()
+
+    def done(self, key: str, token: CancelToken) -> None:
+        if self.in_flight.get(key) is token:
+            del self.in_flight[key]
+
+    def forget(self, key: str) -> None:
+        token = self.in_flight.pop(key, None)
+        if token is not None:
+            token.cancel()
+        self._last.pop(key, None)
+        self._gaps.pop(key, None)
+
+
+def client_declares(server: HearthServer) -> bool:
+    text_document = server.client_capabilities.text_document
+    return text_document is not None and text_document.inline_completion is not None
+
+
+def register(server: HearthServer) -> None:
+    server.completions = Completions()
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(params: types.InlineCompletionParams,
+                                ) -> types.InlineCompletionList | None:
+        uri = params.text_document.uri
+        document = server.document(uri)
+        if document is None:
+            raise request_failed(f"{uri} is not open in the editor.")
+        source = document.source
+        if len(source) > MAX_DOCUMENT_CHARS:
+            return None
+        key = document_key(uri)
+        state: Completions = server.completions
+        cancel = CancelToken()
+        state.supersede(key, cancel)
+        job_id = server.track_job(cancel)
+        try:
+            invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+            wait = 0.0 if invoked else state.wait_for(key, time.monotonic())
+            if wait:
+                await asyncio.sleep(wait)
+            if cancel.cancelled:
+                return None
+            encoding = server.workspace.position_encoding or types.PositionEncodingKind.Utf16
+            path = Path(to_fs_path(uri)) if uri.startswith("file:") else None
+            request = CompletionRequest(
+                source=source, position=to_core(split_lines(source), params.position, encoding),
+                path=path, language=LSP_LANGUAGE_IDS.get(document.language_id,
+                                                         document.language_id or "text"),
+                trigger="invoked" if invoked else "automatic")
+            session = server.session
+            overlay = server.memory.overlay if server.memory is not None else dict
+            try:
+                result: InlineSuggestion = await server.run_inference(
+                    lambda token: session.complete(request, cancel=token, overlay=overlay),
+                    cancel, priority=Priority.URGENT)
+            except Cancelled:
+                return None
+            except HearthError as exc:
+                raise server.user_error(exc) from None
+        finally:
+            server.untrack_job(job_id)
+            state.done(key, cancel)
+        now = server.document(uri)
+        if now is None or now.version != document.version or now.source != source:
+            return None  # the user typed on: this answer is for text that is gone
+        log.debug("Inline completion %s: %r (%s, %.0f ms, prompt %d tokens, %s evaluated)",
+                  uri, result.text[:80], "cached" if result.cached else result.why_empty or
+                  "model", result.elapsed_s * 1000, result.prompt.tokens,
+                  result.prompt.evaluated)
+        state.record(result)
+        if not result.text:
+            return types.InlineCompletionList(items=[])
+        return types.InlineCompletionList(items=[types.InlineCompletionItem(
+            insert_text=result.text,
+            range=types.Range(params.position, params.position))])
+
+    @server.feature(STATS_METHOD)
+    def completion_stats(*params: object) -> dict[str, object]:
+        """The figures of the latest answers (at most RECENT_KEPT), oldest first."""
+        return {"recent": list(server.completions.recent)}

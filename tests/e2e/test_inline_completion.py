@@ -1,0 +1,119 @@
+"""Inline completion through a real LSP session on the real default model (issue 17): ghost
+text at the start of a body line, only for clients that declare it, a request superseded by a
+newer one, the suggestion a user types through served from the cache, and no secret echoed."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+
+from hearth.lsp.completion import STATS_METHOD
+from tests.e2e.conftest import capabilities, change_document, open_document
+
+pytestmark = pytest.mark.model
+
+CONFIG = '''def read_config(path):
+    """Read KEY=VALUE lines from the file at path into a dict."""
+    result = {}
+    with open(path) as handle:
+        for line in handle:
+            key, _, value = line.strip().partition("=")
+''' + " " * 12 + '''
+    return result
+'''
+BODY_LINE = 6  # the blank line, indented, inside the loop
+INDENT = 12
+
+
+def with_inline_completion(name: str = "visual-studio-code") -> types.ClientCapabilities:
+    caps = copy.deepcopy(capabilities(name))
+    caps.text_document = caps.text_document or types.TextDocumentClientCapabilities()
+    caps.text_document.inline_completion = types.InlineCompletionClientCapabilities(
+        dynamic_registration=False)
+    return caps
+
+
+def ask(client, uri: str, line: int, character: int,
+        kind: types.InlineCompletionTriggerKind = types.InlineCompletionTriggerKind.Automatic):
+    return client.text_document_inline_completion_async(types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=line, character=character),
+        context=types.InlineCompletionContext(trigger_kind=kind)))
+
+
+def texts(answer) -> list[str]:
+    if answer is None:
+        return []
+    items = answer.items if isinstance(answer, types.InlineCompletionList) else answer
+    return [item.insert_text for item in items]
+
+
+async def stats(client) -> list[dict]:
+    answer = await client.protocol.send_request_async(STATS_METHOD, {})
+    recent = answer["recent"] if isinstance(answer, dict) else answer.recent
+    return [dict(r) if isinstance(r, dict) else r._asdict() for r in recent]
+
+
+async def test_a_body_line_start_gets_a_suggestion(start, tmp_path: Path):
+    client = await start(with_inline_completion())
+    provider = client.initialize_result.capabilities.inline_completion_provider
+    assert provider is not None
+    uri = open_document(client, tmp_path / "config.py", CONFIG)
+    answer = await ask(client, uri, BODY_LINE, INDENT)
+    [text] = texts(answer)
+    # The line the loop is missing; the model's greedy answer names what the code has.
+    assert "result" in text and "\n" not in text
+    [item] = answer.items
+    assert item.range == types.Range(types.Position(BODY_LINE, INDENT),
+                                     types.Position(BODY_LINE, INDENT))
+    [record] = await stats(client)
+    assert not record["cached"] and record["promptTokens"] > 0
+
+
+async def test_a_client_that_does_not_declare_it_is_not_offered_it(start):
+    client = await start(capabilities("neovim"))
+    assert client.initialize_result.capabilities.inline_completion_provider is None
+
+
+async def test_a_newer_request_supersedes_the_one_in_flight_and_typing_through_is_cached(
+        start, tmp_path: Path):
+    client = await start(with_inline_completion())
+    uri = open_document(client, tmp_path / "config.py", CONFIG)
+    first = ask(client, uri, BODY_LINE, INDENT)
+    await asyncio.sleep(0.05)  # the first is on the model (loading it, or evaluating)
+    second = ask(client, uri, BODY_LINE, INDENT)
+    first_answer, second_answer = await asyncio.gather(first, second)
+    assert texts(first_answer) == [], "the superseded request was answered"
+    [text] = texts(second_answer)
+    records = await stats(client)
+    assert len(records) == 1, "the superseded request's decoding went on to an answer"
+
+    # The user types the suggestion's first two characters: the rest comes from the cache.
+    typed = text[:2]
+    lines = CONFIG.split("\n")
+    lines[BODY_LINE] += typed
+    change_document(client, uri, "\n".join(lines), version=2)
+    rest = await ask(client, uri, BODY_LINE, INDENT + len(typed))
+    assert texts(rest) == [text[2:]]
+    assert (await stats(client))[-1]["cached"] is True
+
+
+async def test_a_secret_in_the_file_is_not_echoed(start, tmp_path: Path):
+    token = "ghp_" + "Zq8Lm3Nv5Bx7Ck9Dj2Fh4Gs6Ta1Wy0Ue3Rp"
+    source = (f'GITHUB_TOKEN = "{token}"\n\n\n'
+              'def auth_headers():\n'
+              '    return {"Authorization": "token " + \n'
+              'password = "\n')
+    client = await start(with_inline_completion())
+    uri = open_document(client, tmp_path / "client.py", source)
+    answer = await ask(client, uri, 4, len('    return {"Authorization": "token " + '),
+                       types.InlineCompletionTriggerKind.Invoked)
+    assert all(token not in text for text in texts(answer))
+    inside = await ask(client, uri, 5, len('password = "'),
+                       types.InlineCompletionTriggerKind.Invoked)
+    assert texts(inside) == []
+    assert (await stats(client))[-1]["whyEmpty"] == "inside a string that looks like a secret"
