@@ -12,7 +12,8 @@ import pytest
 from lsprotocol import types
 
 from hearth.lsp.completion import STATS_METHOD
-from tests.e2e.conftest import capabilities, change_document, open_document
+from tests.e2e.conftest import capabilities, change_document, generate_actions, open_document
+from tests.e2e.lsp_utils import position_of
 
 pytestmark = pytest.mark.model
 
@@ -29,8 +30,9 @@ BODY_LINE = 6  # the blank line, indented, inside the loop
 INDENT = 12
 
 
-def with_inline_completion(name: str = "visual-studio-code") -> types.ClientCapabilities:
-    caps = copy.deepcopy(capabilities(name))
+def with_inline_completion(name: str = "visual-studio-code",
+                           resolve: bool | None = None) -> types.ClientCapabilities:
+    caps = copy.deepcopy(capabilities(name, resolve=resolve))
     caps.text_document = caps.text_document or types.TextDocumentClientCapabilities()
     caps.text_document.inline_completion = types.InlineCompletionClientCapabilities(
         dynamic_registration=False)
@@ -117,3 +119,38 @@ async def test_a_secret_in_the_file_is_not_echoed(start, tmp_path: Path):
                        types.InlineCompletionTriggerKind.Invoked)
     assert texts(inside) == []
     assert (await stats(client))[-1]["whyEmpty"] == "inside a string that looks like a secret"
+
+
+STUB = '''def circle_area(radius: float) -> float:
+    """The area of a circle of the given radius."""
+    pass
+'''
+
+
+async def test_a_completion_does_not_wait_for_a_generate_already_running(start, tmp_path: Path):
+    """Generate (the 1.5B model, seconds) is decoding when a completion is asked: the
+    completion runs between two of its decode steps and is answered while Generate goes on."""
+    client = await start(with_inline_completion(resolve=False))  # Generate as a command
+    stub_uri = open_document(client, tmp_path / "shapes.py", STUB)
+    [action] = [a for a in await generate_actions(client, stub_uri, position_of(STUB, "pass"))]
+    order: list[str] = []
+
+    async def run_generate():
+        await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            command=action.command.command, arguments=action.command.arguments))
+        order.append("generate")
+
+    generate = asyncio.ensure_future(run_generate())
+    # Wait until Generate is decoding: its progress says so.
+    for _ in range(600):
+        if any(isinstance(r, types.WorkDoneProgressReport) and r.message
+               and r.message.startswith("Sampling")
+               for reports in client.progress_reports.values() for r in reports):
+            break
+        await asyncio.sleep(0.05)
+    uri = open_document(client, tmp_path / "config.py", CONFIG)
+    answer = await ask(client, uri, BODY_LINE, INDENT, types.InlineCompletionTriggerKind.Invoked)
+    order.append("completion")
+    await generate
+    assert order == ["completion", "generate"]
+    assert texts(answer) and texts(answer)[0].strip()
