@@ -74,6 +74,15 @@ bench-quality: setup
 	$(PY) tests/bench/bench_corpus.py --split heldout --samples 1,5
 	$(PY) tests/bench/bench_quality.py --limit 20
 
+# Inline completion on the pinned sdists (tests/completion_corpus/README.md): the configurations
+# hearth and plain on dev and on held out (tune on dev only), then typing through the server.
+.PHONY: bench-complete
+bench-complete: setup
+	test -f tests/completion_corpus/positions.json || $(PY) tests/completion_corpus/build.py
+	$(PY) tests/bench/bench_complete.py --split dev --configs hearth,plain
+	$(PY) tests/bench/bench_complete.py --split heldout --configs hearth,plain
+	$(PY) tests/bench/bench_complete.py --typing
+
 bench-index: setup
 	$(PY) tests/bench/bench_index.py
 

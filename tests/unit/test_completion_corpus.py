@@ -322,3 +322,109 @@ def test_scores() -> None:
     assert score(block, "x = 1\n")["block_similarity"] < 0.7
     capped = score(block, "x = 1\n", max_lines=1)  # all that one line can hold
     assert capped["block_similarity_max_lines"] == 1.0 and capped["block_similarity"] < 0.7
+
+
+# -- the benchmark's pure parts -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def bench():
+    import bench_complete
+
+    return bench_complete
+
+
+def test_configurations(bench) -> None:
+    from hearth.settings import Settings
+
+    defaults = Settings()
+    assert bench.configured(defaults, "hearth") == (defaults, True)
+    plain, use_context = bench.configured(defaults, "plain")
+    assert not use_context
+    assert (plain.completion.prefix_lines, plain.completion.suffix_lines) == (256, 64)
+    assert plain.completion.max_lines == defaults.completion.max_lines
+    assert bench.server_options("plain", None)["completion"] == {
+        "contextTokens": 0, "prefixLines": 256, "suffixLines": 64}
+    assert bench.server_options("hearth", "qwen2.5-coder-1.5b")["completion"] == {
+        "model": "qwen2.5-coder-1.5b"}
+    with pytest.raises(ValueError):
+        bench.configured(defaults, "other")
+
+
+def test_limit_spreads_over_projects(bench, corpus) -> None:
+    chosen = bench.select(corpus["positions"], "dev", None, 20)
+    assert len(chosen) == 20 and all(p["split"] == "dev" for p in chosen)
+    assert len({p["project"] for p in chosen}) >= 3
+    assert chosen == bench.select(corpus["positions"], "dev", None, 20)
+    assert chosen == sorted(chosen, key=lambda p: (p["project"], p["path"], p["line"],
+                                                   p["col"], p["kind"]))
+    one = corpus["positions"][0]["id"]
+    assert [p["id"] for p in bench.select(corpus["positions"], "dev", one, None)] == [one]
+    with pytest.raises(PositionError):
+        bench.select(corpus["positions"], "dev", "no/such.py:1:0:line", None)
+
+
+def test_typing_lines_are_dev_line_starts(bench, corpus) -> None:
+    chosen = bench.typing_positions(corpus["positions"], 4)
+    assert len(chosen) == 4 and len({p["project"] for p in chosen}) == 4
+    assert all(p["kind"] == "line" and p["split"] == "dev"
+               and 20 <= len(p["reference"]) <= 50 for p in chosen)
+
+
+def run(kind: str = "line", **values) -> dict:
+    record = {"config": "hearth", "split": "dev", "kind": kind, "cross_file": False,
+              "error": None, "exact": False, "similarity": 0.5, "empty": False,
+              "cached": False, "elapsed_s": 1.0, "prompt_tokens": 100, "prompt_evaluated": 90}
+    if kind == "block":
+        record.update(block_similarity=0.5, block_similarity_max_lines=0.75)
+    return {**record, **values}
+
+
+def test_figures_per_group(bench) -> None:
+    runs = [run(exact=True, similarity=1.0, elapsed_s=2.0),
+            run("mid", cross_file=True, elapsed_s=4.0),
+            run("block", tests_passed=True, elapsed_s=6.0),
+            run(cached=True, elapsed_s=0.001, prompt_tokens=0, prompt_evaluated=0),
+            run(split="heldout")]
+    rows = bench.summary(runs)
+    dev = rows["hearth | dev | all"]
+    assert dev["positions"] == 4 and dev["exact"] == 0.25 and dev["cached"] == 1
+    assert dev["p50_s"] == 4.0  # the cached answer is not a latency
+    assert (dev["tests_run"], dev["tests_passed"]) == (1, 1)
+    assert dev["block_similarity_max_lines"] == 0.75
+    assert rows["hearth | dev | cross-file"]["positions"] == 1
+    assert rows["hearth | all | all"]["positions"] == 5
+    assert "hearth | heldout | block" not in rows  # no empty groups
+    failed = bench.figures([run(error="Boom", prompt_tokens=None, prompt_evaluated=None)])
+    assert failed["errors"] == 1 and failed["p50_s"] is None
+
+
+def test_typing_figures(bench) -> None:
+    requests = [{"key": 1, "error": "cancelled", "latency_ms": 200.0, "stale": True},
+                {"key": 2, "text": "x + 1", "latency_ms": 900.0, "stale": True},
+                {"key": 3, "text": "+ 1", "latency_ms": 300.0, "stale": False},
+                {"key": 4, "text": "", "latency_ms": 100.0, "stale": False},
+                {"key": 5}]
+    line = {"requests": requests, "code_action_during_ms": [5.0, 7.0],
+            "server_answers": [{"cached": True, "promptEvaluated": 0, "promptTokens": 0},
+                               {"cached": False, "promptEvaluated": 40, "promptTokens": 400}]}
+    figures = bench.typing_figures({"lines": [line], "code_action_idle_ms": [1.0, 2.0, 3.0]})
+    assert (figures["keystrokes"], figures["answered"], figures["cancelled_or_failed"],
+            figures["unanswered"], figures["stale_answers"]) == (5, 3, 1, 1, 1)
+    assert figures["keystroke_to_suggestion"]["n"] == 1  # the stale answer is not shown
+    assert figures["suggestions_shown_per_keystroke"] == 0.2
+    assert (figures["cache_hits"], figures["prompt_evaluated_mean"],
+            figures["prompt_tokens_mean"]) == (1, 40, 400)
+    assert figures["code_action_while_typing"]["n"] == 2
+    silent = bench.typing_figures({"lines": [{**line, "server_answers": None}],
+                                   "code_action_idle_ms": []})
+    assert silent["cache_hits"] is None and silent["code_action_idle"] == {"n": 0}
+
+
+def test_answer_text(bench) -> None:
+    from lsprotocol import types
+
+    item = types.InlineCompletionItem(insert_text="rest()")
+    assert bench.answer_text(types.InlineCompletionList(items=[item])) == "rest()"
+    assert bench.answer_text([item]) == "rest()"
+    assert bench.answer_text(None) == ""
+    snippet = types.InlineCompletionItem(insert_text=types.StringValue(value="snippet"))
+    assert bench.answer_text([snippet]) == "snippet"
