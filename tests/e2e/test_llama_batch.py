@@ -293,3 +293,31 @@ def test_prompt_lookup_at_a_temperature_keeps_the_seeded_sample(backend):
     plain = decoder.decode(tokens, request.params, [5])[0]
     drafted = decoder.decode(tokens, request.params, [5], draft=8)[0]
     assert drafted.text == plain.text
+
+
+def test_a_completion_cancelled_mid_prompt_keeps_what_it_evaluated(backend):
+    """On the completion lane (raw prompt, 32-token chunks, exact reuse), a request cancelled
+    during its prompt leaves the chunks it finished in the cache: the next keystroke's prompt,
+    which starts the same, evaluates only the rest; healing makes the answer start with the
+    text it was given."""
+    source = "".join(f"def function_number_{i}(value):\n    return value * {i}\n\n"
+                     for i in range(12))
+    prompt = f"<|fim_prefix|>{source}def function_number_12(value):\n    return val" \
+             "<|fim_suffix|>\n<|fim_middle|>"
+    request = GenerationRequest(messages=[], raw_prompt=prompt, lane="completion",
+                                params=[SamplingParams(max_tokens=8, stop=("\n",))])
+    cancel, chunks = CancelToken(), []
+
+    def checkpoint() -> None:  # called before each prompt chunk: cancel before the third
+        chunks.append(1)
+        if len(chunks) == 3:
+            cancel.cancel()
+
+    cancel.set_checkpoint(checkpoint)
+    with pytest.raises(Cancelled):
+        backend.generate(request, cancel=cancel)
+    [answer] = backend.generate(GenerationRequest(
+        messages=[], raw_prompt=prompt.replace("return val<", "return <"), lane="completion",
+        heal="val", params=[SamplingParams(max_tokens=8, stop=("\n",))]))
+    assert answer.prompt_reused >= 64  # the two chunks evaluated before the cancel
+    assert answer.text.startswith("val")

@@ -190,10 +190,12 @@ class BatchDecoder:
     """
 
     def __init__(self, llm, *, n_ctx: int, n_threads: int, exact_reuse: bool = False,
-                 sequences: int = DEFAULT_SEQUENCES) -> None:
+                 sequences: int = DEFAULT_SEQUENCES, prefill_chunk: int = PREFILL_CHUNK) -> None:
         """``exact_reuse``: reuse the whole common prefix of the previous prompt, not only
         its whole chunks (faster, but the logits may differ slightly from a cold start's).
-        ``sequences``: the prompt and samples the context is first made for."""
+        ``sequences``: the prompt and samples the context is first made for.
+        ``prefill_chunk``: prompt tokens per llama_decode call (at most PREFILL_CHUNK): a
+        cancellation is noticed between calls, and what was evaluated before it is kept."""
         import llama_cpp
 
         self._llama_cpp = llama_cpp
@@ -204,6 +206,7 @@ class BatchDecoder:
         self.n_threads = n_threads
         self.exact_reuse = exact_reuse
         self._sequences = sequences
+        self.prefill_chunk = min(prefill_chunk, PREFILL_CHUNK)
         self._ctx = None
         self._batch = None
         self._n_seq_max = 0
@@ -462,8 +465,8 @@ class BatchDecoder:
         """Put ``prompt`` in sequence 0, reusing a prefix of the previous prompt; the number
         of tokens evaluated (the rest were reused).
 
-        The reused prefix ends on a chunk boundary, so the rest is evaluated in the very chunks
-        a fresh evaluation would use: llama.cpp's results depend slightly on how tokens are
+        Without ``exact_reuse`` the reused prefix ends on a chunk boundary, so the rest is
+        evaluated in the very chunks a fresh evaluation would use: llama.cpp's results depend slightly on how tokens are
         batched, and this keeps the logits (and so a greedy answer) the same whether or not
         the cache was warm. At least the last chunk is evaluated: sampling needs its logits.
         """
@@ -472,7 +475,8 @@ class BatchDecoder:
             if old != new:
                 break
             common += 1
-        keep = common if self.exact_reuse else common // PREFILL_CHUNK * PREFILL_CHUNK
+        size = self.prefill_chunk
+        keep = common if self.exact_reuse else common // size * size
         memory = self._memory
         self._llama_cpp.llama_memory_seq_keep(memory, PROMPT_SEQUENCE)
         if not self._llama_cpp.llama_memory_seq_rm(memory, PROMPT_SEQUENCE, keep, -1):
@@ -480,13 +484,16 @@ class BatchDecoder:
             keep = 0
         self._cached_prompt = []
         batch = self._batch.batch
-        for chunk_start in range(keep, len(prompt), PREFILL_CHUNK):
+        for chunk_start in range(keep, len(prompt), size):
             if cancel is not None:
                 cancel.checkpoint()  # urgent work (a completion) may run here, elsewhere
             if cancel is not None and cancel.cancelled:
-                self._llama_cpp.llama_memory_clear(memory, True)
+                # The chunks evaluated so far stay: the next prompt (the user typed on) most
+                # likely starts with them, and need not evaluate them again.
+                self._llama_cpp.llama_memory_seq_rm(memory, PROMPT_SEQUENCE, chunk_start, -1)
+                self._cached_prompt = list(prompt[:chunk_start])
                 raise Cancelled()
-            chunk = prompt[chunk_start:chunk_start + PREFILL_CHUNK]
+            chunk = prompt[chunk_start:chunk_start + size]
             for row, token in enumerate(chunk):
                 batch.token[row] = token
                 batch.pos[row] = chunk_start + row

@@ -21,6 +21,9 @@ from hearth.core.models.threads import ThreadPolicy
 log = logging.getLogger(__name__)
 
 UNUSED_LLAMA_CONTEXT = 256
+# Prompt tokens per llama.cpp call on the completion lane: a newer keystroke cancels within
+# one call, and every call finished before it stays in the cache for that keystroke's prompt.
+COMPLETION_CHUNK = 32
 
 
 class LlamaCppBackend:
@@ -171,7 +174,7 @@ class LlamaCppBackend:
             # the previous prompt, and a suggestion need not be bit-identical warm and cold.
             self._completion_decoder = BatchDecoder(
                 self._llm, n_ctx=self.n_ctx, n_threads=self._decoder.n_threads,
-                exact_reuse=True, sequences=2)
+                exact_reuse=True, sequences=2, prefill_chunk=COMPLETION_CHUNK)
         return self._completion_decoder
 
     @property
