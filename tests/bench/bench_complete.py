@@ -85,7 +85,7 @@ from lsprotocol import types  # noqa: E402
 from pygls.exceptions import JsonRpcException  # noqa: E402
 
 from hearth.core.text import Pos  # noqa: E402
-from hearth.settings import Settings  # noqa: E402
+from hearth.settings import Settings, structure_settings  # noqa: E402
 
 log = logging.getLogger("bench_complete")
 BENCH = REPO / ".bench"
@@ -593,6 +593,9 @@ def main() -> None:
                         help="lines typed, one per project")
     parser.add_argument("--seed", type=int, default=1, help="of the typing rhythm")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--completion", action="append", default=[], metavar="KEY=VALUE",
+                        help="a completion setting for the hearth configuration (tuning on "
+                             "dev), e.g. prefixLines=32; repeat for more")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(message)s")
@@ -617,7 +620,14 @@ def main() -> None:
         parser.error(str(error))
     if not positions:
         parser.error("no positions chosen")
-    settings = Settings()
+    overrides = {}
+    for item in args.completion:
+        key, _, value = item.partition("=")
+        overrides[key.strip()] = json.loads(value) if value.strip()[:1] in "-0123456789[{tf" \
+            else value
+    settings, problems = structure_settings({"completion": overrides})
+    if problems:
+        parser.error("; ".join(problems))
     if args.model:
         settings = replace(settings, completion=replace(settings.completion, model=args.model))
     common = {"command": " ".join([".venv/bin/python", "tests/bench/bench_complete.py",

@@ -12,7 +12,7 @@ from hearth.core.actions.generate import GenerateAction
 from hearth.core.cancel import Cancelled, CancelToken
 from hearth.core.errors import HearthError
 from hearth.core.models.backend import ChatMessage, GenerationRequest, SamplingParams
-from hearth.core.models.llama_cpp import LlamaCppBackend
+from hearth.core.models.llama_cpp import COMPLETION_CHUNK, LlamaCppBackend
 from hearth.core.models.manifest import load_manifest, model_file
 from hearth.core.models.threads import StepWatch
 from hearth.core.pipeline.engine import sampling_ladder
@@ -296,7 +296,7 @@ def test_prompt_lookup_at_a_temperature_keeps_the_seeded_sample(backend):
 
 
 def test_a_completion_cancelled_mid_prompt_keeps_what_it_evaluated(backend):
-    """On the completion lane (raw prompt, 32-token chunks, exact reuse), a request cancelled
+    """On the completion lane (raw prompt, 64-token chunks, exact reuse), a request cancelled
     during its prompt leaves the chunks it finished in the cache: the next keystroke's prompt,
     which starts the same, evaluates only the rest; healing makes the answer start with the
     text it was given."""
@@ -319,5 +319,5 @@ def test_a_completion_cancelled_mid_prompt_keeps_what_it_evaluated(backend):
     [answer] = backend.generate(GenerationRequest(
         messages=[], raw_prompt=prompt.replace("return val<", "return <"), lane="completion",
         heal="val", params=[SamplingParams(max_tokens=8, stop=("\n",))]))
-    assert answer.prompt_reused >= 64  # the two chunks evaluated before the cancel
+    assert answer.prompt_reused >= 2 * COMPLETION_CHUNK  # the chunks done before the cancel
     assert answer.text.startswith("val")

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 UNUSED_LLAMA_CONTEXT = 256
 # Prompt tokens per llama.cpp call on the completion lane: a newer keystroke cancels within
 # one call, and every call finished before it stays in the cache for that keystroke's prompt.
-COMPLETION_CHUNK = 32
+COMPLETION_CHUNK = 64
 
 
 class LlamaCppBackend:
