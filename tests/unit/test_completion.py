@@ -149,7 +149,20 @@ def test_a_suggestion_comes_from_the_hole_with_the_word_being_typed_healed() -> 
     assert request.lane == "completion" and request.heal == "va"
     assert request.raw_prompt.endswith("<|fim_middle|>")
     assert "result[key] = <|fim_suffix|>" in request.raw_prompt  # "va" is written again
-    assert "\n" in request.params[0].stop and request.params[0].temperature == 0
+    assert request.params[0].temperature == 0
+    assert request.stop_when("va" + "lue") is False  # the line goes on
+    assert request.stop_when("va" + "lue\n") is True  # it ended
+
+
+def test_at_a_line_start_the_break_and_indentation_are_healed() -> None:
+    """The prompt stops at the end of the line before; the model writes the break and the
+    indentation (one token for it) and then the line; the suggestion is the line alone."""
+    source = "def f(xs):\n    total = 0\n    \n"
+    model = Answers("return total")
+    result = complete(Completer(), model, source, Pos(2, 4))
+    assert model.requests[0].heal == "\n    "
+    assert model.requests[0].raw_prompt.endswith("total = 0<|fim_suffix|>\n<|fim_middle|>")
+    assert result.text == "return total"
 
 
 def test_typing_through_a_suggestion_asks_the_model_nothing() -> None:
@@ -246,6 +259,9 @@ def test_the_piece_table_finds_the_tokens_that_agree_with_a_text() -> None:
     table = PieceTable([b"va", b"value", b"v", b"x", b"valid", b"\xe2", b"", b"val"])
     assert sorted(table.agreeing("val")) == [0, 1, 2, 4, 7]
     assert table.agreeing("q") == [] and table.agreeing("") == []
+    # indentation: a token of the same or less, or one that goes on with code; never deeper
+    spaces = PieceTable([b"\n", b"\n  ", b"\n    ", b"\n      ", b"\n    if", b"  "])
+    assert sorted(spaces.agreeing("\n    ")) == [0, 1, 2, 4]
 
 
 # -- the queue -------------------------------------------------------------------------------

@@ -43,9 +43,12 @@ def shape_at(source: str, position: Pos, mode: str, max_lines: int) -> Shape:
 
 
 def stop_rule(shape: Shape, heal: str = ""):
-    """A ``stop_when`` for the decoder: the block has ended, or has enough lines. ``heal``:
-    the typed text the answer starts with again (token healing), not part of the block."""
+    """A ``stop_when`` for the decoder: the line (or the block) has ended, or the block has
+    enough lines. ``heal``: the typed text the answer starts with again (token healing, maybe
+    a line break), not part of the suggestion."""
     def done(text: str) -> bool:
+        if len(text) < len(heal):
+            return False
         lines = text[len(heal):].split("\n")
         complete = lines[:-1]  # the last one may still grow
         if len(complete) >= shape.max_lines:

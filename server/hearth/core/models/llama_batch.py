@@ -166,13 +166,16 @@ class PieceTable:
         self._answers: dict[str, list[int]] = {}
 
     def agreeing(self, text: str) -> list[int]:
-        """The tokens whose text is a start of ``text`` or starts with it."""
+        """The tokens whose text is a start of ``text``, or starts with it and goes on with
+        something else than blanks (a token of more indentation than ``text`` ends with would
+        make the answer start deeper than the line it heals)."""
         if not text:
             return []
         found = self._answers.get(text)
         if found is None:
             found = [token for token, piece in self._by_first.get(text[0], ())
-                     if text.startswith(piece) or piece.startswith(text)]
+                     if text.startswith(piece) or (piece.startswith(text)
+                                                   and not piece[len(text)].isspace())]
             if len(self._answers) >= 64:
                 self._answers.clear()
             self._answers[text] = found
@@ -466,9 +469,10 @@ class BatchDecoder:
         of tokens evaluated (the rest were reused).
 
         Without ``exact_reuse`` the reused prefix ends on a chunk boundary, so the rest is
-        evaluated in the very chunks a fresh evaluation would use: llama.cpp's results depend slightly on how tokens are
-        batched, and this keeps the logits (and so a greedy answer) the same whether or not
-        the cache was warm. At least the last chunk is evaluated: sampling needs its logits.
+        evaluated in the very chunks a fresh evaluation would use: llama.cpp's results depend
+        slightly on how tokens are batched, and this keeps the logits (and so a greedy answer)
+        the same whether or not the cache was warm. At least the last chunk is evaluated:
+        sampling needs its logits.
         """
         common = 0
         for old, new in zip(self._cached_prompt, prompt[:-1]):
