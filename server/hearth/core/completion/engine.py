@@ -65,6 +65,7 @@ class Completer:
         # The prompt's order (prompt.py); "psm" measured best (docs/completion.md).
         self.order = order
         self.cache = SuggestionCache()
+        # (document, budget, first line, last line) -> the context files and their labels
         self._context: OrderedDict[tuple, tuple[list[fim.ContextFile], list[str]]] = \
             OrderedDict()
 
@@ -139,14 +140,18 @@ class Completer:
         changed with every key would make the model evaluate the whole prompt again."""
         if source is None or budget <= 0:
             return [], []
-        key = (_document(request.path), _region(request), budget)
-        if key in self._context:
-            self._context.move_to_end(key)
-            return self._context[key]
+        document, line = _document(request.path), request.position.line
+        # A region already chosen that holds the cursor's line is reused without parsing the
+        # file again (a few lines of slack: the function grows as the user types in it).
+        for key in reversed(self._context):
+            if key[0] == document and key[1] == budget and key[2] <= line <= key[3] + 2:
+                self._context.move_to_end(key)
+                return self._context[key]
+        first, last = _region(request)
         snippets, _ = fence_context(source(request), settings.guardrails)
         files = [fim.ContextFile(s.path, s.text) for s in snippets]
         labels = [f"{s.path}:{s.start_line}-{s.end_line} {s.name}" for s in snippets]
-        self._context[key] = (files, labels)
+        self._context[(document, budget, first, last)] = (files, labels)
         while len(self._context) > CONTEXT_ENTRIES:
             self._context.popitem(last=False)
         return files, labels
@@ -199,15 +204,18 @@ def _document(path: Path | None) -> str:
     return str(path) if path is not None else "<untitled>"
 
 
-def _region(request: CompletionRequest) -> int:
+def _region(request: CompletionRequest) -> tuple[int, int]:
+    """The lines (0-based, inclusive) whose context is the same as the cursor's: its
+    function's, or a band of REGION_LINES lines outside one (or in another language)."""
     if request.language == "python":
         try:
             target = function_at(request.source, request.position, None)
         except (SyntaxError, ValueError):  # text mid-edit need not parse
             target = None
         if target is not None:
-            return -1 - target.def_line
-    return request.position.line // REGION_LINES
+            return target.def_line, target.end_line
+    first = request.position.line // REGION_LINES * REGION_LINES
+    return first, first + REGION_LINES - 1
 
 
 def _shown_path(path: Path | None, workspace: Path | None) -> str:
