@@ -169,9 +169,10 @@ class CompletionSettings:
     max_lines: int = 8  # of a multi-line suggestion
     # Workspace code in the prompt (the names the code uses, then the index's best chunks).
     context_tokens: int = 384
-    # The lines around the cursor the model sees (measured: docs/completion.md).
-    prefix_lines: int = 64
-    suffix_lines: int = 16
+    # The lines around the cursor the model sees: 32 and 8 matched 64 and 16 on the dev
+    # positions at 70% of the prompt (docs/BENCHMARKS.md, "Inline completion").
+    prefix_lines: int = 32
+    suffix_lines: int = 8
     # A model from `hearth models list`; None: the fast default (the 0.5B model).
     model: str | None = None
 

@@ -54,8 +54,8 @@ describe("inline completion settings", () => {
       disabledLanguages: { type: "array", default: [] },
       maxLines: { type: "integer", minimum: 1, maximum: 40, default: 8 },
       contextTokens: { type: "integer", minimum: 0, maximum: 2048, default: 384 },
-      prefixLines: { type: "integer", minimum: 1, default: 64 },
-      suffixLines: { type: "integer", minimum: 0, default: 16 },
+      prefixLines: { type: "integer", minimum: 1, default: 32 },
+      suffixLines: { type: "integer", minimum: 0, default: 8 },
       model: { default: null },
     };
     for (const [name, fields] of Object.entries(expected)) {
