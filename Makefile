@@ -12,7 +12,7 @@ export HNSWLIB_NO_NATIVE := 1
 # AMX inside a VM that does not grant it, the native build faults on its first tile
 # instruction (ldtilecfg, SIGSEGV) at the first prompt. AVX2 with FMA and F16C runs on any
 # x86-64-v3 machine; the AVX-512 extensions this CPU has are added (never AMX): prompt
-# evaluation 40% faster here (docs/BENCHMARKS.md, "Build").
+# evaluation 45% faster here (docs/BENCHMARKS.md, "Build").
 CPU_FLAGS := $(shell cat /proc/cpuinfo 2>/dev/null | grep -m1 '^flags')
 has = $(if $(filter $(1),$(CPU_FLAGS)),$(2))
 AVX512_ARGS := $(if $(and $(filter avx512f,$(CPU_FLAGS)),$(filter avx512cd,$(CPU_FLAGS)),$(filter avx512vl,$(CPU_FLAGS)),$(filter avx512dq,$(CPU_FLAGS)),$(filter avx512bw,$(CPU_FLAGS))),-DGGML_AVX512=ON $(call has,avx512vbmi,-DGGML_AVX512_VBMI=ON) $(call has,avx512_vnni,-DGGML_AVX512_VNNI=ON) $(call has,avx512_bf16,-DGGML_AVX512_BF16=ON))

@@ -113,10 +113,6 @@ def register(server: HearthServer) -> None:
         try:
             invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
             wait = 0.0 if invoked else state.wait_for(key, time.monotonic())
-            if wait:
-                await asyncio.sleep(wait)
-            if cancel.cancelled:
-                return None
             encoding = server.workspace.position_encoding or types.PositionEncodingKind.Utf16
             path = Path(to_fs_path(uri)) if uri.startswith("file:") else None
             request = CompletionRequest(
@@ -125,15 +121,24 @@ def register(server: HearthServer) -> None:
                                                          document.language_id or "text"),
                 trigger="invoked" if invoked else "automatic")
             session = server.session
-            overlay = server.memory.overlay if server.memory is not None else dict
-            try:
-                result: InlineSuggestion = await server.run_inference(
-                    lambda token: session.complete(request, cancel=token, overlay=overlay),
-                    cancel, priority=Priority.URGENT)
-            except Cancelled:
-                return None
-            except HearthError as exc:
-                raise server.user_error(exc) from None
+            # A suggestion being typed through (or a refusal) is answered at once, before
+            # any wait and without the inference queue.
+            result: InlineSuggestion | None = session.completer.answer_at_once(
+                request, session.settings)
+            if result is None:
+                if wait:
+                    await asyncio.sleep(wait)
+                if cancel.cancelled:
+                    return None
+                overlay = server.memory.overlay if server.memory is not None else dict
+                try:
+                    result = await server.run_inference(
+                        lambda token: session.complete(request, cancel=token, overlay=overlay),
+                        cancel, priority=Priority.URGENT)
+                except Cancelled:
+                    return None
+                except HearthError as exc:
+                    raise server.user_error(exc) from None
         finally:
             server.untrack_job(job_id)
             state.done(key, cancel)

@@ -4,6 +4,7 @@ start) gets the rest of it at once."""
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -23,24 +24,30 @@ class _Entry:
 
 
 class SuggestionCache:
-    """Bounded, per document: the Completer owns one and clears it with the document."""
+    """Bounded, per document: the Completer owns one and clears it with the document. The
+    inference thread fills it while the server's event loop reads it: a lock guards it."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self._entries: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
         self._max = max_entries
+        self._lock = threading.Lock()
 
     def put(self, document: str, before: str, after: str, text: str, multiline: bool) -> None:
         key = (document, len(before))
-        self._entries[key] = _Entry(before[-TAIL_CHARS:], len(before), after, text, multiline)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[key] = _Entry(before[-TAIL_CHARS:], len(before), after, text,
+                                        multiline)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
 
     def get(self, document: str, before: str, after: str) -> tuple[str, bool] | None:
         """The rest of a suggestion made at this point or at an earlier one that the text
         typed since continues; None when there is none."""
+        with self._lock:
+            entries = list(self._entries.items())
         size = len(before)
-        for (doc, length), entry in reversed(self._entries.items()):
+        for (doc, length), entry in reversed(entries):
             if doc != document or length > size or entry.after != after:
                 continue
             typed = before[length:] if length < size else ""
@@ -55,8 +62,9 @@ class SuggestionCache:
         return None
 
     def forget(self, document: str) -> None:
-        for key in [key for key in self._entries if key[0] == document]:
-            del self._entries[key]
+        with self._lock:
+            for key in [key for key in self._entries if key[0] == document]:
+                del self._entries[key]
 
     def __len__(self) -> int:
         return len(self._entries)

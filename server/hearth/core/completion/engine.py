@@ -76,27 +76,41 @@ class Completer:
         for key in [key for key in self._context if key[0] == document]:
             del self._context[key]
 
+    def answer_at_once(self, request: CompletionRequest,
+                       settings: Settings) -> InlineSuggestion | None:
+        """The answer when it needs no model: refused by the settings, inside a secret-named
+        string, or a suggestion being typed through (the cache); None otherwise. Cheap and
+        safe from any thread: the language server asks it before it queues the model."""
+        start = time.perf_counter()
+        refusal = refused(request, settings)
+        if refusal:
+            return InlineSuggestion("", why_empty=refusal)
+        if secret_string_at(request.source, request.position):
+            return InlineSuggestion("", why_empty="inside a string that looks like a secret")
+        options = settings.completion
+        before, after = fim.window(request.source, request.position, options.prefix_lines,
+                                   options.suffix_lines)
+        hit = self.cache.get(_document(request.path), before, after)
+        if hit is None:
+            return None
+        text, multiline = hit
+        return InlineSuggestion(text, multiline=multiline, cached=True,
+                                elapsed_s=time.perf_counter() - start)
+
     def complete(self, request: CompletionRequest, *, backend: ModelBackend,
                  settings: Settings, context: ContextSource | None = None,
                  workspace: Path | None = None,
                  cancel: CancelToken | None = None) -> InlineSuggestion:
         start = time.perf_counter()
-        refusal = refused(request, settings)
-        if refusal:
-            return InlineSuggestion("", why_empty=refusal)
+        early = self.answer_at_once(request, settings)
+        if early is not None:
+            early.model = backend.name if early.cached else ""
+            return early
         options = settings.completion
         shape = shape_at(request.source, request.position, request.mode, options.max_lines)
-        if secret_string_at(request.source, request.position):
-            return InlineSuggestion("", why_empty="inside a string that looks like a secret")
         before, after = fim.window(request.source, request.position, options.prefix_lines,
                                    options.suffix_lines)
         document = _document(request.path)
-        hit = self.cache.get(document, before, after)
-        if hit is not None:
-            text, multiline = hit
-            return InlineSuggestion(text, multiline=multiline, cached=True,
-                                    elapsed_s=time.perf_counter() - start,
-                                    model=backend.name)
         files, labels = self._context_for(request, context, options.context_tokens, settings)
         redaction = redact_secrets(before + after, settings.guardrails)
         files = [fim.ContextFile(f.path, redaction.redact(f.text)) for f in files]
