@@ -367,6 +367,8 @@ def capabilities(rng: random.Random) -> dict[str, Any]:
         caps["textDocument"] = {"codeAction": {
             "resolveSupport": {"properties": ["edit"]} if rng.random() < 0.6 else None,
             "codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["quickfix"]}}}}
+        if rng.random() < 0.5:
+            caps["textDocument"]["inlineCompletion"] = {}
     if rng.random() < 0.7:
         caps["workspace"] = {"configuration": rng.random() < 0.5,
                              "workspaceEdit": {"documentChanges": rng.random() < 0.6,
@@ -534,11 +536,12 @@ class Sequence:
         rng, client = self.rng, self.client
         kinds = ["open", "open", "change", "close", "reopen", "actions", "actions", "command",
                  "bad-command", "bad-resolve", "cancel", "configuration", "wrong-types",
-                 "unknown", "framing", "json", "shutdown", "race"]
+                 "unknown", "framing", "json", "shutdown", "race", "complete"]
         kind = rng.choice(kinds)
         self.step(kind)
         target = self.open_document()
-        needs_document = ("change", "close", "reopen", "actions", "race", "command")
+        needs_document = ("change", "close", "reopen", "actions", "race", "command",
+                          "complete")
         if kind == "open" or target is None and kind in needs_document:
             self.open(self.uri(root), random_text(rng))
         elif kind == "change":
@@ -588,6 +591,8 @@ class Sequence:
                 {"hearth": safe(mutate(rng, settings(rng, url)), url)}, {"hearth": [1]}))})
         elif kind == "wrong-types":
             self.wrong_types(target)
+        elif kind == "complete" and target is not None:
+            self.complete(target)
         elif kind == "unknown":
             if rng.random() < 0.5:
                 client.request(rng.choice(("x/unknown", "textDocument/hover", "$/foo", "")),
@@ -650,6 +655,23 @@ class Sequence:
                 client.notify("$/cancelRequest", {"id": sent})
             client.request("workspace/executeCommand", {"command": "hearth.listActions"})
 
+    def complete(self, target: tuple[str, Document]) -> None:
+        """Inline completion as an editor asks for it while the user types: a burst of
+        requests, each superseding the last, some cancelled, edits in between."""
+        rng, client = self.rng, self.client
+        uri, document = target
+        for _ in range(rng.randint(1, 4)):
+            sent = client.request("textDocument/inlineCompletion", {
+                "textDocument": {"uri": uri}, "position": random_position(rng),
+                "context": {"triggerKind": rng.choice((1, 2, 2, 3, "x"))}})
+            roll = rng.random()
+            if roll < 0.3:
+                client.notify("$/cancelRequest", {"id": sent})
+            elif roll < 0.5:
+                self.change(uri)
+        if rng.random() < 0.3:
+            client.request("hearth/completionStats", rng.choice(({}, None, [1])))
+
     def wrong_types(self, target: tuple[str, Document] | None) -> None:
         rng, client = self.rng, self.client
         uri = target[0] if target else "file:///a.py"
@@ -670,6 +692,9 @@ class Sequence:
             ("workspace/didChangeWatchedFiles", {"changes": [{"uri": uri, "type": 2}]}),
             ("workspace/didChangeWorkspaceFolders", {"event": {"added": [], "removed": []}}),
             ("window/workDoneProgress/cancel", {"token": "t"}),
+            ("textDocument/inlineCompletion", {"textDocument": {"uri": uri},
+                                               "position": {"line": 0, "character": 0},
+                                               "context": {"triggerKind": 1}}),
             ("codeAction/resolve", {"title": "t", "data": {"action": "fix", "uri": uri,
                                                            "position": {"line": 0,
                                                                         "character": 0}}}),
