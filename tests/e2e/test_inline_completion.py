@@ -1,19 +1,28 @@
-"""Inline completion through a real LSP session on the real default model (issue 17): ghost
+"""Inline completion on the real default model (issue 17), through a real LSP session: ghost
 text at the start of a body line, only for clients that declare it, a request superseded by a
-newer one, the suggestion a user types through served from the cache, and no secret echoed."""
+newer one, the suggestion a user types through served from the cache, no secret echoed, a
+completion answered while Generate decodes; and through `hearth complete`."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from pathlib import Path
 
 import pytest
 from lsprotocol import types
 
 from hearth.lsp.completion import STATS_METHOD
-from tests.e2e.conftest import capabilities, change_document, generate_actions, open_document
+from tests.e2e.conftest import (
+    capabilities,
+    change_document,
+    generate_actions,
+    open_document,
+    require_default_model,
+)
 from tests.e2e.lsp_utils import position_of
+from tests.e2e.test_generate_tests import hearth
 
 pytestmark = pytest.mark.model
 
@@ -154,3 +163,26 @@ async def test_a_completion_does_not_wait_for_a_generate_already_running(start, 
     await generate
     assert order == ["completion", "generate"]
     assert texts(answer) and texts(answer)[0].strip()
+
+
+def test_the_cli_completes_and_writes_and_refuses_what_it_cannot_do(tmp_path: Path):
+    """`hearth complete FILE:LINE:COL` runs the same engine: --json, --write (only the
+    suggestion inserted at the cursor), and a clear non-zero exit for a bad position."""
+    require_default_model()
+    project = tmp_path / "project"
+    project.mkdir()
+    path = project / "config.py"
+    path.write_text(CONFIG)
+    where = f"config.py:{BODY_LINE + 1}:{INDENT + 1}"
+    done = hearth("complete", where, "--json", "--write", "--no-context", cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] and report["text"] and report["written"] == ["config.py"]
+    assert report["prompt_tokens"] > 0 and not report["cached"]
+    lines = CONFIG.split("\n")
+    lines[BODY_LINE] += report["text"]
+    assert path.read_text() == "\n".join(lines)
+    past = hearth("complete", "config.py:99:1", "--json", cwd=project)
+    assert past.returncode != 0 and "past the end" in json.loads(past.stdout)["error"]
+    ranged = hearth("complete", "config.py:2-3", cwd=project)
+    assert ranged.returncode != 0 and "not a range" in ranged.stderr
