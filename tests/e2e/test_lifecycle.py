@@ -185,6 +185,17 @@ def stderr_of(process: subprocess.Popen) -> str:
     return path.read_text(encoding="utf-8", errors="replace")[-3000:]
 
 
+def stderr_says(process: subprocess.Popen, text: str, within_s: float = 30.0) -> bool:
+    """Whether ``text`` reaches the server's stderr within ``within_s``: the server writes it
+    from a queue of its own (hearth.logs), so a line may land after the answer that follows."""
+    deadline = time.monotonic() + within_s
+    while text not in stderr_of(process):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @pytest.fixture
 def environment(tmp_path: Path, shared_cache: Path) -> dict[str, str]:
     return {**os.environ, "HEARTH_LOG_DIR": str(tmp_path / "logs"),
@@ -483,7 +494,7 @@ def test_a_huge_content_length_is_skipped_and_the_server_stays_up(serve, tmp_pat
     listed = client.call("workspace/executeCommand", {"command": "hearth.listActions"})
     assert listed["actions"]
     assert not [m for m in client.messages if m.get("id") == 500]  # that message was skipped
-    assert "Content-Length" in stderr_of(client.process)
+    assert stderr_says(client.process, "Content-Length"), stderr_of(client.process)
     assert client.shutdown_and_exit() == 0
 
 
