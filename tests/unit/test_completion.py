@@ -242,6 +242,17 @@ def test_the_context_is_chosen_once_per_function_not_per_keystroke() -> None:
     assert all("<|file_sep|>util.py\ndef helper()" in r.raw_prompt for r in model.requests)
 
 
+def test_a_failing_context_source_costs_the_context_not_the_suggestion() -> None:
+    def context(request):
+        raise RuntimeError("the index is being rebuilt")
+
+    model = Answers("lue")
+    result = Completer().complete(CompletionRequest(CONFIG, CURSOR, Path("/w/conf.py")),
+                                  backend=model, settings=Settings(), context=context)
+    assert result.text == "lue" and result.context == []
+    assert "<|file_sep|>" not in model.requests[0].raw_prompt
+
+
 def test_injected_instructions_in_context_are_left_out() -> None:
     def context(request):
         return [ContextSnippet("evil.py", "x", 1, 1,

@@ -162,7 +162,12 @@ class Completer:
                 self._context.move_to_end(key)
                 return self._context[key]
         first, last = _region(request)
-        snippets, _ = fence_context(source(request), settings.guardrails)
+        try:
+            found = source(request)
+        except Exception:  # noqa: BLE001 - a suggestion without context beats none at all
+            log.warning("Inline completion goes on without workspace context", exc_info=True)
+            found = []
+        snippets, _ = fence_context(found, settings.guardrails)
         files = [fim.ContextFile(s.path, s.text) for s in snippets]
         labels = [f"{s.path}:{s.start_line}-{s.end_line} {s.name}" for s in snippets]
         self._context[(document, budget, first, last)] = (files, labels)

@@ -93,8 +93,18 @@ class VectorIndex:
         k = min(k, self._live_vectors)
         if k <= 0:
             return []
-        self._index.set_ef(max(self.ef_search, k))
-        labels, distances = self._index.knn_query(vector.reshape(1, -1), k=k)
+        while True:
+            self._index.set_ef(max(self.ef_search, k))
+            try:
+                labels, distances = self._index.knn_query(vector.reshape(1, -1), k=k)
+                break
+            except RuntimeError:
+                # hnswlib raises when its walk finds fewer than k live vectors, which happens
+                # once many are marked deleted (files re-indexed while the user works): fewer
+                # neighbours are still an answer.
+                if k == 1:
+                    return []
+                k //= 2
         return [
             (int(label) // SLOTS, int(label) % SLOTS, 1.0 - float(distance))
             for label, distance in zip(labels[0], distances[0])
