@@ -349,7 +349,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     from hearth.core.completion import CompletionRequest
     from hearth.core.pipeline.types import language_of
     from hearth.core.session import Session
-    from hearth.core.text import Pos, split_lines
+    from hearth.core.text import Pos, offset_of, split_lines
 
     path, line, last, col = parse_location(args.location)
     if last is not None:
@@ -379,7 +379,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
         session.close()
     written = []
     if args.write and result.text:
-        offset = sum(len(x) for x in lines[:line - 1]) + column - 1
+        offset = offset_of(lines, request.position)
         write_if_unchanged(path, source, source[:offset] + result.text + source[offset:])
         written.append(str(path))
     emit(args, {"file": str(path), "line": line, "column": column, **result.to_json(),

@@ -623,8 +623,10 @@ def main() -> None:
     overrides = {}
     for item in args.completion:
         key, _, value = item.partition("=")
-        overrides[key.strip()] = json.loads(value) if value.strip()[:1] in "-0123456789[{tf" \
-            else value
+        try:
+            overrides[key.strip()] = json.loads(value)  # numbers, booleans, lists
+        except ValueError:
+            overrides[key.strip()] = value  # a plain string, e.g. a model name
     settings, problems = structure_settings({"completion": overrides})
     if problems:
         parser.error("; ".join(problems))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import statistics
 import time
 from collections import deque
 from pathlib import Path
@@ -27,6 +26,7 @@ from hearth.core.pipeline.types import LSP_LANGUAGE_IDS
 from hearth.core.text import split_lines
 from hearth.lsp.convert import to_core
 from hearth.lsp.server import MAX_DOCUMENT_CHARS, HearthServer, request_failed
+from hearth.lsp.typing_rhythm import TypingRhythm
 from hearth.lsp.workspace import document_key
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,7 @@ class Completions:
 
     def __init__(self) -> None:
         self.in_flight: dict[str, CancelToken] = {}
-        self._last: dict[str, float] = {}
-        self._gaps: dict[str, deque[float]] = {}
+        self._rhythm = TypingRhythm(pause_s=BURST_GAP_S, kept=GAPS_KEPT)
         # The last answers' figures, for `hearth/completionStats` (the benchmark reads them).
         self.recent: deque[dict[str, object]] = deque(maxlen=RECENT_KEPT)
 
@@ -60,14 +59,8 @@ class Completions:
                             "chars": len(result.text), "whyEmpty": result.why_empty})
 
     def wait_for(self, key: str, now: float) -> float:
-        last = self._last.get(key)
-        self._last[key] = now
-        gaps = self._gaps.setdefault(key, deque(maxlen=GAPS_KEPT))
-        if last is None or now - last > BURST_GAP_S:
-            gaps.clear()
-            return 0.0
-        gaps.append(now - last)
-        return min(MAX_WAIT_S, statistics.median(gaps) / 2) if len(gaps) >= 2 else 0.0
+        median = self._rhythm.record(key, now)
+        return 0.0 if median is None else min(MAX_WAIT_S, median / 2)
 
     def supersede(self, key: str, token: CancelToken) -> None:
         previous = self.in_flight.get(key)
@@ -83,8 +76,7 @@ class Completions:
         token = self.in_flight.pop(key, None)
         if token is not None:
             token.cancel()
-        self._last.pop(key, None)
-        self._gaps.pop(key, None)
+        self._rhythm.forget(key)
 
 
 def client_declares(server: HearthServer) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Gaps longer than this are pauses, not typing.
 TYPING_GAP_S = 1.0
@@ -24,33 +24,43 @@ GAPS_KEPT = 8
 @dataclass
 class _Document:
     last_edit: float
-    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=GAPS_KEPT))
+    gaps: deque[float]
 
 
 class TypingRhythm:
-    """Per-document edit times; owned by the server, forgotten when a document closes."""
+    """Per-document edit times; owned by the server, forgotten when a document closes.
 
-    def __init__(self) -> None:
+    ``pause_s``: a longer gap ends a burst of typing; ``kept``: the gaps of a burst kept."""
+
+    def __init__(self, pause_s: float = TYPING_GAP_S, kept: int = GAPS_KEPT) -> None:
         self._documents: dict[str, _Document] = {}
+        self._pause_s = pause_s
+        self._kept = kept
 
-    def delay(self, key: str, now: float, ceiling_s: float) -> float:
-        """Record an edit of ``key`` at ``now`` (seconds, monotonic) and return how long to
-        wait before analysing it: at most ``ceiling_s`` (0 analyses at once)."""
+    def record(self, key: str, now: float) -> float | None:
+        """Record an edit of ``key`` at ``now`` (seconds, monotonic); the median gap between
+        the edits of the burst it belongs to, or None when the burst has fewer than two."""
         document = self._documents.get(key)
         if document is None:
-            self._documents[key] = document = _Document(now)
+            self._documents[key] = document = _Document(now, deque(maxlen=self._kept))
         else:
             gap = now - document.last_edit
             document.last_edit = now
-            if gap >= TYPING_GAP_S:
+            if gap >= self._pause_s:
                 document.gaps.clear()  # a pause ends a burst: its rhythm is over
             elif gap >= 0:
                 document.gaps.append(gap)
+        return statistics.median(document.gaps) if len(document.gaps) >= 2 else None
+
+    def delay(self, key: str, now: float, ceiling_s: float) -> float:
+        """Record an edit of ``key`` at ``now`` and return how long to wait before analysing
+        it: at most ``ceiling_s`` (0 analyses at once)."""
+        median = self.record(key, now)
         if ceiling_s <= 0:
             return 0.0
-        if len(document.gaps) < 2:
+        if median is None:
             return min(FLOOR_S, ceiling_s)
-        return min(max(2 * statistics.median(document.gaps), FLOOR_S), ceiling_s)
+        return min(max(2 * median, FLOOR_S), ceiling_s)
 
     def forget(self, key: str) -> None:
         self._documents.pop(key, None)

@@ -29,7 +29,7 @@ from hearth.core.guardrails.output import check_output
 from hearth.core.guardrails.secrets import PLACEHOLDER, find_secrets, redact_secrets
 from hearth.core.models.backend import GenerationRequest, ModelBackend, SamplingParams
 from hearth.core.pipeline.prompt import ContextSnippet
-from hearth.core.text import Pos, split_lines
+from hearth.core.text import Pos, offset_of, split_lines
 from hearth.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -184,10 +184,7 @@ class Completer:
         if request.language != "python" or settings.guardrails.policy == "off" \
                 or not _RISKY.search(text):
             return ""
-        lines = split_lines(request.source)
-        line = lines[request.position.line] if request.position.line < len(lines) else ""
-        offset = sum(len(x) for x in lines[:request.position.line]) + \
-            min(request.position.col, len(line))
+        offset = offset_of(split_lines(request.source), request.position)
         after = request.source[:offset] + text + request.source[offset:]
         blocked = [f for f in check_output(request.source, after, pure=False,
                                            settings=settings.guardrails) if f.fatal]
