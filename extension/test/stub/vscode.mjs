@@ -419,11 +419,34 @@ export const testing = {
   /** window.withProgress calls: [{options, reports, cancel(), done}] */
   /** @type {any[]} */
   progress: [],
+  /** window.showQuickPick calls: [{items, options}] (items once their promise settled). */
+  /** @type {any[]} */
+  quickPicks: [],
+  /**
+   * Answers for the next showQuickPick calls, first in first out: a label (the first item with
+   * it), a function of the items, or undefined (dismissed, also when none is left).
+   */
+  /** @type {any[]} */
+  quickPickAnswers: [],
+  /** window.showInputBox calls: [options] */
+  /** @type {any[]} */
+  inputBoxes: [],
+  /** Answers for the next showInputBox calls, first in first out; undefined (Escape) when empty. */
+  /** @type {any[]} */
+  inputBoxAnswers: [],
+  /** window.setStatusBarMessage texts. */
+  /** @type {string[]} */
+  statusBarMessages: [],
   /** The log level of output channels created from now on (the language client traces at Trace). */
   logLevel: LogLevel.Info,
   reset() {
     this.messages.length = 0;
     this.messageAnswers.length = 0;
+    this.quickPicks.length = 0;
+    this.quickPickAnswers.length = 0;
+    this.inputBoxes.length = 0;
+    this.inputBoxAnswers.length = 0;
+    this.statusBarMessages.length = 0;
     this.externalCommands.length = 0;
     this.openedExternally.length = 0;
     this.progress.length = 0;
@@ -752,6 +775,23 @@ export const window = withQuietEvents("window", {
   showWarningMessage: showMessage("warning"),
   showInformationMessage: showMessage("information"),
   createOutputChannel: (name) => createLogOutputChannel(name),
+  async showQuickPick(itemsOrPromise, options) {
+    const items = await itemsOrPromise;
+    testing.quickPicks.push({ items, options });
+    const answer = testing.quickPickAnswers.shift();
+    if (typeof answer === "function") {
+      return answer(items);
+    }
+    return answer === undefined ? undefined : items.find((item) => (item.label ?? item) === answer);
+  },
+  async showInputBox(options) {
+    testing.inputBoxes.push(options);
+    return testing.inputBoxAnswers.shift();
+  },
+  setStatusBarMessage(text) {
+    testing.statusBarMessages.push(text);
+    return new Disposable();
+  },
   createStatusBarItem(id, alignment, priority) {
     const item = { id, alignment, priority, text: "", visible: false };
     item.show = () => {

@@ -14,6 +14,7 @@ import { registerInlineCompletionCommand, TRIGGER_INLINE_COMPLETION_COMMAND } fr
 import { COMPLETION_LANGUAGES } from "../../src/languages";
 import { ServerSession } from "../../src/session";
 import { StatusBar } from "../../src/status";
+import { waitFor } from "./waitFor";
 
 // out/test/unit/ -> test/fixtures/
 const SCRIPTED_SERVER = join(__dirname, "..", "..", "..", "test", "fixtures", "scriptedServer.mjs");
@@ -25,20 +26,6 @@ interface Received {
 
 const invoked = { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined };
 const automatic = { triggerKind: vscode.InlineCompletionTriggerKind.Automatic, selectedCompletionInfo: undefined };
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) {
-      return value;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe("inline completion with a scripted server", () => {
   let session: ServerSession;
