@@ -2,7 +2,7 @@
  * Builds the language client for one server process: stdio transport, the documents of every
  * language Hearth completes in (code actions for Python only), settings as initializationOptions
  * and as the `workspace/configuration` answer, and the presentation of server command results
- * whichever way the command was run.
+ * whichever way the command was run (and of resolved code actions: the offer of feedback).
  */
 import * as vscode from "vscode";
 import {
@@ -26,6 +26,11 @@ export interface ClientHooks {
   readSettings: (scopeUri?: string) => ServerSettings;
   /** Called with every server command's result, from the palette or from a code action. */
   presentResult: (command: string, result: unknown) => Promise<void>;
+  /**
+   * Called with each code action the server resolved (`codeAction/resolve`), before VS Code
+   * applies its edit; the server's `data` then says which history entry the answer is.
+   */
+  codeActionResolved: (action: vscode.CodeAction) => void;
 }
 
 export function createLanguageClient(server: ServerCommand, hooks: ClientHooks): LanguageClient {
@@ -42,6 +47,18 @@ export function createLanguageClient(server: ServerCommand, hooks: ClientHooks):
       // The selector covers every language for inline completion; code actions stay Python's.
       provideCodeActions: (document, range, context, token, next) =>
         CODE_ACTION_LANGUAGES.has(document.languageId) ? next(document, range, context, token) : [],
+      resolveCodeAction: async (item, token, next) => {
+        const resolved = await next(item, token);
+        if (resolved && !token.isCancellationRequested) {
+          try {
+            hooks.codeActionResolved(resolved);
+          } catch (error) {
+            // The edit matters more than the offer of feedback: it reaches VS Code regardless.
+            hooks.outputChannel.warn(`After codeAction/resolve: ${String(error)}`);
+          }
+        }
+        return resolved;
+      },
       workspace: {
         configuration: async (params, token, next) => {
           const defaults = await next(params, token);

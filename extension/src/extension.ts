@@ -1,6 +1,10 @@
-/** The extension's entry point: wires the server session, the status bar and the commands. */
+/**
+ * The extension's entry point: wires the server session, the status bar and the commands (the
+ * palette's actions, the history, inline completion, logs and restart).
+ */
 import * as vscode from "vscode";
 import { PREVIEW_SCHEME } from "./explainPreview";
+import { registerHistoryCommand } from "./historyPick";
 import { registerInlineCompletionCommand } from "./inlineCompletion";
 import { registerPaletteCommands } from "./palette";
 import { RESTART_COMMAND, ServerSession, SHOW_LOGS_COMMAND } from "./session";
@@ -32,6 +36,7 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
     vscode.workspace.onDidChangeConfiguration((event) => current.onConfigurationChanged(event)),
     vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, current.preview),
     ...registerPaletteCommands(current, log),
+    registerHistoryCommand(current, log),
     registerInlineCompletionCommand(),
   );
   void current.restart();

@@ -31,13 +31,7 @@ export function registerPaletteCommands(
 
 /** "Hearth: Run an action…": the actions the running server lists, picked from a quick pick. */
 async function pickAndRun(session: ServerSession, log: vscode.LogOutputChannel): Promise<void> {
-  const lister: PaletteCommand = {
-    palette: RUN_ACTION_PALETTE,
-    server: LIST_ACTIONS_COMMAND,
-    title: "Run an action",
-    needsEditor: false,
-  };
-  const client = await clientOffering(session, lister, log);
+  const client = await clientOffering(session, LIST_ACTIONS_COMMAND, log);
   if (!client) {
     return;
   }
@@ -72,7 +66,7 @@ async function runPaletteCommand(
   if (!args) {
     return;
   }
-  const client = await clientOffering(session, command, log);
+  const client = await clientOffering(session, command.server, log);
   if (!client) {
     return;
   }
@@ -103,10 +97,13 @@ function argumentsFromEditor(command: PaletteCommand): CommandArguments | undefi
   }
 }
 
-/** The running client, once any restart is over, if its server offers the command. */
-async function clientOffering(
+/**
+ * The running client, once any restart is over, if its server offers the command; otherwise
+ * says why not (with a way out) and gives undefined.
+ */
+export async function clientOffering(
   session: ServerSession,
-  command: PaletteCommand,
+  command: string,
   log: vscode.LogOutputChannel,
 ): Promise<LanguageClient | undefined> {
   const client = await session.runningClient();
@@ -124,8 +121,8 @@ async function clientOffering(
     return undefined;
   }
   const offered = client.initializeResult?.capabilities.executeCommandProvider?.commands ?? [];
-  if (!offered.includes(command.server)) {
-    void vscode.window.showWarningMessage(`Hearth: this server does not offer ${command.server} yet; update Hearth.`);
+  if (!offered.includes(command)) {
+    void vscode.window.showWarningMessage(`Hearth: this server does not offer ${command} yet; update Hearth.`);
     return undefined;
   }
   return client;

@@ -4,10 +4,18 @@
  */
 import * as fs from "node:fs";
 import * as vscode from "vscode";
-import { DidChangeConfigurationNotification, State, type LanguageClient } from "vscode-languageclient/node";
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  State,
+  type LanguageClient,
+} from "vscode-languageclient/node";
 import { createLanguageClient } from "./client";
 import { presentationOf } from "./commands";
 import { EXPLAIN_PROGRESS_NOTIFICATION, ExplainPreview, parseAnswerProgress } from "./explainPreview";
+import { Feedback } from "./feedback";
+import { answerRecord } from "./history";
+import { isRecord } from "./json";
 import { RestartQueue } from "./restartQueue";
 import {
   describeFailures,
@@ -19,7 +27,8 @@ import {
   type Probe,
 } from "./serverDiscovery";
 import { affectsHearth, needsRestart, SECTION, toServerSettings, type ServerSettings } from "./settings";
-import { parseStatus, STATUS_NOTIFICATION, type StatusBar } from "./status";
+import { STATS_COMMAND, StatsRefresher } from "./stats";
+import { parseStatus, STATUS_NOTIFICATION, type HearthStatus, type StatusBar } from "./status";
 
 const PROBE_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 5_000;
@@ -39,9 +48,24 @@ export class ServerSession implements vscode.Disposable {
   private readonly probe: Probe;
   /** Explain's Markdown, as it is written and when it is done; activate() registers it. */
   readonly preview = new ExplainPreview();
+  /** Ratings of answers for the server's history; "Hearth: Show history" rates through it too. */
+  readonly feedback: Feedback;
+  /** The history's figures in the status item's tooltip. */
+  private readonly stats: StatsRefresher;
 
   constructor(private readonly deps: SessionDependencies) {
     this.probe = deps.probe ?? processProbe(PROBE_TIMEOUT_MS);
+    this.feedback = new Feedback({
+      run: (command, argument) => this.runServerCommand(command, argument),
+      offers: (command) => this.serverOffers(command),
+      log: deps.log,
+      recorded: () => void this.refreshStats(),
+    });
+    this.stats = new StatsRefresher(
+      async () => (this.serverOffers(STATS_COMMAND) ? this.runServerCommand(STATS_COMMAND) : undefined),
+      (stats) => deps.status.showStats(stats),
+      (message) => deps.log.warn(message),
+    );
   }
 
   /** Starts the server, or restarts it when it runs; queued behind any restart under way. */
@@ -53,6 +77,32 @@ export class ServerSession implements vscode.Disposable {
   async runningClient(): Promise<LanguageClient | undefined> {
     await this.restarts.idle();
     return this.client?.isRunning() ? this.client : undefined;
+  }
+
+  /** Whether the running server offers the command (its executeCommandProvider). */
+  serverOffers(command: string): boolean {
+    const offered = this.client?.isRunning()
+      ? this.client.initializeResult?.capabilities.executeCommandProvider?.commands
+      : undefined;
+    return offered?.includes(command) ?? false;
+  }
+
+  /**
+   * Runs a server command that is not an action (history, feedback, figures) on the running
+   * server, outside the palette's presentation: nothing is shown with its answer.
+   */
+  async runServerCommand(command: string, argument?: unknown): Promise<unknown> {
+    const client = await this.runningClient();
+    if (!client) {
+      throw new Error("the server is not running");
+    }
+    const params = { command, arguments: argument === undefined ? [] : [argument] };
+    return client.sendRequest(ExecuteCommandRequest.type, params);
+  }
+
+  /** Fetches the history's figures for the tooltip again; never fails. */
+  refreshStats(): Promise<void> {
+    return this.stats.refresh();
   }
 
   readSettings(scopeUri?: string): ServerSettings {
@@ -75,13 +125,37 @@ export class ServerSession implements vscode.Disposable {
     }
   }
 
+  /**
+   * Shows a server command's answer: Explain's Markdown, then one notification, which offers
+   * feedback when the answer is in the history and otherwise carries the answer's message.
+   */
   async presentResult(command: string, result: unknown): Promise<void> {
     const presentation = presentationOf(command, result);
     if (presentation.markdown !== undefined) {
       await this.preview.showFinal(presentation.markdown);
     }
-    if (presentation.message) {
+    const offered = this.feedback.offer({
+      record: answerRecord(result),
+      title: isRecord(result) && typeof result.title === "string" ? result.title : undefined,
+      message: presentation.message,
+    });
+    if (!offered && presentation.message) {
       void vscode.window.showInformationMessage(`Hearth: ${presentation.message}`);
+    }
+    void this.refreshStats();
+  }
+
+  /** A code action resolved by the server, whose edit VS Code applies next. */
+  private onCodeActionResolved(action: vscode.CodeAction): void {
+    const data = (action as { data?: unknown }).data;
+    this.feedback.offer({ record: answerRecord(data), title: action.title });
+    void this.refreshStats();
+  }
+
+  /** A status that ends an action (busy, then ready or an error) changes the figures. */
+  private onStatus(previous: HearthStatus, next: HearthStatus): void {
+    if (previous.state === "busy" && (next.state === "ready" || next.state === "error")) {
+      void this.refreshStats();
     }
   }
 
@@ -101,11 +175,14 @@ export class ServerSession implements vscode.Disposable {
       outputChannel: log,
       readSettings: (scopeUri) => this.readSettings(scopeUri),
       presentResult: (name, result) => this.presentResult(name, result),
+      codeActionResolved: (action) => this.onCodeActionResolved(action),
     });
     client.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
       const update = parseStatus(params);
       if (update) {
+        const previous = status.current;
         status.update(update);
+        this.onStatus(previous, update);
       } else {
         log.warn(`Ignored a ${STATUS_NOTIFICATION} notification that does not fit: ${JSON.stringify(params)}`);
       }
@@ -134,6 +211,8 @@ export class ServerSession implements vscode.Disposable {
     if (status.current.state === "starting") {
       status.update({ state: "ready" });
     }
+    // The figures of earlier sessions, before this one's first answer.
+    void this.refreshStats();
   }
 
   private async discover(): Promise<Discovery> {

@@ -9,6 +9,12 @@ export const SECTION = "hearth";
 /** Groups the extension itself reads; the server never sees them. */
 const EXTENSION_ONLY_GROUPS = new Set(["server", "trace"]);
 
+/**
+ * Single settings the extension itself reads, in a group the server may have settings of its
+ * own in (a whole group left out here would hide those from it).
+ */
+const EXTENSION_ONLY_KEYS = new Set(["history.askForFeedback"]);
+
 /** Groups the server reads once, at start: a change needs a new server process. */
 const RESTART_GROUPS = ["model", "openai", "server"];
 
@@ -34,7 +40,9 @@ export function contributedKeys(): string[] {
 }
 
 export function serverSettingKeys(): string[] {
-  return contributedKeys().filter((key) => !EXTENSION_ONLY_GROUPS.has(key.split(".")[0]));
+  return contributedKeys().filter(
+    (key) => !EXTENSION_ONLY_GROUPS.has(key.split(".")[0]) && !EXTENSION_ONLY_KEYS.has(key),
+  );
 }
 
 /**

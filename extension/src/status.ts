@@ -3,7 +3,9 @@
  * ready, busy, errors) and the last action's time and confidence.
  */
 import * as vscode from "vscode";
+import { formatPercent, formatSeconds } from "./history";
 import { isRecord } from "./json";
+import { formatStats, type HistoryStats } from "./stats";
 
 export const STATUS_NOTIFICATION = "hearth/status";
 
@@ -62,10 +64,8 @@ function formatPercentage(percentage: number | undefined): string {
 }
 
 export function formatLastAction(action: LastAction): string {
-  const seconds = action.elapsedS < 10 ? action.elapsedS.toFixed(1) : Math.round(action.elapsedS);
-  const confidence =
-    action.confidence === undefined ? "" : `, confidence ${Math.round(action.confidence * 100)}%`;
-  return `${action.name} ${seconds} s${confidence}`;
+  const confidence = action.confidence === undefined ? "" : `, confidence ${formatPercent(action.confidence)}`;
+  return `${action.name} ${formatSeconds(action.elapsedS)}${confidence}`;
 }
 
 /** Action titles start with "Hearth: ", which the item already says. */
@@ -117,6 +117,7 @@ export function describeStatus(status: HearthStatus): StatusView {
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private status: HearthStatus = { state: "starting" };
+  private stats: HistoryStats | undefined;
 
   constructor(showLogsCommand: string) {
     this.item = vscode.window.createStatusBarItem("hearth.status", vscode.StatusBarAlignment.Right, 100);
@@ -135,10 +136,17 @@ export class StatusBar implements vscode.Disposable {
     this.render();
   }
 
+  /** The figures of `hearth.stats`, shown in the tooltip until newer ones come. */
+  showStats(stats: HistoryStats): void {
+    this.stats = stats;
+    this.render();
+  }
+
   private render(): void {
     const view = describeStatus(this.status);
+    const figures = this.stats ? `\n\n${formatStats(this.stats).join("\n")}\n` : "";
     this.item.text = view.text;
-    this.item.tooltip = `${view.tooltip}\nClick to show the logs.`;
+    this.item.tooltip = `${view.tooltip}${figures}\nClick to show the logs.`;
     this.item.backgroundColor = view.isError
       ? new vscode.ThemeColor("statusBarItem.errorBackground")
       : undefined;

@@ -138,9 +138,11 @@ describe("toServerSettings", () => {
     assert.deepEqual(settings, { generation: { samples: 4, maxTokens: 100 } });
   });
 
-  it("never sends server.* or trace.* even when set", () => {
+  it("never sends server.*, trace.* or history.askForFeedback even when set", () => {
     const settings = toServerSettings(
-      reader({ user: { "server.path": "/usr/bin/hearth", "trace.server": "verbose" } }),
+      reader({
+        user: { "server.path": "/usr/bin/hearth", "trace.server": "verbose", "history.askForFeedback": false },
+      }),
     );
     assert.deepEqual(settings, {});
   });
