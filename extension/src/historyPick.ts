@@ -45,7 +45,7 @@ async function showHistory(session: ServerSession, log: vscode.LogOutputChannel)
   }
   if (!page.enabled) {
     void vscode.window.showInformationMessage(
-      "Hearth: the history is off for this workspace (in the server's settings), so there is nothing to show.",
+      "Hearth: the history is off for this workspace (hearth.history.enabled), so there is nothing to show.",
     );
     return;
   }

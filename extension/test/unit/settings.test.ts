@@ -39,7 +39,7 @@ describe("settings keys", () => {
     assert.ok(!keys.some((key) => key.startsWith("server.") || key.startsWith("trace.")));
     assert.deepEqual(
       [...new Set(keys.map((key) => key.split(".")[0]))].sort(),
-      ["completion", "diagnostics", "generation", "guardrails", "index", "model", "openai"],
+      ["completion", "diagnostics", "generation", "guardrails", "history", "index", "model", "openai"],
     );
   });
 });
