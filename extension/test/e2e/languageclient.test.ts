@@ -149,6 +149,12 @@ describe("the extension with the real language client, server and model", { skip
 
     const resolved = await provider.resolveCodeAction(generate, noCancel);
     assert.ok(resolved.edit, `the resolved action carries an edit\n--- output ---\n${outputLines()}`);
+    if (Number.isInteger((resolved as { data?: { historyId?: unknown } }).data?.historyId)) {
+      assert.ok(
+        testing.messages.some((message) => message.items.includes("Good")),
+        "feedback is offered for an answer in the history",
+      );
+    }
     assert.equal(await vscode.workspace.applyEdit(resolved.edit), true);
 
     const text = document.getText();
@@ -166,6 +172,7 @@ describe("the extension with the real language client, server and model", { skip
 
   it("cancels a palette command from its progress notification", async () => {
     await putCursorInScale();
+    testing.messages.length = 0; // the offer of feedback for the answer before
     const textBefore = document.getText();
     const running = vscode.commands.executeCommand("hearth.palette.generate");
     const progress = await waitFor("the progress notification", () =>
