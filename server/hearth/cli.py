@@ -98,6 +98,20 @@ SETTING_FLAGS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--completion-suffix-lines", "completion.suffixLines",
      "lines after the cursor an inline completion sees", {"type": int}),
     ("--completion-model", "completion.model", "the model of inline completion", {}),
+    ("--history", "history.enabled", "keep a history of actions in the user data folder",
+     {"action": argparse.BooleanOptionalAction}),
+    ("--history-cache", "history.cache",
+     "answer a repeated request from the history (--no-cache: this once)",
+     {"action": argparse.BooleanOptionalAction}),
+    ("--history-learn", "history.learn",
+     "show accepted answers as examples, penalise rejected ones",
+     {"action": argparse.BooleanOptionalAction}),
+    ("--history-example-tokens", "history.exampleTokens",
+     "prompt budget of past accepted answers, in tokens", {"type": int}),
+    ("--history-max-age-days", "history.maxAgeDays",
+     "history entries older than this go (0: any age)", {"type": int}),
+    ("--history-max-entries", "history.maxEntries", "history entries kept at most",
+     {"type": int}),
 ]
 
 
@@ -302,17 +316,19 @@ def cmd_action(args: argparse.Namespace) -> int:
             session.open_index(root).build(progress=terminal_progress(args, "hearth: indexing"))
         result = session.run(action, request,
                              progress=streamed.quiet(progress) if streamed else progress,
-                             on_text=streamed)
+                             on_text=streamed, use_cache=not args.no_cache)
+        written = []
+        if args.write:
+            if result.new_source is not None and result.new_source != source:
+                write_if_unchanged(path, source, result.new_source)
+                written.append(str(path))
+            for change in result.files:
+                write_file_change(change)
+                written.append(str(change.path))
+            if written and result.history_id is not None:
+                session.history.store.set_outcome(result.history_id, "applied")
     finally:
         session.close()
-    written = []
-    if args.write:
-        if result.new_source is not None and result.new_source != source:
-            write_if_unchanged(path, source, result.new_source)
-            written.append(str(path))
-        for change in result.files:
-            write_file_change(change)
-            written.append(str(change.path))
     payload: dict[str, Any] = {
         "action": action.name, "file": str(path), "title": result.title,
         "confidence": result.confidence, "low_confidence": result.low_confidence,
@@ -334,6 +350,8 @@ def cmd_action(args: argparse.Namespace) -> int:
     if not args.json:
         how = "a rule-based fix, no model" if result.method == "rule" \
             else f"{result.model}, {result.samples} sample(s), {result.tokens} tokens"
+        if result.cached:
+            how = f"from the history (#{result.cached_from}; --no-cache asks the model)"
         print(f"hearth: {result.title}: confidence {result.confidence}, {how}, "
               f"{result.elapsed_s:.1f} s"
               + ("" if args.write or not (result.edits or result.files)
@@ -341,6 +359,95 @@ def cmd_action(args: argparse.Namespace) -> int:
         for label, items in (("for", result.evidence), ("against", result.reasons)):
             if items:
                 print(f"hearth: {label}: " + "; ".join(items), file=sys.stderr)
+        if result.history_id is not None:
+            print(f"hearth: history #{result.history_id}"
+                  + (f" (with past answers {', '.join(f'#{i}' for i in result.examples)} as "
+                     "examples)" if result.examples else "")
+                  + f"; rate it: hearth feedback {result.history_id} good|bad",
+                  file=sys.stderr)
+    return 0
+
+
+def history_session(args: argparse.Namespace):
+    """The history of the project the current folder is in (or of files outside any)."""
+    from hearth.core.session import Session
+
+    root = project_root(Path.cwd())
+    session = Session(settings_for(args, root), root,
+                      on_problem=lambda message: print(f"hearth: warning: {message}",
+                                                       file=sys.stderr))
+    if session.history.store is None:
+        session.close()
+        raise CliError("The history is off (history.enabled is false).",
+                       "Turn it on in [tool.hearth.history] or with --history.")
+    return session
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from hearth.core.history import details, summary
+
+    session = history_session(args)
+    try:
+        store = session.history.store
+        if args.history_command == "show":
+            entry = store.get(args.id)
+            if entry is None:
+                raise CliError(f"There is no history entry #{args.id}.",
+                               "`hearth history` lists them.", EXIT_USAGE)
+            shown = details(entry)
+            emit(args, {"entry": shown}, "\n".join(
+                f"{key}: {value}" for key, value in shown.items()
+                if key not in ("answer", "target_text") and value not in (None, [], ""))
+                + (f"\n\n{entry.answer}" if entry.answer else ""))
+        elif args.history_command == "clear":
+            gone = store.clear()
+            emit(args, {"removed": gone, "path": str(store.path)},
+                 f"removed {gone} entries from {store.path}")
+        else:
+            if args.limit is not None and args.limit < 1:
+                raise CliError("--limit must be at least 1.", code=EXIT_USAGE)
+            rows = [summary(e) for e in store.entries(action=args.action, limit=args.limit)]
+            emit(args, {"entries": rows, "path": str(store.path)}, "\n".join(
+                f"#{r['id']:<5} {r['time']}  {r['action']:<9} {r['file'] or '-'}:"
+                f"{r['target'] or '-'}  confidence {r['confidence']}"
+                + (f"  {r['outcome']}" if r["outcome"] else "")
+                + (f"  [{r['feedback']}]" if r["feedback"] else "")
+                + ("  (cached)" if r["cached"] else "") for r in rows) or "no history yet")
+    finally:
+        session.close()
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    session = history_session(args)
+    try:
+        if not session.history.store.set_feedback(args.id, args.rating, args.note):
+            raise CliError(f"There is no history entry #{args.id}.",
+                           "`hearth history` lists them.", EXIT_USAGE)
+    finally:
+        session.close()
+    emit(args, {"id": args.id, "rating": args.rating, "note": args.note},
+         f"#{args.id}: {args.rating}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    session = history_session(args)
+    try:
+        stats = session.history.stats()
+    finally:
+        session.close()
+    lines = [f"{stats['entries']} entries"]
+    for name, figures in stats["actions"].items():
+        rate = figures["acceptance_rate"]
+        lines.append(f"  {name:<9} {figures['requests']} requests, accepted "
+                     f"{figures['accepted']} / rejected {figures['rejected']}"
+                     + (f" ({rate:.0%})" if rate is not None else "")
+                     + (f", median {figures['median_s']} s" if figures["median_s"] else ""))
+    cache = stats["cache"]
+    lines.append(f"  cache: {cache['hits']} hits of {cache['lookups']} lookups"
+                 + (f" ({cache['hit_rate']:.0%})" if cache["hit_rate"] is not None else ""))
+    emit(args, stats, "\n".join(lines))
     return 0
 
 
@@ -693,6 +800,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
         command.add_argument("--no-context", action="store_true",
                              help="do not index the project or retrieve context from it")
+        command.add_argument("--no-cache", action="store_true",
+                             help="ask the model even if the history holds this answer")
         add_setting_flags(command)
         command.set_defaults(func=cmd_action, action=action.name)
 
@@ -709,6 +818,32 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the file alone: no index, no workspace code in the prompt")
     add_setting_flags(complete)
     complete.set_defaults(func=cmd_complete)
+
+    history = sub.add_parser("history", help="the actions asked in this project, newest first")
+    history_sub = history.add_subparsers(dest="history_command")
+    show = history_sub.add_parser("show", help="one entry, whole")
+    show.add_argument("id", type=int)
+    clear = history_sub.add_parser("clear", help="forget this project's history")
+    for command in (history, show, clear):
+        command.add_argument("--json", action="store_true", help="one JSON object on stdout")
+        add_setting_flags(command)
+    history.add_argument("--action", choices=[a.name for a in all_actions()],
+                         help="only this action's entries")
+    history.add_argument("--limit", type=int, default=20, help="at most this many (20)")
+    history.set_defaults(func=cmd_history)
+
+    feedback = sub.add_parser("feedback", help="say whether an answer was good or bad")
+    feedback.add_argument("id", type=int, help="the history entry (`hearth history`)")
+    feedback.add_argument("rating", choices=["good", "bad"])
+    feedback.add_argument("--note", help="why, in a few words")
+    feedback.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    add_setting_flags(feedback)
+    feedback.set_defaults(func=cmd_feedback)
+
+    stats = sub.add_parser("stats", help="acceptance, latency and cache figures of the history")
+    stats.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    add_setting_flags(stats)
+    stats.set_defaults(func=cmd_stats)
 
     index = sub.add_parser("index", help="index a project for retrieval (incremental)")
     index.add_argument("path", nargs="?", help="the project folder (default: this project)")

@@ -187,6 +187,27 @@ class CompletionSettings:
 
 
 @dataclass
+class HistorySettings:
+    """The history of actions per workspace (docs/history.md)."""
+
+    enabled: bool = True  # off: nothing is stored, nothing is cached or learned
+    cache: bool = True  # the same request on the same text answered from the history
+    # Accepted answers shown as examples, rejected ones penalised, accepted code favoured in
+    # retrieval.
+    learn: bool = True
+    example_tokens: int = 512  # the prompt budget of past answers
+    max_age_days: int = 90  # 0: any age
+    max_entries: int = 5000
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.example_tokens <= 4096:
+            raise ValueError(f"exampleTokens must be between 0 and 4096, got "
+                             f"{self.example_tokens}")
+        _at_least("maxAgeDays", self.max_age_days, 0)
+        _at_least("maxEntries", self.max_entries, 1)
+
+
+@dataclass
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     openai: OpenAISettings = field(default_factory=OpenAISettings)
@@ -195,6 +216,7 @@ class Settings:
     diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
 
 
 SECTIONS: dict[str, type] = {
@@ -205,6 +227,7 @@ SECTIONS: dict[str, type] = {
     "diagnostics": DiagnosticsSettings,
     "index": IndexSettings,
     "completion": CompletionSettings,
+    "history": HistorySettings,
 }
 
 

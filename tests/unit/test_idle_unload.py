@@ -15,9 +15,11 @@ from hearth.core.inference import InferenceQueue
 from hearth.core.session import Session
 from hearth.core.text import Pos
 from hearth.lsp.lifecycle import IdleUnloader
-from hearth.settings import ModelSettings, Settings, structure_settings
+from hearth.settings import HistorySettings, ModelSettings, Settings, structure_settings
 
 SMALL = "qwen2.5-coder-0.5b"
+# The fake engine returns no result to record.
+NO_HISTORY = HistorySettings(enabled=False)
 
 
 class FakeBackend:
@@ -44,7 +46,8 @@ class FakeBackend:
 def clock(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     """The session's monotonic clock, moved by hand."""
     clock = SimpleNamespace(now=1000.0)
-    monkeypatch.setattr(session_module, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    monkeypatch.setattr(session_module, "time", SimpleNamespace(monotonic=lambda: clock.now,
+                                                                perf_counter=lambda: clock.now))
     return clock
 
 
@@ -77,7 +80,7 @@ def engine(monkeypatch: pytest.MonkeyPatch, clock: SimpleNamespace) -> SimpleNam
 
 
 def session_with(unload_after: int) -> Session:
-    return Session(Settings(model=ModelSettings(unload_after=unload_after)), None)
+    return Session(Settings(history=NO_HISTORY, model=ModelSettings(unload_after=unload_after)), None)
 
 
 def run(session: Session, action: str) -> None:
@@ -157,7 +160,7 @@ def test_nothing_loaded_means_nothing_to_look_at(built: list[FakeBackend],
 def test_a_backend_given_to_the_session_is_never_unloaded(engine: SimpleNamespace,
                                                           clock: SimpleNamespace) -> None:
     given = FakeBackend(ModelSettings(name=SMALL))
-    session = Session(Settings(model=ModelSettings(unload_after=1)), None, backend=given)
+    session = Session(Settings(history=NO_HISTORY, model=ModelSettings(unload_after=1)), None, backend=given)
     run(session, "fix")
     clock.now += 1e6
     assert session.unload_idle() is None
@@ -171,12 +174,12 @@ def test_a_change_of_unload_after_applies_without_rebuilding_the_backend(
     small = session.backend("fix")
     clock.now += 100
     assert session.unload_idle() is None and small.loaded
-    session.update_settings(Settings(model=ModelSettings(unload_after=30)))
+    session.update_settings(Settings(history=NO_HISTORY, model=ModelSettings(unload_after=30)))
     assert session.backend("fix") is small and small.loaded  # not rebuilt, not reloaded
     assert session.unload_idle() is None  # unused for 100 s, more than the new 30
     assert not small.loaded and len(built) == 1
     run(session, "fix")
-    session.update_settings(Settings(model=ModelSettings(unload_after=600)))
+    session.update_settings(Settings(history=NO_HISTORY, model=ModelSettings(unload_after=600)))
     clock.now += 100
     assert session.unload_idle() == pytest.approx(500) and small.loaded
 
@@ -208,7 +211,7 @@ class CountingSession:
     thread each look ran on."""
 
     def __init__(self, unload_after: int, answers: list[float | None]) -> None:
-        self.settings = Settings(model=ModelSettings(unload_after=unload_after))
+        self.settings = Settings(history=NO_HISTORY, model=ModelSettings(unload_after=unload_after))
         self.answers = answers
         self.threads: list[str] = []
         self.looked = asyncio.Event()

@@ -9,7 +9,8 @@ from pathlib import Path
 CORE = Path(__file__).resolve().parents[2] / "server" / "hearth" / "core"
 # Low to high; a top-level core module outside these (the Session) stands above them all.
 BASE = {"text", "errors", "cancel", "sandbox", "inference", "__init__"}
-LAYER = {"analysis": 1, "memory": 1, "models": 1, "guardrails": 2, "pipeline": 3, "actions": 4}
+LAYER = {"analysis": 1, "memory": 1, "models": 1, "guardrails": 2, "pipeline": 3, "actions": 4,
+         "history": 4}
 
 
 def module_name(path: Path) -> str:

@@ -22,14 +22,17 @@ from hearth.core.cancel import CancelToken
 from hearth.core.completion import Completer, CompletionRequest, InlineSuggestion
 from hearth.core.errors import HearthError
 from hearth.core.guardrails import AuditLog
+from hearth.core.history import History, Retention, cache_key
+from hearth.core.history.store import errors as history_errors
 from hearth.core.memory import WorkspaceIndex
 from hearth.core.memory.index import EmbedderPool
 from hearth.core.models.backend import ModelBackend
-from hearth.core.models.manifest import load_manifest
+from hearth.core.models.manifest import load_manifest, model_file
 from hearth.core.models.registry import make_backend
 from hearth.core.pipeline.context import memory_context
 from hearth.core.pipeline.defaults import engine_options, warm_up
 from hearth.core.pipeline.engine import EngineOptions, run_action
+from hearth.core.pipeline.prompt import ContextSnippet
 from hearth.core.pipeline.types import (
     Action,
     ActionRequest,
@@ -40,7 +43,7 @@ from hearth.core.pipeline.types import (
     language_of,
 )
 from hearth.core.text import Pos
-from hearth.settings import ModelSettings, Settings
+from hearth.settings import ModelSettings, Settings, unstructure_settings
 
 log = logging.getLogger(__name__)
 Overlay = Callable[[], Mapping[Path, str]]
@@ -109,9 +112,12 @@ class _Held:
 
 class Session:
     def __init__(self, settings: Settings, root: Path | None, *,
-                 audit: AuditLog | None = None, backend: ModelBackend | None = None) -> None:
+                 audit: AuditLog | None = None, backend: ModelBackend | None = None,
+                 on_problem: Callable[[str], None] | None = None) -> None:
         """``backend``: one the caller made and closes (a benchmark's, shared across runs);
-        by default the session builds the backend the settings name, on first use."""
+        by default the session builds the backend the settings name, on first use.
+        ``on_problem``: told, in a sentence for the user, when the history had to be set
+        aside or cannot be written (the action goes on)."""
         self.root = root
         self.audit = audit if audit is not None else AuditLog()
         self.actions: list[Action] = all_actions()
@@ -124,6 +130,8 @@ class Session:
         self._backends: dict[tuple, _Held] = {}
         self._pruned_for: Settings | None = None  # the settings _close_unused last ran for
         self.completer = Completer()
+        self.on_problem = on_problem or (lambda message: log.warning("%s", message))
+        self._history: History | None = None
 
     # -- settings -----------------------------------------------------------------------------
     @property
@@ -133,6 +141,9 @@ class Session:
     def update_settings(self, settings: Settings) -> None:
         """New settings take effect at the next request; the backend is rebuilt when its own
         settings changed, the analysis when the policy did."""
+        if self._history is not None and settings.history != self._settings.history:
+            self._history.close()
+            self._history = None
         self._settings = settings
         policy = diagnostics_policy(settings)
         if policy != self.analysis.policy:
@@ -172,19 +183,119 @@ class Session:
             cancel: CancelToken | None = None, progress: Progress | None = None,
             overlay: Overlay = dict, use_context: bool = True,
             options: EngineOptions | None = None, on_text: OnText | None = None,
-            ) -> ActionResult:
+            use_cache: bool = True) -> ActionResult:
         """Run one action to its result (on the inference thread: it loads the model).
         ``options``: instead of the settings' (a benchmark comparing configurations).
-        ``on_text``: the answer so far, for an action that streams (run_action's)."""
+        ``on_text``: the answer so far, for an action that streams (run_action's).
+        ``use_cache`` False: ask the model even if the history holds this very answer.
+
+        With the history on, the request and its result are stored (result.history_id); the
+        same request on the same text, context, settings and model is answered from it
+        (result.cached); accepted answers like this one are shown to the model as examples
+        and a candidate repeating a rejected one is penalised (docs/history.md)."""
         if isinstance(action, str):
             action = self.action(action)
-        context = self.context_provider(overlay) if use_context else None
+        start = time.perf_counter()
+        options = options or self.engine_options(action)
+        history = self.history
+        favoured = self._guarded(history.favoured, set())
+        context = self.context_provider(overlay, favoured=favoured) if use_context else None
+        examples = self._guarded(lambda: history.examples(action.name, request), [])
+        if examples:
+            shown = [snippet for _, snippet in examples]
+            context = _with_examples(shown, context)
+        check = self._guarded(lambda: history.rejection_check(action.name, request), None)
+        if check is not None:
+            options = replace(options, validators=options.validators + (check,))
+        fingerprint = self.fingerprint(action, options)
+        key = None
+        if history.cache and use_cache:
+            # The context is part of what the answer depends on: gather it once, here.
+            snippets = context(request) if context is not None else []
+            context = _fixed(snippets) if context is not None else None
+            key = cache_key(action.name, request, snippets, fingerprint)
+            hit = self._guarded(lambda: history.lookup(key, request), None)
+            if hit is not None:
+                hit = replace(hit, elapsed_s=time.perf_counter() - start)
+                return self._recorded(request, hit, key, fingerprint, [])
         backend, escalation = self.backend(action), self.escalation_backend(action)
-        with self._using(backend, escalation):
-            return run_action(action, request, backend,
-                              options or self.engine_options(action), cancel=cancel,
-                              progress=progress, context_provider=context,
-                              escalation=escalation, on_text=on_text)
+        try:
+            with self._using(backend, escalation):
+                result = run_action(action, request, backend, options, cancel=cancel,
+                                    progress=progress, context_provider=context,
+                                    escalation=escalation, on_text=on_text)
+        except HearthError as exc:
+            message, elapsed = exc.message, time.perf_counter() - start
+            self._guarded(lambda: history.record_failure(
+                request, action.name, message, elapsed, fingerprint), None)
+            raise
+        if history.store is None:
+            return result
+        used = [entry.id for entry, _ in examples if entry.id is not None]
+        return self._recorded(request, replace(result, examples=used), key, fingerprint, used)
+
+    def _recorded(self, request: ActionRequest, result: ActionResult, key: str | None,
+                  fingerprint: dict[str, Any], used: list[int]) -> ActionResult:
+        history = self.history
+        if history.store is None:
+            return result
+        entry_id = self._guarded(lambda: history.record(
+            request, result, key=key, fingerprint=fingerprint, model=result.model,
+            used=used), None)
+        return replace(result, history_id=entry_id)
+
+    def fingerprint(self, action: Action, options: EngineOptions) -> dict[str, Any]:
+        """What an action's answer depends on besides the request: the settings that shape
+        it and the identity of the models that write it (a model file replaced in place
+        changes its size or time)."""
+        settings = unstructure_settings(self.settings)
+        models = [self.model_for(action)]
+        if (larger := self._escalation_model(action)) is not None:
+            models.append(larger)
+        identity = []
+        for model in models:
+            if model.backend == "openai":
+                identity.append([self.settings.openai.base_url, self.settings.openai.model])
+                continue
+            try:
+                path = Path(model.path).expanduser() if model.path \
+                    else model_file(load_manifest().get(model.name or ""))
+                stat = path.stat()
+                identity.append([str(path), stat.st_size, stat.st_mtime_ns])
+            except (HearthError, OSError):
+                identity.append([model.name, model.path])
+        return {"settings": {name: settings[name] for name in (
+                    "model", "openai", "generation", "guardrails", "diagnostics")},
+                "options": [options.samples, options.max_tokens, options.confidence_threshold,
+                            options.seed, options.generated_tests, options.escalate_when,
+                            len(options.validators), options.ranker is not None],
+                "models": identity, "given_backend": self._given_backend is not None
+                and self._given_backend.name}
+
+    # -- history ------------------------------------------------------------------------------
+    @property
+    def history(self) -> History:
+        """This workspace's history under the current settings (opened on first use)."""
+        if self._history is None:
+            wanted = self.settings.history
+            self._history = History.open(
+                self.root, enabled=wanted.enabled, cache=wanted.cache, learn=wanted.learn,
+                example_tokens=wanted.example_tokens,
+                retention=Retention(wanted.max_age_days, wanted.max_entries),
+                on_problem=self.on_problem)
+        return self._history
+
+    def _guarded(self, call: Callable[[], Any], default: Any) -> Any:
+        """``call()``, or ``default`` when the history cannot be read or written: a full disk
+        or a locked file costs the user the history, never the answer."""
+        if self.history.store is None:
+            return default
+        try:
+            return call()
+        except history_errors() as exc:
+            self.on_problem(f"Hearth's history is not available ({exc}); the action goes on "
+                            "without it.")
+            return default
 
     def complete(self, request: CompletionRequest, *, cancel: CancelToken | None = None,
                  overlay: Overlay = dict, use_context: bool = True) -> InlineSuggestion:
@@ -331,18 +442,38 @@ class Session:
         return self.indexes[max(roots, key=lambda r: len(r.parts))] if roots else None
 
     def context_provider(self, overlay: Overlay = dict,
-                         budget_tokens: int | None = None) -> ContextProvider | None:
+                         budget_tokens: int | None = None,
+                         favoured: set[tuple[str, str]] | None = None,
+                         ) -> ContextProvider | None:
+        """``favoured``: (file, function) whose code the user accepted, ranked higher."""
         index_settings = self.settings.index
         # The names the code uses need no index; retrieval does (memory_context skips it
         # when there is none).
         return memory_context(self.index_for if index_settings.enabled else lambda path: None,
                               index_settings.context_tokens if budget_tokens is None
-                              else budget_tokens, overlay, index_settings.for_core())
+                              else budget_tokens, overlay, index_settings.for_core(),
+                              favoured=favoured)
 
     def close(self) -> None:
+        if self._history is not None:
+            self._history.close()
+            self._history = None
         for index in self.indexes.values():
             index.close()
         self.indexes.clear()
         for held in self._backends.values():
             held.backend.close()
         self._backends.clear()
+
+
+def _with_examples(examples: list[ContextSnippet],
+                   context: ContextProvider | None) -> ContextProvider:
+    """``context``'s snippets after the accepted answers shown as examples."""
+    def provide(request: ActionRequest) -> list[ContextSnippet]:
+        return examples + (context(request) if context is not None else [])
+    return provide
+
+
+def _fixed(snippets: list[ContextSnippet]) -> ContextProvider:
+    """A provider that gives the snippets already gathered (for the cache key)."""
+    return lambda request: list(snippets)

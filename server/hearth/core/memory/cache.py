@@ -20,8 +20,13 @@ def cache_base() -> Path:
     return platformdirs.user_cache_path("hearth", appauthor=False)
 
 
-def workspace_cache_dir(root: Path) -> Path:
+def workspace_key(root: Path) -> str:
+    """A file name for the workspace at ``root``: its folder's name and a hash of its path."""
     resolved = root.resolve()
     digest = hashlib.sha256(str(resolved).encode("utf-8")).hexdigest()[:16]
     readable = re.sub(r"[^A-Za-z0-9_.-]", "_", resolved.name)[:40] or "root"
-    return cache_base() / "index" / f"{readable}-{digest}"
+    return f"{readable}-{digest}"
+
+
+def workspace_cache_dir(root: Path) -> Path:
+    return cache_base() / "index" / workspace_key(root)

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -269,15 +269,17 @@ class WorkspaceIndex:
         exclude_path: Path | None = None,
         exclude_lines: tuple[int, int] | None = None,
         overlay: Mapping[Path, str] | None = None,
+        favoured: Collection[tuple[str, str]] | None = None,
     ) -> list[Hit]:
         """Chunks for a prompt: hybrid-ranked, without the chunk being edited (lines
         ``exclude_lines`` of ``exclude_path``) or copies of it, without duplicates, within
         ``budget_tokens``. ``overlay`` maps open files to unsaved text that is searched in
         place of the stored version, without being stored. Test code is demoted unless
-        ``exclude_path`` is itself a test file."""
+        ``exclude_path`` is itself a test file; chunks named in ``favoured`` (relative path,
+        name: code the user accepted) are promoted."""
         return self._searcher.context_for(
             query, budget_tokens=budget_tokens, exclude_path=exclude_path,
-            exclude_lines=exclude_lines, overlay=overlay,
+            exclude_lines=exclude_lines, overlay=overlay, favoured=favoured,
         )
 
     def close(self) -> None:

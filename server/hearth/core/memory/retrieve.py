@@ -78,6 +78,20 @@ def score_candidates(
     return scored
 
 
+def promote(ranked: Sequence[tuple[Candidate, float]], favoured: Collection[tuple[str, str]],
+            bonus: float) -> list[tuple[Candidate, float]]:
+    """``ranked`` with ``bonus`` added to the chunks named in ``favoured`` (relative path,
+    chunk name: code the user accepted), best first again. A chunk named "Class.method"
+    matches "method"."""
+    def wanted(chunk: Chunk) -> bool:
+        return (chunk.path, chunk.name) in favoured \
+            or (chunk.path, chunk.name.rsplit(".", 1)[-1]) in favoured
+    rescored = [(candidate, score + (bonus if wanted(candidate.chunk) else 0.0))
+                for candidate, score in ranked]
+    rescored.sort(key=lambda item: item[1], reverse=True)
+    return rescored
+
+
 _TEST_FOLDERS = frozenset(("test", "tests", "testing", "__tests__", "spec", "specs"))
 _TEST_FILES = re.compile(
     r"(^test_.*\.py$|^conftest\.py$|_tests?\.(py|go|rs|c|cc|cpp)$"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ from hearth.core.memory.importance import importance
 from hearth.core.memory.lexical import Bm25Index
 from hearth.core.memory.records import Chunk, Hit
 from hearth.core.memory.retrieve import (
+    promote,
     MODES,
     Candidate,
     is_test_path,
@@ -92,6 +93,7 @@ class IndexSearcher:
         exclude_path: Path | None = None,
         exclude_lines: tuple[int, int] | None = None,
         overlay: Mapping[Path, str] | None = None,
+        favoured: Collection[tuple[str, str]] | None = None,
     ) -> list[Hit]:
         _check_query(query, "hybrid")
         if budget_tokens <= 0:
@@ -99,6 +101,8 @@ class IndexSearcher:
         from_test = exclude_path is not None and is_test_path(self._relative(exclude_path))
         ranked = self._rank(query, "hybrid", self._overlay(overlay or {}),
                             demote_tests=not from_test)
+        if favoured:
+            ranked = promote(ranked, favoured, self.settings.test_demotion)
         if exclude_path is not None:
             ranked = self._without_edited(ranked, self._relative(exclude_path), exclude_lines)
         kept = select_within_budget(ranked, budget_tokens)

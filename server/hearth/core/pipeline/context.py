@@ -49,10 +49,12 @@ def memory_context(index_for: Callable[[Path | None], WorkspaceIndex | None],
                    budget_tokens: int,
                    overlay: Callable[[], Mapping[Path, str]] = dict,
                    settings: IndexSettings | None = None,
+                   favoured: set[tuple[str, str]] | None = None,
                    ) -> Callable[[ActionRequest], list[ContextSnippet]]:
     """A context provider for ``run_action``: first the project names the target uses or its
     module imports (headers and docstrings, pipeline.used_names), then the workspace index's
-    best chunks in the rest of the budget."""
+    best chunks in the rest of the budget. ``favoured``: (workspace-relative path, name) of
+    the code the user accepted (the history), ranked higher among the chunks."""
     rules = IgnoreRules(settings or IndexSettings())
 
     def provide(request: ActionRequest) -> list[ContextSnippet]:
@@ -78,6 +80,7 @@ def memory_context(index_for: Callable[[Path | None], WorkspaceIndex | None],
         inside = request.path is not None and request.path.resolve().is_relative_to(index.root)
         hits = index.context_for(query, budget_tokens=budget_tokens,
                                  exclude_path=request.path.resolve() if inside else None,
-                                 exclude_lines=edited if inside else None, overlay=overlay())
+                                 exclude_lines=edited if inside else None, overlay=overlay(),
+                                 favoured=favoured)
         return [snippet(hit, index.root) for hit in hits]
     return provide

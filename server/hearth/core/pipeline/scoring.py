@@ -100,6 +100,9 @@ RULES: dict[str, Rule] = {
     "unverified": Rule(0.12, False, "no docstring example, doctest or generated test passed: "
                                     "only the checks and the candidates' agreement vouch "
                                     "for it"),
+    # The history (core.history.learn): the user rejected this very answer before.
+    "repeats-rejected": Rule(0.5, False, "repeats an answer the user marked bad or undid "
+                                         "for the same code"),
     "disagreement": Rule(0.15, False, "other candidates behave differently on the same inputs "
                                       "(scaled by the share that disagrees)"),
 }

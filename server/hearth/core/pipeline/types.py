@@ -171,6 +171,12 @@ class ActionResult:
     # The prompt tokens of every model request the run made, and how many of them the
     # backend reused from its cache (None: the model was not asked).
     prompt: PromptUse | None = None
+    # The history (core.history): this answer's entry, whether the response cache gave it
+    # (and which entry's answer it repeats), and the past answers shown as examples.
+    history_id: int | None = None
+    cached: bool = False
+    cached_from: int | None = None
+    examples: list[int] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
         """What the CLI's --json and the LSP command's answer say about the result beyond
@@ -190,6 +196,15 @@ class ActionResult:
             out["function"] = self.function
         if dataclasses.is_dataclass(self.details):
             out.update(dataclasses.asdict(self.details))
+        elif isinstance(self.details, dict):  # a cached result's, as it was stored
+            out.update(self.details)
+        if self.history_id is not None:
+            out["history_id"] = self.history_id
+        if self.cached:
+            out["cached"] = True
+            out["cached_from"] = self.cached_from
+        if self.examples:
+            out["examples"] = list(self.examples)
         if self.markdown is not None:
             out["markdown"] = self.markdown
         return out

@@ -1,0 +1,346 @@
+"""The history: the database (migrations, a corrupt file, a kill during a write, retention,
+history off), the response cache's key (each dependency misses it), what is stored (never a
+secret) and what past answers teach a new request. A scripted model stands in for the real
+one (the end-to-end test runs the default model); the checks and the ranker run for real."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hearth.core.history import Entry, HistoryStore, Retention, history_path
+from hearth.core.history.learn import normalised_code, repeated_rejection, similarity
+from hearth.core.history.store import SCHEMA_VERSION
+from hearth.core.memory.records import Chunk
+from hearth.core.memory.retrieve import Candidate, promote
+from hearth.core.session import Session
+from hearth.core.text import Pos
+from hearth.settings import HistorySettings, Settings
+from tests.unit.scripted import ScriptedModel
+
+STUB = '''class ParseError(Exception):
+    """Everything this module raises."""
+
+
+def parse_port(text: str) -> int:
+    """The port number in ``text``, from 1 to 65535."""
+    pass
+'''
+GOOD = ("    port = int(text)\n    if not 1 <= port <= 65535:\n"
+        "        raise ParseError(f'bad port: {text}')\n    return port\n")
+PLAIN = "    return int(text)\n"
+SECRET = "sk-live-51HxQzR8mT2vLkP9wYbN3cD4eF5gH6jK"
+
+
+def entry(**changes) -> Entry:
+    base = Entry(action="generate", title="Generate parse_port", source_hash="s",
+                 settings_hash="k", elapsed_s=1.0, file="ports.py", target="parse_port")
+    return replace(base, **changes)
+
+
+# -- the database -------------------------------------------------------------------------
+def test_entries_are_stored_read_back_and_judged(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    first = store.add(entry(answer="a"))
+    second = store.add(entry(answer="b", action="fix"))
+    assert [e.id for e in store.entries()] == [second, first]
+    assert [e.id for e in store.entries(action="fix")] == [second]
+    assert store.set_outcome(first, "kept") and store.get(first).accepted
+    assert store.set_feedback(first, "bad", "wrong bounds")
+    got = store.get(first)
+    assert (got.feedback, got.note, got.accepted, got.rejected) == ("bad", "wrong bounds",
+                                                                     False, True)
+    assert not store.set_feedback(999, "good")
+    with pytest.raises(ValueError):
+        store.set_feedback(first, "meh")
+
+
+def test_the_database_is_in_wal_mode_at_the_current_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    HistoryStore(path).add(entry())
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_database_from_an_older_schema_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    sqlite3.connect(path).execute("CREATE TABLE unrelated (x)").connection.commit()
+    store = HistoryStore(path)
+    store.add(entry())
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("SELECT count(*) FROM unrelated").fetchone()[0] == 0  # kept
+
+
+def test_a_corrupt_database_is_set_aside_with_a_message_and_a_new_one_made(
+        tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    path.write_bytes(b"SQLite format 3\x00" + os.urandom(4096))
+    said: list[str] = []
+    store = HistoryStore(path, on_problem=said.append)
+    new_id = store.add(entry())
+    assert store.get(new_id) is not None
+    assert len(said) == 1 and "could not be read" in said[0] and "moved to" in said[0]
+    assert [p.name for p in tmp_path.glob("h.sqlite3.corrupt-*")]
+
+
+def test_a_database_from_a_newer_hearth_is_set_aside_not_downgraded(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    db.close()
+    said: list[str] = []
+    HistoryStore(path, on_problem=said.append).add(entry())
+    assert said and "newer" in said[0]
+
+
+WRITER = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from hearth.core.history import Entry, HistoryStore
+store = HistoryStore(__import__('pathlib').Path(sys.argv[1]))
+print('ready', flush=True)
+i = 0
+while True:
+    store.add(Entry(action='generate', title=f'entry {i}', source_hash='s', settings_hash='k',
+                    elapsed_s=0.1, answer='x' * 2000))
+    i += 1
+"""
+
+
+def test_a_process_killed_while_writing_leaves_a_readable_database(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    server = Path(__file__).resolve().parents[2] / "server"
+    for _ in range(3):
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(server)],
+                                  stdout=subprocess.PIPE, text=True)
+        assert writer.stdout.readline().strip() == "ready"
+        time.sleep(0.4)
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    said: list[str] = []
+    store = HistoryStore(path, on_problem=said.append)
+    entries = store.entries()
+    assert said == [] and len(entries) > 3
+    assert all(e.answer == "x" * 2000 for e in entries)  # no entry half written
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_retention_drops_old_entries_and_keeps_the_newest(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "h.sqlite3", Retention(max_age_days=30, max_entries=3))
+    now = time.time()
+    old = store.add(entry(time=now - 40 * 86400))
+    recent = [store.add(entry(time=now - i)) for i in range(5)]
+    store.prune(now)
+    assert store.get(old) is None
+    assert sorted(e.id for e in store.entries()) == sorted(recent[:3])
+
+
+def test_clear_empties_the_history(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    store.add(entry())
+    store.count("cache.hits")
+    assert store.clear() == 1
+    assert store.entries() == [] and store.counter("cache.hits") == 0
+
+
+# -- through the Session --------------------------------------------------------------------
+def session(tmp_path: Path, model: ScriptedModel, **history) -> Session:
+    settings = Settings(history=HistorySettings(**history))
+    settings.generation.samples = 1
+    return Session(settings, tmp_path, backend=model)
+
+
+def generate(sess: Session, source: str, path: Path, **run):
+    path.write_text(source, encoding="utf-8")
+    request = sess.request(source, Pos(6, 4), path=path)
+    return sess.run("generate", request, use_context=False, **run)
+
+
+def test_history_off_stores_nothing_and_caches_nothing(tmp_path: Path) -> None:
+    model = ScriptedModel([PLAIN])
+    sess = session(tmp_path, model, enabled=False)
+    first = generate(sess, STUB, tmp_path / "ports.py")
+    second = generate(sess, STUB, tmp_path / "ports.py")
+    assert model.asked == 2 and first.history_id is None and not second.cached
+    assert not history_path(tmp_path).exists()
+
+
+def test_a_repeated_request_is_answered_from_the_cache(tmp_path: Path) -> None:
+    model = ScriptedModel([GOOD])
+    sess = session(tmp_path, model)
+    first = generate(sess, STUB, tmp_path / "ports.py")
+    second = generate(sess, STUB, tmp_path / "ports.py")
+    assert model.asked == 1
+    assert second.cached and second.cached_from == first.history_id
+    assert second.history_id not in (None, first.history_id)
+    assert (second.edits, second.new_source, second.confidence, second.title) == (
+        first.edits, first.new_source, first.confidence, first.title)
+    assert second.report()["cached"] is True
+    third = generate(sess, STUB, tmp_path / "ports.py", use_cache=False)
+    assert model.asked == 2 and not third.cached
+    assert sess.history.stats()["cache"] == {"lookups": 2, "hits": 1, "hit_rate": 0.5}
+
+
+def test_each_dependency_of_an_answer_misses_the_cache(tmp_path: Path) -> None:
+    model = ScriptedModel([GOOD])
+    sess = session(tmp_path, model)
+    path = tmp_path / "ports.py"
+    generate(sess, STUB, path)
+    asked = model.asked
+    # the file's text
+    generate(sess, STUB + "\n# another line\n", path)
+    assert model.asked == asked + 1
+    # a setting
+    sess.update_settings(replace(sess.settings, generation=replace(
+        sess.settings.generation, max_tokens=200)))
+    generate(sess, STUB, path)
+    assert model.asked == asked + 2
+    # the context the model is shown: another file's code the function uses
+    (tmp_path / "helpers.py").write_text(
+        "def clamp(value, low, high):\n    return max(low, min(high, value))\n")
+    importing = "from helpers import clamp\n\n\n" + STUB
+    request = sess.request(importing, Pos(9, 4), path=path)
+    sess.run("generate", request)
+    sess.run("generate", request)
+    assert model.asked == asked + 3
+    (tmp_path / "helpers.py").write_text(
+        "def clamp(value, low, high):\n    \"\"\"Within [low, high].\"\"\"\n"
+        "    return max(low, min(high, value))\n")
+    sess.environment_changed()  # (jedi's answers are cached until the code changes)
+    sess.run("generate", sess.request(importing, Pos(9, 4), path=path))
+    assert model.asked == asked + 4
+    # the model: a different backend is a different model
+    sess2 = Session(sess.settings, tmp_path, backend=ScriptedModel([GOOD], name="other"))
+    sess2.run("generate", sess2.request(STUB, Pos(6, 4), path=path), use_context=False)
+    assert not sess2.history.store.entries(limit=1)[0].cached
+    # the instruction
+    sess.run("generate", sess.request(STUB, Pos(6, 4), path=path,
+                                      instruction="check the bounds"), use_context=False)
+    assert model.asked == asked + 5
+
+
+def test_a_model_file_replaced_in_place_misses_the_cache(tmp_path: Path) -> None:
+    weights = tmp_path / "model.gguf"
+    weights.write_bytes(b"GGUF" + b"\0" * 10)
+    settings = Settings()
+    settings.model.path = str(weights)
+    sess = Session(settings, tmp_path)
+    action = sess.action("generate")
+    before = sess.fingerprint(action, sess.engine_options(action))
+    weights.write_bytes(b"GGUF" + b"\1" * 20)
+    assert sess.fingerprint(action, sess.engine_options(action)) != before
+
+
+def test_no_secret_reaches_the_database(tmp_path: Path) -> None:
+    source = STUB.replace('class ParseError', f'API_KEY = "{SECRET}"\n\n\nclass ParseError')
+    model = ScriptedModel([f"    print('{SECRET}')\n" + GOOD])
+    sess = session(tmp_path, model)
+    path = tmp_path / "ports.py"
+    path.write_text(source, encoding="utf-8")
+    request = sess.request(source, Pos(9, 4), path=path,
+                           instruction=f"use the key {SECRET}")
+    try:
+        sess.run("generate", request, use_context=False)
+    finally:
+        sess.close()
+    stored = b"".join(p.read_bytes() for p in history_path(tmp_path).parent.glob(
+        history_path(tmp_path).name + "*"))
+    assert stored and SECRET.encode() not in stored and b"HEARTH_SECRET" in stored
+
+
+def test_a_failed_request_is_recorded_and_the_error_still_raised(tmp_path: Path) -> None:
+    model = ScriptedModel(["    pass\n"])
+    sess = session(tmp_path, model)
+    with pytest.raises(Exception) as raised:
+        generate(sess, STUB, tmp_path / "ports.py")
+    assert "candidate" in str(raised.value)
+    newest = sess.history.store.entries(limit=1)[0]
+    assert newest.title.startswith("failed:") and newest.result is None
+
+
+def test_an_unwritable_history_costs_the_history_not_the_answer(tmp_path: Path) -> None:
+    model = ScriptedModel([GOOD])
+    said: list[str] = []
+    sess = Session(Settings(), tmp_path, backend=model, on_problem=said.append)
+    sess.history.store.path = Path("/proc/hearth-cannot-write-here/h.sqlite3")
+    result = generate(sess, STUB, tmp_path / "ports.py")
+    assert result.new_source is not None and result.history_id is None
+    assert said and "not available" in said[0]
+
+
+# -- learning ---------------------------------------------------------------------------------
+OTHER_STUB = STUB.replace("parse_port", "parse_timeout").replace(
+    "The port number in ``text``, from 1 to 65535.", "The timeout in ``text``, in seconds.")
+
+
+def test_an_accepted_answer_is_shown_as_an_example_to_a_similar_request(
+        tmp_path: Path) -> None:
+    model = ScriptedModel([GOOD])
+    sess = session(tmp_path, model)
+    first = generate(sess, STUB, tmp_path / "ports.py")
+    sess.history.store.set_feedback(first.history_id, "good")
+    model.bodies = ["    return float(text)\n"]
+    second = generate(sess, OTHER_STUB, tmp_path / "timeouts.py")
+    prompt = "\n".join(m.content for m in model.requests[-1].messages)
+    assert "raise ParseError(f'bad port: {text}')" in prompt
+    assert f"#{first.history_id}" in prompt
+    assert second.examples == [first.history_id]
+    assert sess.history.store.get(second.history_id).used == [first.history_id]
+    # A rejected answer is never shown.
+    sess.history.store.set_feedback(first.history_id, "bad")
+    generate(sess, OTHER_STUB + "\n", tmp_path / "timeouts.py")
+    assert "bad port" not in "\n".join(m.content for m in model.requests[-1].messages)
+
+
+def test_a_candidate_repeating_a_rejected_answer_is_penalised(tmp_path: Path) -> None:
+    model = ScriptedModel([PLAIN])
+    sess = session(tmp_path, model)
+    first = generate(sess, STUB, tmp_path / "ports.py")
+    sess.history.store.set_feedback(first.history_id, "bad")
+    again = generate(sess, STUB, tmp_path / "ports.py", use_cache=False)
+    assert again.confidence < first.confidence
+    assert any(f"repeats answer #{first.history_id}, which you marked as bad" in reason
+               for reason in again.reasons)
+    # and the cache never gives a rejected answer back
+    model.bodies = [GOOD]
+    fresh = generate(sess, STUB, tmp_path / "ports.py")
+    assert not fresh.cached and "ParseError" in (fresh.new_source or "")
+
+
+def test_learning_off_shows_no_examples(tmp_path: Path) -> None:
+    model = ScriptedModel([GOOD])
+    sess = session(tmp_path, model, learn=False)
+    first = generate(sess, STUB, tmp_path / "ports.py")
+    sess.history.store.set_feedback(first.history_id, "good")
+    generate(sess, OTHER_STUB, tmp_path / "timeouts.py")
+    assert "bad port" not in "\n".join(m.content for m in model.requests[-1].messages)
+
+
+def test_accepted_code_is_promoted_in_retrieval() -> None:
+    def candidate(path: str, name: str) -> Candidate:
+        return Candidate(key=name, chunk=Chunk(path=path, start_line=1, end_line=2, kind="f",
+                                               name=name, text="x"),
+                         content_hash=name, importance=0.0)
+    ranked = [(candidate("a.py", "first"), 0.9), (candidate("b.py", "Db.query"), 0.8)]
+    promoted = promote(ranked, {("b.py", "query")}, 0.2)
+    assert [c.chunk.name for c, _ in promoted] == ["Db.query", "first"]
+
+
+def test_similarity_and_repetition() -> None:
+    assert similarity("def parse_port(text)", "def parse_port(value)") > 0.5
+    assert similarity("def parse_port(text)", "class Renderer: pass") == 0.0
+    assert normalised_code("x = 1  # one\n\n  \ny = 2\n") == "x = 1\ny = 2"
+    rejected = [entry(id=7, answer="def f():\n    return int(text)  # parse\n")]
+    assert repeated_rejection("def f():\n    return int(text)\n", rejected).id == 7
+    assert repeated_rejection("def f():\n    raise ParseError(text)\n", rejected) is None
