@@ -565,10 +565,13 @@ class Sequence:
                            edit_for=(document.uri, document.version, document.text))
         elif kind == "bad-command":
             command = rng.choice([f"hearth.{a}" for a in ACTIONS]
-                                 + ["hearth.indexWorkspace", "hearth.listActions", "nope"])
+                                 + ["hearth.indexWorkspace", "hearth.listActions", "nope",
+                                    "hearth.feedback", "hearth.history", "hearth.stats"])
             client.request("workspace/executeCommand", {
                 "command": command, "arguments": rng.choice(
                     ([], [None], [1, 2], ["x"], [{"uri": 5}], [{"uri": "file:///a.py"}],
+                     [{"id": rng.randint(-2, 5), "rating": rng.choice(["good", "bad", 1])}],
+                     [{"id": True, "rating": "good"}], [{"limit": rng.choice([0, 5, "x"])}],
                      [{"uri": "file:///a.py", "position": random_position(rng)}],
                      [{"uri": "file:///a.py", "range": {"start": "x"}}]))})
         elif kind == "bad-resolve":

@@ -264,6 +264,9 @@ def summary(result: ActionResult, applied: bool | None = None) -> dict[str, Any]
                         "end_line": c.end_line} for c in result.context]}
     if applied is not None:
         out["applied"] = applied
+    if result.history_id is not None:
+        out["historyId"] = result.history_id
+    out["cached"] = result.cached
     out.update({k: v for k, v in result.report().items() if isinstance(v, (str, int, float))})
     return out
 
@@ -313,6 +316,11 @@ def register(server: HearthServer) -> None:
         result, request, version = await compute(server, call)
         code_action.edit = workspace_edit(server, call.uri, version, request, result)
         code_action.title = result.title
+        if result.history_id is not None:
+            code_action.data = {**data, "historyId": result.history_id,
+                                "cached": result.cached}
+            if server.outcomes is not None:
+                server.outcomes.offered(call.uri, result)
         return code_action
 
     def command_for(action: Action) -> None:
@@ -328,6 +336,8 @@ def register(server: HearthServer) -> None:
             response = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
                 edit=workspace_edit(server, call.uri, version, request, result),
                 label=result.title))
+            if server.outcomes is not None:
+                server.outcomes.applied(call.uri, result, response.applied)
             if not response.applied:
                 server.show(f"Hearth: the editor did not apply the edit "
                             f"({response.failure_reason or 'no reason given'}).",

@@ -78,7 +78,10 @@ def register(server: HearthServer) -> None:
         server.init_options = _hearth_section(params.initialization_options)
         # Problems are reported once the client can show messages, in `initialized`.
         settings, _ = load_settings(root, server.init_options)
-        server.session = Session(settings, root, audit=server.audit)
+        server.session = Session(
+            settings, root, audit=server.audit,
+            on_problem=lambda message: server.call_soon(server.show, f"Hearth: {message}",
+                                                        types.MessageType.Warning))
 
     @server.feature(types.INITIALIZED)
     async def initialized(params: types.InitializedParams) -> None:

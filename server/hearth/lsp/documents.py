@@ -25,11 +25,17 @@ def register(server: HearthServer) -> None:
         delay = server.typing.delay(document_key(uri), time.monotonic(),
                                     server.settings.diagnostics.debounce_ms / 1000)
         diagnostics.schedule(server, uri, delay)
+        document = server.document(uri)
+        if server.outcomes is not None and document is not None:
+            server.outcomes.changed(uri, document.source)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(params: types.DidSaveTextDocumentParams) -> None:
         uri = params.text_document.uri
         diagnostics.schedule(server, uri, 0)
+        document = server.document(uri)
+        if server.outcomes is not None and document is not None:
+            server.outcomes.saved(uri, document.source)
         if server.memory is not None and uri.startswith("file:"):
             asyncio.ensure_future(server.memory.file_changed(Path(to_fs_path(uri))))
 
@@ -38,6 +44,8 @@ def register(server: HearthServer) -> None:
         uri = params.text_document.uri
         diagnostics.clear(server, uri)
         server.typing.forget(document_key(uri))
+        if server.outcomes is not None:
+            server.outcomes.closed(uri)
         if server.completions is not None:
             server.completions.forget(document_key(uri))
         server.session.completer.forget(Path(to_fs_path(uri)) if uri.startswith("file:")

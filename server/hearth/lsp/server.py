@@ -78,6 +78,7 @@ class HearthServer(LanguageServer):
         self.unloader = lifecycle.IdleUnloader(self.queue, lambda: self.session)
         self.memory = None  # hearth.lsp.memory.Memory, set when that feature registers
         self.completions = None  # hearth.lsp.completion.Completions, set when it registers
+        self.outcomes = None  # hearth.lsp.history.Outcomes, set when that feature registers
         self.after_initialized: list = []  # coroutines run once the settings are known
         self.after_settings_changed: list = []  # coroutines run when the editor changes them
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -293,13 +294,14 @@ class HearthServer(LanguageServer):
 
 
 def create_server() -> HearthServer:
-    from hearth.lsp import actions, completion, config, documents, memory
+    from hearth.lsp import actions, completion, config, documents, history, memory
 
     server = HearthServer()
     config.register(server)
     documents.register(server)
     memory.register(server)
     actions.register(server)
+    history.register(server)
     completion.register(server)
     lifecycle.register(server)
     return server
