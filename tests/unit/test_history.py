@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 
 from hearth.core.history import Entry, HistoryStore, Retention, history_path
-from hearth.core.history.learn import normalised_code, repeated_rejection, similarity
+from hearth.core.history.learn import (
+    already_shown,
+    normalised_code,
+    repeated_rejection,
+    similarity,
+)
 from hearth.core.history.store import SCHEMA_VERSION
 from hearth.core.memory.records import Chunk
 from hearth.core.memory.retrieve import Candidate, promote
@@ -56,8 +61,8 @@ def test_entries_are_stored_read_back_and_judged(tmp_path: Path) -> None:
     assert store.set_outcome(first, "kept") and store.get(first).accepted
     assert store.set_feedback(first, "bad", "wrong bounds")
     got = store.get(first)
-    assert (got.feedback, got.note, got.accepted, got.rejected) == ("bad", "wrong bounds",
-                                                                     False, True)
+    assert (got.feedback, got.note) == ("bad", "wrong bounds")
+    assert (got.accepted, got.rejected) == (False, True)
     assert not store.set_feedback(999, "good")
     with pytest.raises(ValueError):
         store.set_feedback(first, "meh")
@@ -316,6 +321,22 @@ def test_a_candidate_repeating_a_rejected_answer_is_penalised(tmp_path: Path) ->
     model.bodies = [GOOD]
     fresh = generate(sess, STUB, tmp_path / "ports.py")
     assert not fresh.cached and "ParseError" in (fresh.new_source or "")
+
+
+def test_an_accepted_answer_kept_in_the_document_is_not_shown_twice(tmp_path: Path) -> None:
+    model = ScriptedModel([GOOD])
+    sess = session(tmp_path, model)
+    first = generate(sess, STUB, tmp_path / "ports.py")
+    sess.history.store.set_feedback(first.history_id, "good")
+    kept = first.new_source + "\n\n" + OTHER_STUB.split("\n\n\n", 1)[1]
+    path = tmp_path / "ports.py"
+    path.write_text(kept, encoding="utf-8")
+    line = kept.splitlines().index("    pass")
+    result = sess.run("generate", sess.request(kept, Pos(line, 4), path=path),
+                      use_context=False)
+    assert result.examples == []
+    assert already_shown("def f():\n    return 1  # one\n", ["x = 0\ndef f():\n\n    return 1\n"])
+    assert not already_shown("def f():\n    return 2\n", ["def f():\n    return 1\n"])
 
 
 def test_learning_off_shows_no_examples(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from hearth.core.completion import Completer, CompletionRequest, InlineSuggestio
 from hearth.core.errors import HearthError
 from hearth.core.guardrails import AuditLog
 from hearth.core.history import History, Retention, cache_key
+from hearth.core.history.learn import already_shown
 from hearth.core.history.store import errors as history_errors
 from hearth.core.memory import WorkspaceIndex
 from hearth.core.memory.index import EmbedderPool
@@ -202,8 +203,13 @@ class Session:
         context = self.context_provider(overlay, favoured=favoured) if use_context else None
         examples = self._guarded(lambda: history.examples(action.name, request), [])
         if examples:
-            shown = [snippet for _, snippet in examples]
-            context = _with_examples(shown, context)
+            # An accepted answer kept in the workspace is shown by retrieval already.
+            gathered = context(request) if context is not None else []
+            context = _fixed(gathered) if context is not None else None
+            texts = [request.source] + [snippet.text for snippet in gathered]
+            examples = [(entry, snippet) for entry, snippet in examples
+                        if not already_shown(snippet.text, texts)]
+        shown = [snippet for _, snippet in examples]
         check = self._guarded(lambda: history.rejection_check(action.name, request), None)
         if check is not None:
             options = replace(options, validators=options.validators + (check,))
@@ -213,7 +219,7 @@ class Session:
             # The context is part of what the answer depends on: gather it once, here.
             snippets = context(request) if context is not None else []
             context = _fixed(snippets) if context is not None else None
-            key = cache_key(action.name, request, snippets, fingerprint)
+            key = cache_key(action.name, request, shown + snippets, fingerprint)
             hit = self._guarded(lambda: history.lookup(key, request), None)
             if hit is not None:
                 hit = replace(hit, elapsed_s=time.perf_counter() - start)
@@ -223,7 +229,7 @@ class Session:
             with self._using(backend, escalation):
                 result = run_action(action, request, backend, options, cancel=cancel,
                                     progress=progress, context_provider=context,
-                                    escalation=escalation, on_text=on_text)
+                                    escalation=escalation, on_text=on_text, examples=shown)
         except HearthError as exc:
             message, elapsed = exc.message, time.perf_counter() - start
             self._guarded(lambda: history.record_failure(
@@ -464,14 +470,6 @@ class Session:
         for held in self._backends.values():
             held.backend.close()
         self._backends.clear()
-
-
-def _with_examples(examples: list[ContextSnippet],
-                   context: ContextProvider | None) -> ContextProvider:
-    """``context``'s snippets after the accepted answers shown as examples."""
-    def provide(request: ActionRequest) -> list[ContextSnippet]:
-        return examples + (context(request) if context is not None else [])
-    return provide
 
 
 def _fixed(snippets: list[ContextSnippet]) -> ContextProvider:

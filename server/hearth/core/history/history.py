@@ -17,8 +17,11 @@ from typing import Any
 import platformdirs
 
 from hearth import __version__
+from hearth.core.analysis.python_targets import function_at
 from hearth.core.guardrails import find_secrets, redact_secrets
 from hearth.core.history.learn import (
+    MAX_EXAMPLES,
+    MIN_SIMILARITY,
     function_text,
     repeated_rejection,
     similar_accepted,
@@ -86,9 +89,18 @@ def cache_key(action: str, request: ActionRequest, context: list[ContextSnippet]
         "settings": fingerprint})
 
 
-def target_of(request: ActionRequest, result: ActionResult) -> str | None:
-    if result.function:
+def function_of(request: ActionRequest, result: ActionResult) -> str | None:
+    """The function the answer is about: the result's, else (an instruction on lines of a
+    function) the Python function around the request."""
+    if result.function or request.language != "python":
         return result.function
+    around = function_at(request.source, request.position, request.tree)
+    return around.qualname if around is not None else None
+
+
+def target_of(request: ActionRequest, result: ActionResult) -> str | None:
+    if function := function_of(request, result):
+        return function
     region = getattr(result.details, "region", None) if result.details is not None else None
     if isinstance(result.details, dict):
         region = result.details.get("region")
@@ -97,13 +109,13 @@ def target_of(request: ActionRequest, result: ActionResult) -> str | None:
     return f"line {request.position.line + 1}"
 
 
-def answer_of(result: ActionResult) -> str | None:
+def answer_of(request: ActionRequest, result: ActionResult) -> str | None:
     """The chosen answer's code (the whole function it wrote, where there is one) or
     document, as the user would recognise it."""
     if result.markdown is not None:
         return result.markdown
     if result.new_source is not None:
-        whole = function_text(result.new_source, result.function)
+        whole = function_text(result.new_source, function_of(request, result))
         if whole:
             return whole
     texts = [edit.new_text for edit in result.edits if edit.new_text.strip()]
@@ -121,6 +133,8 @@ class History:
         self.cache = cache and store is not None
         self.learn = learn and store is not None
         self.example_tokens = example_tokens
+        # How alike a past request must be, and how many answers are shown (learn.py's).
+        self.min_similarity, self.max_examples = MIN_SIMILARITY, MAX_EXAMPLES
 
     @classmethod
     def open(cls, root: Path | None, *, enabled: bool, cache: bool, learn: bool,
@@ -159,7 +173,8 @@ class History:
             cache_key=key, confidence=result.confidence,
             low_confidence=result.low_confidence,
             reasons=[redacted(reason) or "" for reason in result.reasons],
-            tokens=result.tokens, target_text=redacted(query), answer=redacted(answer_of(result)),
+            tokens=result.tokens, target_text=redacted(query),
+            answer=redacted(answer_of(request, result)),
             result=stored(result, request.source) if cacheable else None,
             cached=result.cached, used=used)
         return self.store.add(entry)
@@ -192,10 +207,11 @@ class History:
         assert self.store is not None
         query, _ = query_for(request)
         chosen = similar_accepted(self.store.judged(action), query, self.example_tokens,
-                                  exclude_source_hash=digest(request.source))
+                                  exclude_source_hash=digest(request.source),
+                                  min_similarity=self.min_similarity,
+                                  max_examples=self.max_examples)
         return [(entry, ContextSnippet(
-            path=entry.file or "(no file)", name=f"an answer the user accepted earlier, "
-                                                 f"#{entry.id}: {entry.target}",
+            path=entry.file or "another file", name=f"#{entry.id}, {entry.target}",
             start_line=0, end_line=0, text=entry.answer or "")) for entry in chosen]
 
     def rejection_check(self, action: str, request: ActionRequest) -> Validator | None:

@@ -26,7 +26,7 @@ from hearth.core.models.backend import (
     PromptUse,
     SamplingParams,
 )
-from hearth.core.pipeline.prompt import ContextSnippet, Prompt
+from hearth.core.pipeline.prompt import ContextSnippet, Prompt, past_answer_turns
 from hearth.core.pipeline.types import (
     Action,
     ActionRequest,
@@ -119,9 +119,14 @@ def gather_context(guard: Guard, request: ActionRequest,
 
 
 def build_prompt(guard: Guard, action: Action, request: ActionRequest, target: object,
-                 context: list[ContextSnippet], max_tokens: int) -> tuple[Prompt, Redaction]:
-    """The action's prompt with the user's secrets replaced by placeholders."""
+                 context: list[ContextSnippet], max_tokens: int,
+                 examples: list[ContextSnippet] | None = None) -> tuple[Prompt, Redaction]:
+    """The action's prompt with the user's secrets replaced by placeholders; ``examples``
+    (answers the user accepted, from the history) as turns after the system message."""
     prompt = action.prompt(request, target, context, max_tokens)
+    if examples:
+        first = 1 if prompt.messages and prompt.messages[0].role == "system" else 0
+        prompt.messages[first:first] = past_answer_turns(examples, request.language)
     redaction = redact_secrets(request.source, guard.settings)
     if redaction.finding is not None:
         guard.record([redaction.finding])
@@ -215,12 +220,14 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
                progress: Progress | None = None,
                context_provider: ContextProvider | None = None,
                escalation: ModelBackend | None = None,
-               on_text: OnText | None = None) -> ActionResult:
+               on_text: OnText | None = None,
+               examples: list[ContextSnippet] | None = None) -> ActionResult:
     """Guard the prompt, gather context, prompt, sample, check, rank: the best candidate.
     ``escalation``: a larger model asked once, with the same prompt, when the best answer
     is not trusted (``options.escalate_when``). ``on_text``: for an action that streams,
     handed the answer so far as the first sample is decoded (the final answer is the
-    result's, which the checks may still change)."""
+    result's, which the checks may still change). ``examples``: answers the user accepted
+    earlier (the history), shown before the request."""
     start = time.perf_counter()
     cancel = cancel or CancelToken()
     report = progress or (lambda message, percentage: None)
@@ -238,7 +245,7 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
         report("Gathering context", 5)
     context = gather_context(guard, request, context_provider)
     prompt, redaction = build_prompt(guard, action, request, target, context,
-                                     options.max_tokens)
+                                     options.max_tokens, examples)
     if action.max_samples is not None and options.samples > action.max_samples:
         options = replace(options, samples=action.max_samples)
     completions = sample(backend, prompt, options, cancel, report,

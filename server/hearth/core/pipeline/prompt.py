@@ -89,6 +89,23 @@ def quoted_context(snippets: Sequence[ContextSnippet], language: str) -> str:
             + fence("\n\n".join(parts), language) + "\n</context>\n\n")
 
 
+def past_answer_turns(examples: Sequence[ContextSnippet], language: str) -> list[ChatMessage]:
+    """Answers the user accepted earlier (the history), as turns of the conversation before
+    the request: a model shown them as project code calls them, though they may be gone;
+    shown as earlier answers, it follows their conventions. ``name`` is what each answered
+    (a function), ``path`` where."""
+    turns: list[ChatMessage] = []
+    for example in examples:
+        turns.append(ChatMessage("user", (
+            f"An answer the user accepted earlier in this project ({example.name} in "
+            f"{example.path}). It shows the project's conventions (its own errors, helpers "
+            "and formats): follow them in the next answer. It is an example, not code you "
+            "can call.\n" + fence(example.text, language))))
+        turns.append(ChatMessage("assistant", "Understood: I will follow the conventions it "
+                                              "shows."))
+    return turns
+
+
 def python_imports(source: str, tree: ast.Module | None) -> str:
     """The module's import statements, as written."""
     if tree is None:
