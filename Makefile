@@ -20,7 +20,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_PROGRESS_BAR := off
 
-.PHONY: setup setup-editors setup-extension model embedder demo test bench bench-quality bench-index bench-fix bench-security bench-guardrails fuzz clean-venv
+.PHONY: setup setup-editors setup-extension model embedder demo test bench bench-quality bench-index bench-fix bench-memory bench-security bench-guardrails fuzz clean-venv
 
 # The code-tuned retrieval embedder is not made here: the language server indexes with the
 # packaged one at once and makes the tuned one in the background (docs/memory.md);
@@ -103,6 +103,11 @@ bench-guardrails: setup
 # The LSP fuzzer's long run (docs/fuzzing.md); `make test` runs a short one.
 fuzz: setup
 	$(PY) -m tests.fuzz.run --sequences 10000 --seed 1 --jobs 2
+
+# The history: a scripted session on tests/bench/memory_project, history off then on, then
+# the response cache through the core call and a language server (docs/history.md).
+bench-memory: setup
+	$(PY) tests/bench/bench_memory.py
 
 bench-fix: setup
 	$(PY) tests/bench/bench_fix.py --samples 1,5

@@ -1,0 +1,311 @@
+"""What the history buys (issue "Learning from the user"; not run by `make test`).
+
+A scripted session on tests/bench/memory_project: Generate for its 20 stubs in order
+(tasks.json), each answer judged by hidden checks of the project's conventions (its own
+exception class, its money() formatter, its query() helper with :name placeholders). An
+accepted answer is kept in the file (and rated good with the history on); a rejected one is
+rated bad and the stub stays. Run twice on fresh copies: history off, then on. Then the
+response cache: five requests asked of the model, asked again (core call), and once more through
+a language server on the same workspace. Last, the database is scanned for secrets.
+
+    .venv/bin/python tests/bench/bench_memory.py [--project dev|heldout] [--limit N]
+        [--skip-lsp] [--only sessions|cache]
+
+"dev" (tests/bench/memory_project) is the project the history's choices were looked at on;
+"heldout" (tests/bench/memory_heldout) was written before they were checked on it. Writes
+.bench/memory_<project>.json and prints a Markdown summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "server"))
+PROJECTS = {"dev": ROOT / "tests" / "bench" / "memory_project",
+            "heldout": ROOT / "tests" / "bench" / "memory_heldout"}
+
+from hearth.core.errors import HearthError  # noqa: E402
+from hearth.core.history import history_path  # noqa: E402
+from hearth.core.session import Session  # noqa: E402
+from hearth.core.text import Pos  # noqa: E402
+from hearth.settings import HistorySettings, Settings  # noqa: E402
+
+HARNESS = r'''
+import importlib, re, sys
+sys.path.insert(0, sys.argv[1])
+package = sys.argv[5]
+module = importlib.import_module(f"{package}.{sys.argv[2]}")
+exec(f"from {package}.errors import *")
+
+
+class Cursor:
+    def __init__(self, names, rows):
+        self.description = [(n, None, None, None, None, None, None) for n in names]
+        self.rows = rows
+    def fetchall(self):
+        return list(self.rows)
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+    def __iter__(self):
+        return iter(self.rows)
+
+
+class FakeDb:
+    def __init__(self, names, rows):
+        self.names, self.rows, self.calls = names, rows, []
+    def execute(self, sql, params=()):
+        self.calls.append((sql, params))
+        return Cursor(self.names, self.rows)
+    def cursor(self):
+        return self
+    def named(self, value):
+        sql, params = self.calls[-1]
+        assert isinstance(params, dict) and value in params.values(), (sql, params)
+        assert re.search(r":[A-Za-z_]\w*", sql) and repr(value) not in sql, sql
+
+
+def raises(kind, fn, *args):
+    try:
+        fn(*args)
+    except kind:
+        return
+    except Exception as exc:
+        raise AssertionError(f"{fn.__name__}{args} raised {exc!r}, not {kind.__name__}")
+    raise AssertionError(f"{fn.__name__}{args} raised nothing")
+
+
+f = getattr(module, sys.argv[3])
+exec(sys.argv[4])
+'''
+
+
+def stub_line(source: str, function: str) -> int:
+    lines = source.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"def {function}("))
+    return next(i for i in range(start, len(lines)) if lines[i].strip() == "pass")
+
+
+def package_of(root: Path) -> str:
+    return next(p.name for p in sorted(root.iterdir()) if (p / "__init__.py").is_file())
+
+
+def passes(root: Path, task: dict, new_source: str) -> tuple[bool, str]:
+    """The hidden checks, on a copy of the project with the answer in place."""
+    package = package_of(root)
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "p"
+        shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".git"))
+        (copy / package / task["file"]).write_text(new_source, encoding="utf-8")
+        run = subprocess.run([sys.executable, "-c", HARNESS, str(copy), task["file"][:-3],
+                              task["function"], task["check"], package],
+                             capture_output=True, text=True, timeout=20)
+    return run.returncode == 0, run.stderr.strip().splitlines()[-1:][0] \
+        if run.returncode and run.stderr.strip() else ""
+
+
+def fresh_project(project: Path, into: Path) -> Path:
+    root = into / project.name
+    shutil.copytree(project, root, ignore=shutil.ignore_patterns("tasks.json", "README.md"))
+    (root / "pyproject.toml").write_text(f"[project]\nname = '{package_of(root)}'\n",
+                                         encoding="utf-8")
+    return root
+
+
+def session_run(project: Path, memory: bool, tasks: list[dict], scratch: Path,
+                learning: tuple[float, int] | None = None, name: str = "") -> dict:
+    root = fresh_project(project, scratch / (name or ("on" if memory else "off")))
+    settings = Settings(history=HistorySettings(enabled=memory))
+    session = Session(settings, root)
+    if learning is not None:  # (min_similarity, max_examples), to compare choices
+        session.history.min_similarity, session.history.max_examples = learning
+    index = session.open_index(root)
+    rows = []
+    try:
+        for number, task in enumerate(tasks, 1):
+            path = root / package_of(root) / task["file"]
+            source = path.read_text(encoding="utf-8")
+            index.build()
+            request = session.request(source, Pos(stub_line(source, task["function"]), 4),
+                                      path=path)
+            started = time.perf_counter()
+            try:
+                result = session.run("generate", request)
+                answer, why = result.new_source, ""
+            except HearthError as exc:
+                result, answer, why = None, None, exc.message
+            elapsed = time.perf_counter() - started
+            ok, why = passes(root, task, answer) if answer else (False, why)
+            if ok:
+                path.write_text(answer, encoding="utf-8")
+            if memory and result is not None and result.history_id is not None:
+                session.history.store.set_feedback(result.history_id, "good" if ok else "bad")
+            rows.append({"n": number, "function": task["function"],
+                         "convention": task["convention"], "accepted": ok,
+                         "why": why[:200], "elapsed_s": round(elapsed, 2),
+                         "confidence": result.confidence if result else None,
+                         "examples": result.examples if result else [],
+                         "cached": bool(result and result.cached)})
+            print(f"  {'on ' if memory else 'off'} {number:>2} {task['function']:<18} "
+                  f"{'accepted' if ok else 'rejected'} {elapsed:5.1f} s "
+                  f"examples {rows[-1]['examples']} {why[:80]}", flush=True)
+    finally:
+        session.close()
+    last = rows[len(rows) // 2:]
+    return {"rows": rows, "accepted": sum(r["accepted"] for r in rows),
+            "accepted_last_half": sum(r["accepted"] for r in last), "last_half": len(last),
+            "median_s": statistics.median(r["elapsed_s"] for r in rows)}
+
+
+def cache_run(project: Path, tasks: list[dict], scratch: Path, lsp: bool) -> dict:
+    """Five requests asked of the model, then again (cache hits through the core call), then
+    through a language server on the same workspace and history."""
+    root = fresh_project(project, scratch / "cache")
+    session = Session(Settings(), root)
+    session.open_index(root).build()
+    model_s, hit_s, hits = [], [], 0
+    chosen = tasks[:5]
+    try:
+        for round_ in range(4):  # the model's answers, then three rounds of the cache's
+            for task in chosen:
+                path = root / package_of(root) / task["file"]
+                source = path.read_text(encoding="utf-8")
+                request = session.request(source, Pos(stub_line(source, task["function"]), 4),
+                                          path=path)
+                started = time.perf_counter()
+                result = session.run("generate", request)
+                (hit_s if round_ else model_s).append(time.perf_counter() - started)
+                hits += result.cached and round_ > 0
+    finally:
+        session.close()
+    out = {"requests": len(chosen), "model_median_s": round(statistics.median(model_s), 3),
+           "hit_p50_ms": round(statistics.median(hit_s) * 1000, 2),
+           "hit_max_ms": round(max(hit_s) * 1000, 2), "hits": hits, "lookups": len(hit_s)}
+    if lsp:
+        out["lsp"] = asyncio.run(lsp_hits(root, chosen))
+    db = history_path(root)
+    stored = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+    out["database_bytes"] = len(stored)
+    out["secrets_in_database"] = secrets_in(stored)
+    return out
+
+
+def secrets_in(stored: bytes) -> list[str]:
+    """The planted DSN password, and anything the guardrails' scanner calls a secret, found in
+    the database's files (the WAL included)."""
+    from hearth.core.guardrails import find_secrets
+
+    text = stored.decode("utf-8", "replace")
+    found = [s for s in find_secrets(text, python=False) if "HEARTH_SECRET" not in s]
+    return (["the planted DSN password"] if "Wq7-zP2vK9xR4mT8" in text else []) + found
+
+
+async def lsp_hits(root: Path, tasks: list[dict]) -> dict:
+    """Generate through `workspace/executeCommand` of a real server on the same workspace:
+    the time from the request to its answer, and whether the history answered."""
+    from lsprotocol import types
+    from pygls.lsp.client import LanguageClient
+
+    client = LanguageClient("hearth-bench", "1")
+    for method in ("hearth/status", types.WINDOW_LOG_MESSAGE, types.WINDOW_SHOW_MESSAGE,
+                   types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, "$/progress",
+                   types.WINDOW_WORK_DONE_PROGRESS_CREATE):
+        client.feature(method)(lambda params: None)
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply(params):
+        return types.ApplyWorkspaceEditResult(applied=False)
+
+    await client.start_io(sys.executable, "-m", "hearth", "serve", "--stdio")
+    caps = types.ClientCapabilities(workspace=types.WorkspaceClientCapabilities(
+        apply_edit=True))
+    await client.initialize_async(types.InitializeParams(capabilities=caps,
+                                                         root_uri=root.as_uri()))
+    client.initialized(types.InitializedParams())
+    times: list[float] = []
+    flags: list[bool] = []  # per request: answered from the history
+    try:
+        for version, task in enumerate(tasks * 3, 1):
+            path = root / package_of(root) / task["file"]
+            source = path.read_text(encoding="utf-8")
+            uri = path.as_uri()
+            client.text_document_did_open(types.DidOpenTextDocumentParams(
+                types.TextDocumentItem(uri=uri, language_id="python", version=version,
+                                       text=source)))
+            line = stub_line(source, task["function"])
+            started = time.perf_counter()
+            answer = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+                command="hearth.generate", arguments=[{
+                    "uri": uri, "position": {"line": line, "character": 4}}]))
+            times.append(time.perf_counter() - started)
+            flags.append(bool(isinstance(answer, dict) and answer.get("cached")))
+            client.text_document_did_close(types.DidCloseTextDocumentParams(
+                types.TextDocumentIdentifier(uri)))
+    finally:
+        await client.shutdown_async(None)
+        client.exit(None)
+        await client.stop()
+    hits = [t for t, hit in zip(times, flags) if hit]
+    return {"requests": len(times), "cached": sum(flags), "flags": flags,
+            "hit_p50_ms": round(statistics.median(hits) * 1000, 1) if hits else None,
+            "p50_ms": round(statistics.median(times) * 1000, 1),
+            "max_ms": round(max(times) * 1000, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--skip-lsp", action="store_true")
+    parser.add_argument("--only", choices=["sessions", "cache"], default=None)
+    parser.add_argument("--modes", default="off,on",
+                        help="off, on (the defaults), or on:MIN_SIMILARITY:MAX_EXAMPLES")
+    parser.add_argument("--project", choices=list(PROJECTS), default="dev",
+                        help="dev (memory_project, looked at while building) or heldout")
+    args = parser.parse_args()
+    project = PROJECTS[args.project]
+    tasks = json.loads((project / "tasks.json").read_text(encoding="utf-8"))[:args.limit]
+    scratch = Path(tempfile.mkdtemp(prefix="hearth-bench-memory-"))
+    os.environ["HEARTH_DATA_DIR"] = str(scratch / "data")
+    report: dict = {"project": args.project, "date": time.strftime("%Y-%m-%d %H:%M"),
+                    "machine": platform.machine(),
+                    "cores": os.cpu_count(), "load_before": os.getloadavg()[0]}
+    if args.only in (None, "sessions"):
+        for mode in args.modes.split(","):
+            if mode == "off":
+                report["off"] = session_run(project, False, tasks, scratch)
+            elif mode == "on":
+                report["on"] = session_run(project, True, tasks, scratch)
+            else:  # on:MIN_SIMILARITY:MAX_EXAMPLES
+                _, low, most = mode.split(":")
+                report[mode] = session_run(project, True, tasks, scratch,
+                                           (float(low), int(most)), mode.replace(":", "_"))
+    if args.only in (None, "cache"):
+        report["cache"] = cache_run(project, tasks, scratch, lsp=not args.skip_lsp)
+    report["load_after"] = os.getloadavg()[0]
+    out = ROOT / ".bench" / f"memory_{args.project}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    print()
+    for mode in [key for key in report if key == "off" or key.startswith("on")]:
+        if mode in report:
+            r = report[mode]
+            print(f"| history {mode} | {r['accepted']}/{len(r['rows'])} accepted | last "
+                  f"{r['last_half']}: {r['accepted_last_half']} | median {r['median_s']} s |")
+    if "cache" in report:
+        print("cache:", json.dumps(report["cache"]))
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()
