@@ -32,7 +32,7 @@ def test_an_unloaded_model_is_loaded_again_and_answers(tmp_path: Path) -> None:
     backend = session.backend("explain")
     try:
         for _ in range(3):
-            result = session.run("explain", request, use_context=False)
+            result = session.run("explain", request, use_context=False, use_cache=False)
             assert result.method == "model" and result.model == session.model_for("explain").name
             assert result.tokens > 0 and result.markdown
             assert backend.loaded
