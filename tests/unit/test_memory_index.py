@@ -240,6 +240,20 @@ def test_context_uses_unsaved_text_without_storing_it(workspace: Path, embedder)
         assert "apply_discount_code" not in names(index.search("apply a discount code", 8))
 
 
+def test_an_open_file_as_saved_ranks_as_the_stored_one(workspace: Path, embedder) -> None:
+    """The response cache keys on the context: the editor having a file open, unchanged, must
+    not reorder it."""
+    routes = workspace / "app" / "routes.py"
+    query = "the url of a page with its title"
+    with open_index(workspace, embedder) as index:
+        index.build()
+        stored = index.context_for(query, budget_tokens=2000)
+        opened = index.context_for(query, budget_tokens=2000,
+                                   overlay={routes: routes.read_text(encoding="utf-8")})
+        assert [(h.path, h.name, h.score) for h in opened] == [
+            (h.path, h.name, h.score) for h in stored]
+
+
 def test_model_mismatch_rebuilds_with_a_message(
     workspace: Path, embedder, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -116,6 +116,12 @@ class Catalogue:
         rows = self._db.execute("SELECT path, content_hash, mtime_ns, size FROM files")
         return {row[0]: FileRecord(*row) for row in rows}
 
+    def content_hash_of(self, path: str) -> str | None:
+        """The stored text's hash of one file (None: not indexed)."""
+        row = self._db.execute("SELECT content_hash FROM files WHERE path = ?",
+                               (path,)).fetchone()
+        return row[0] if row else None
+
     def name_counts(self) -> Counter[str]:
         totals: Counter[str] = Counter()
         for (names,) in self._db.execute("SELECT names FROM files"):

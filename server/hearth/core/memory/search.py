@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from hearth.core.errors import HearthError
 from hearth.core.memory import tokens
 from hearth.core.memory.catalogue import Catalogue, StoredChunk
-from hearth.core.memory.chunk import chunk_digest, chunk_file, chunk_terms
+from hearth.core.memory.chunk import chunk_digest, chunk_file, chunk_terms, content_hash
 from hearth.core.memory.crawl import IgnoreRules, decode_indexable, relative_path
 from hearth.core.memory.importance import importance
 from hearth.core.memory.lexical import Bm25Index
@@ -192,7 +192,13 @@ class IndexSearcher:
 
     def _overlay(self, texts: Mapping[Path, str]) -> _Overlay:
         """Chunk unsaved texts and embed the chunks not seen before (kept in a small
-        in-memory cache, never in the store); their stored versions are hidden."""
+        in-memory cache, never in the store); their stored versions are hidden. An open file
+        whose text is the stored one is searched as stored: the same chunks, ranked the same
+        way as without the editor (the response cache keys on the context)."""
+        with self._lock:
+            catalogue = self._open()
+            texts = {path: text for path, text in texts.items()
+                     if catalogue.content_hash_of(self._relative(path)) != content_hash(text)}
         paths = {self._relative(path) for path in texts}
         candidates: list[Candidate] = []
         for path, text in texts.items():
