@@ -280,8 +280,10 @@ def test_an_unwritable_history_costs_the_history_not_the_answer(tmp_path: Path) 
     sess = Session(Settings(), tmp_path, backend=model, on_problem=said.append)
     sess.history.store.path = Path("/proc/hearth-cannot-write-here/h.sqlite3")
     result = generate(sess, STUB, tmp_path / "ports.py")
+    again = generate(sess, STUB.replace("port number", "port"), tmp_path / "ports.py")
     assert result.new_source is not None and result.history_id is None
-    assert said and "not available" in said[0]
+    assert again.new_source is not None
+    assert len(said) == 1 and "not available" in said[0]  # told once, not at every step
 
 
 # -- learning ---------------------------------------------------------------------------------

@@ -133,6 +133,7 @@ class Session:
         self.completer = Completer()
         self.on_problem = on_problem or (lambda message: log.warning("%s", message))
         self._history: History | None = None
+        self._history_problem: str | None = None  # the last one told to the user
 
     # -- settings -----------------------------------------------------------------------------
     @property
@@ -299,8 +300,11 @@ class Session:
         try:
             return call()
         except history_errors() as exc:
-            self.on_problem(f"Hearth's history is not available ({exc}); the action goes on "
-                            "without it.")
+            message = (f"Hearth's history is not available ({exc}); actions go on without "
+                       "it.")
+            if message != self._history_problem:  # once, not for every step of every action
+                self._history_problem = message
+                self.on_problem(message)
             return default
 
     def complete(self, request: CompletionRequest, *, cancel: CancelToken | None = None,

@@ -6,6 +6,7 @@ request.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import json
 import os
@@ -285,8 +286,6 @@ class History:
 
 def summary(entry: Entry) -> dict[str, Any]:
     """An entry as `hearth history` and the LSP command list it."""
-    import datetime
-
     return {"id": entry.id, "time": datetime.datetime.fromtimestamp(
         entry.time, datetime.timezone.utc).isoformat(timespec="seconds"),
         "action": entry.action, "file": entry.file, "target": entry.target,
