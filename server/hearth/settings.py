@@ -173,7 +173,8 @@ class CompletionSettings:
     # positions at 70% of the prompt (docs/BENCHMARKS.md, "Inline completion").
     prefix_lines: int = 32
     suffix_lines: int = 8
-    # A model from `hearth models list`; None: the fast default (the 0.5B model).
+    # A model from `hearth models list`; None: `model.name` when set, else the measured choice
+    # (core.session.COMPLETION_MODEL, the 1.5B model).
     model: str | None = None
 
     def __post_init__(self) -> None:

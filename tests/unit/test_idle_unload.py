@@ -80,7 +80,8 @@ def engine(monkeypatch: pytest.MonkeyPatch, clock: SimpleNamespace) -> SimpleNam
 
 
 def session_with(unload_after: int) -> Session:
-    return Session(Settings(history=NO_HISTORY, model=ModelSettings(unload_after=unload_after)), None)
+    return Session(Settings(history=NO_HISTORY,
+                            model=ModelSettings(unload_after=unload_after)), None)
 
 
 def run(session: Session, action: str) -> None:
@@ -160,7 +161,8 @@ def test_nothing_loaded_means_nothing_to_look_at(built: list[FakeBackend],
 def test_a_backend_given_to_the_session_is_never_unloaded(engine: SimpleNamespace,
                                                           clock: SimpleNamespace) -> None:
     given = FakeBackend(ModelSettings(name=SMALL))
-    session = Session(Settings(history=NO_HISTORY, model=ModelSettings(unload_after=1)), None, backend=given)
+    session = Session(Settings(history=NO_HISTORY, model=ModelSettings(unload_after=1)), None,
+                      backend=given)
     run(session, "fix")
     clock.now += 1e6
     assert session.unload_idle() is None

@@ -41,8 +41,8 @@ def test_each_action_runs_the_model_measured_for_it() -> None:
     assert {session.model_for(a).name for a in ("fix", "explain", "tests")} == {SMALL}
     assert session.engine_options("generate").samples == 1
     assert session.engine_options("fix").samples == 5
-    assert models_in_use(Settings()) == {LARGE: ["generate"],
-                                         SMALL: ["fix", "explain", "tests", "completion"]}
+    assert models_in_use(Settings()) == {LARGE: ["generate", "completion"],
+                                         SMALL: ["fix", "explain", "tests"]}
 
 
 def test_a_model_the_user_names_serves_every_action() -> None:
@@ -93,4 +93,4 @@ def test_escalation_asks_a_larger_model_only_where_the_action_does_not_run_on_it
     assert session.escalation_backend("fix") is session.backend("generate")
     remote = replace(settings, model=ModelSettings(backend="openai"))
     assert Session(remote, None).escalation_backend("fix") is None
-    assert models_in_use(settings)[LARGE] == ["generate", "escalation"]
+    assert models_in_use(settings)[LARGE] == ["generate", "escalation", "completion"]
