@@ -92,8 +92,13 @@ async def main() -> int:
     after = apply_edits(text, edits)
     print("".join(difflib.unified_diff(text.splitlines(True), after.splitlines(True),
                                        "a/inventory/stock.py", "b/inventory/stock.py")))
+    data = resolved.data if isinstance(resolved.data, dict) else {}
+    # A second `make demo` is answered from the project's history (docs/history.md).
+    cached = (" from the history: the same request was answered before (`hearth history "
+              "clear` in examples/demo_project asks the model again)") if data.get("cached") \
+        else ""
     print(f"server start to initialize: {initialize_s:.2f} s, code actions listed in "
-          f"{list_s * 1000:.0f} ms, Generate resolved in {generate_s:.1f} s "
+          f"{list_s * 1000:.0f} ms, Generate resolved in {generate_s:.1f} s{cached} "
           f"({resolved.title})")
     await client.shutdown_async(None)
     client.exit(None)
