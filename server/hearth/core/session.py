@@ -207,8 +207,8 @@ class Session:
         start = time.perf_counter()
         options = options or self.engine_options(action)
         history = self.history
-        favoured = self._guarded(history.favoured, set())
-        context = self.context_provider(overlay, favoured=favoured) if use_context else None
+        context = self.context_provider(overlay, favoured=self._guarded(history.favoured, set())
+                                        ) if use_context else None
         examples = self._guarded(lambda: history.examples(action.name, request), [])
         if examples:
             # An accepted answer kept in the workspace is shown by retrieval already.
@@ -231,7 +231,7 @@ class Session:
             hit = self._guarded(lambda: history.lookup(key, request), None)
             if hit is not None:
                 hit = replace(hit, elapsed_s=time.perf_counter() - start)
-                return self._recorded(request, hit, key, fingerprint, [])
+                return self._recorded(request, hit, key, fingerprint)
         backend, escalation = self.backend(action), self.escalation_backend(action)
         try:
             with self._using(backend, escalation):
@@ -246,16 +246,16 @@ class Session:
         if history.store is None:
             return result
         used = [entry.id for entry, _ in examples if entry.id is not None]
-        return self._recorded(request, replace(result, examples=used), key, fingerprint, used)
+        return self._recorded(request, replace(result, examples=used), key, fingerprint)
 
     def _recorded(self, request: ActionRequest, result: ActionResult, key: str | None,
-                  fingerprint: dict[str, Any], used: list[int]) -> ActionResult:
+                  fingerprint: dict[str, Any]) -> ActionResult:
+        """``result`` with the id of its new history entry."""
         history = self.history
         if history.store is None:
             return result
-        entry_id = self._guarded(lambda: history.record(
-            request, result, key=key, fingerprint=fingerprint, model=result.model,
-            used=used), None)
+        entry_id = self._guarded(lambda: history.record(request, result, key=key,
+                                                        fingerprint=fingerprint), None)
         return replace(result, history_id=entry_id)
 
     def fingerprint(self, action: Action, options: EngineOptions) -> dict[str, Any]:

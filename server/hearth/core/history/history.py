@@ -19,7 +19,7 @@ import platformdirs
 
 from hearth import __version__
 from hearth.core.analysis.python_targets import function_at
-from hearth.core.guardrails import find_secrets, redact_secrets
+from hearth.core.guardrails import redact_secrets
 from hearth.core.history.learn import (
     MAX_EXAMPLES,
     MIN_SIMILARITY,
@@ -69,8 +69,9 @@ def redacted(text: str | None) -> str | None:
     keeps no secret, whatever the guardrail settings say)."""
     if not text:
         return text
-    code = redact_secrets(text).text
-    return redact_secrets("").redact(code) if find_secrets(code, python=False) else code
+    # The code's own analysis first, then any other secret's format (the same two passes a
+    # prompt gets: Redaction.redact adds what the code's analysis left).
+    return redact_secrets("").redact(redact_secrets(text).text)
 
 
 def cache_key(action: str, request: ActionRequest, context: list[ContextSnippet],
@@ -160,9 +161,9 @@ class History:
 
     # -- recording ---------------------------------------------------------------------------
     def record(self, request: ActionRequest, result: ActionResult, *, key: str | None,
-               fingerprint: Mapping[str, Any], model: str | None,
-               used: list[int]) -> int:
-        """Store the request and its result, every text redacted; the entry's id."""
+               fingerprint: Mapping[str, Any]) -> int:
+        """Store the request and its result (its model, the past answers it was shown), every
+        text redacted; the entry's id."""
         assert self.store is not None
         query, _ = query_for(request)
         cacheable = key is not None and not result.files and not result.cached
@@ -170,14 +171,14 @@ class History:
             action=result.action, title=result.title, source_hash=digest(request.source),
             settings_hash=digest(fingerprint), elapsed_s=result.elapsed_s,
             file=self._shown(request), target=target_of(request, result),
-            instruction=redacted(request.instruction), model=model,
+            instruction=redacted(request.instruction), model=result.model,
             cache_key=key, confidence=result.confidence,
             low_confidence=result.low_confidence,
             reasons=[redacted(reason) or "" for reason in result.reasons],
             tokens=result.tokens, target_text=redacted(query),
             answer=redacted(answer_of(request, result)),
             result=stored(result, request.source) if cacheable else None,
-            cached=result.cached, used=used)
+            cached=result.cached, used=list(result.examples))
         return self.store.add(entry)
 
     def record_failure(self, request: ActionRequest, action: str, message: str,

@@ -329,9 +329,9 @@ class HistoryStore:
 
     def judged(self, action: str, limit: int = 200) -> list[Entry]:
         """The newest answers of ``action`` the user accepted or rejected."""
-        return [entry for entry in self._select(
+        return self._select(
             "action = ? AND (feedback IS NOT NULL OR outcome IN ('applied', 'kept', 'undone'))",
-            (action,), limit=limit)]
+            (action,), limit=limit)
 
     def counter(self, name: str) -> int:
         with self._lock:

@@ -83,8 +83,8 @@ def quoted_context(snippets: Sequence[ContextSnippet], language: str) -> str:
     """Retrieved code fenced as quoted data, each piece labelled with where it comes from."""
     if not snippets:
         return ""
-    parts = [f"# {s.path}{f':{s.start_line}-{s.end_line}' if s.start_line else ''} "
-             f"({s.name})\n{s.text.rstrip()}" for s in snippets]
+    parts = [f"# {s.path}:{s.start_line}-{s.end_line} ({s.name})\n{s.text.rstrip()}"
+             for s in snippets]
     return ("<context>\nCode from elsewhere in the project that may help:\n"
             + fence("\n\n".join(parts), language) + "\n</context>\n\n")
 
