@@ -499,12 +499,14 @@ class Sequence:
             self.documents[key] = Document(uri)
         return self.documents[key]
 
-    def open(self, uri: str, text: str, version: int | None = None) -> None:
+    def open(self, uri: str, text: str, version: int | None = None,
+             language: str | None = None) -> None:
         document = self.document(uri)
         document.text, document.open = text, True
         document.version = version if version is not None else self.rng.randint(0, 5)
         index = self.client.notify("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": self.rng.choice(("python", "python", "plaintext")),
+            "uri": uri,
+            "languageId": language or self.rng.choice(("python", "python", "plaintext")),
             "version": document.version, "text": text}})
         document.record(index)
 
@@ -536,7 +538,8 @@ class Sequence:
         rng, client = self.rng, self.client
         kinds = ["open", "open", "change", "close", "reopen", "actions", "actions", "command",
                  "bad-command", "bad-resolve", "cancel", "configuration", "wrong-types",
-                 "unknown", "framing", "json", "shutdown", "race", "complete"]
+                 "unknown", "framing", "json", "shutdown", "race", "complete", "fix-race",
+                 "fix-race"]
         kind = rng.choice(kinds)
         self.step(kind)
         target = self.open_document()
@@ -555,14 +558,22 @@ class Sequence:
             self.open(uri, random_text(rng), version)
         elif kind in ("actions", "race"):
             self.actions(target, race=kind == "race")
+        elif kind == "fix-race":
+            # The race most likely to return an edit: Fix by rule (answered in milliseconds)
+            # on a fresh file with an unused import and name, the edit 0-20 ms after the ask.
+            uri = (root / f"race{len(self.outcome.steps)}.py").as_uri()
+            self.open(uri, SOURCES[0], language="python")
+            self.actions((uri, self.document(uri)), race=True, delay=rng.uniform(0, 0.02))
         elif kind == "command":
             uri, document = target
             action = rng.choice(ACTIONS)
             arguments = [{"uri": uri, "position": random_position(rng, document.text),
                           "version": document.version}]
-            client.request("workspace/executeCommand",
-                           {"command": f"hearth.{action}", "arguments": arguments},
-                           edit_for=(document.uri, document.version, document.text))
+            sent = client.request("workspace/executeCommand",
+                                  {"command": f"hearth.{action}", "arguments": arguments},
+                                  edit_for=(document.uri, document.version, document.text))
+            if rng.random() < 0.5:
+                client.wait(sent, self.answer_bound_s)
         elif kind == "bad-command":
             command = rng.choice([f"hearth.{a}" for a in ACTIONS]
                                  + ["hearth.indexWorkspace", "hearth.listActions", "nope",
@@ -617,7 +628,8 @@ class Sequence:
             if rng.random() < 0.5:  # requests after shutdown: InvalidRequest
                 client.request("textDocument/codeAction", {})
 
-    def actions(self, target: tuple[str, Document], race: bool) -> None:
+    def actions(self, target: tuple[str, Document], race: bool,
+                delay: float | None = None) -> None:
         rng, client = self.rng, self.client
         uri, document = target
         text = document.text
@@ -648,15 +660,23 @@ class Sequence:
                 "arguments": chosen["command"].get("arguments")}, edit_for=edit_for)
         else:
             return
-        if race:  # edit while the action runs, then a request that proves it was read
-            if rng.random() < 0.5:
-                self.close(uri)
-                self.open(uri, random_text(rng), document.version)
-            else:
-                self.change(uri)
-            if rng.random() < 0.3:
-                client.notify("$/cancelRequest", {"id": sent})
-            client.request("workspace/executeCommand", {"command": "hearth.listActions"})
+        if not race:
+            if rng.random() < 0.6:  # as a user who waits for the answer: edits to judge
+                client.wait(sent, self.answer_bound_s)
+            return
+        # Edit while the action runs (at once, or a little later, so that the edit lands
+        # before, during or after the answer), then a request that proves it was read.
+        if delay is None:
+            delay = rng.uniform(0, 0.3) if rng.random() < 0.5 else 0.0
+        time.sleep(delay)
+        if rng.random() < 0.5:
+            self.close(uri)
+            self.open(uri, random_text(rng), document.version)
+        else:
+            self.change(uri)
+        if rng.random() < 0.3:
+            client.notify("$/cancelRequest", {"id": sent})
+        client.request("workspace/executeCommand", {"command": "hearth.listActions"})
 
     def complete(self, target: tuple[str, Document]) -> None:
         """Inline completion as an editor asks for it while the user types: a burst of

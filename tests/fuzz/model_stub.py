@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +33,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
+        request = self.rfile.read(length)
         rng = self.server.next_random()
         time.sleep(rng.uniform(0, MAX_DELAY_S))
         roll = rng.random()
@@ -46,11 +47,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"data: {not json\n\n")
             return
         text = rng.choice(ANSWERS)
+        named = function_named(request)
+        if named and rng.random() < 0.5:  # an answer the checks accept: an edit to race
+            text = f"```python\ndef {named}(*args, **kwargs):\n    return None\n```"
         for start in range(0, len(text), 8):
             event = {"choices": [{"delta": {"content": text[start:start + 8]}}]}
             self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
         self.wfile.write(b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\n')
         self.wfile.write(b"data: [DONE]\n\n")
+
+
+def function_named(request: bytes) -> str | None:
+    """The last function the request's prompt defines, if any."""
+    try:
+        messages = json.loads(request).get("messages") or []
+        prompt = str(messages[-1].get("content")) if messages else ""
+    except (ValueError, AttributeError, TypeError):
+        return None
+    names = re.findall(r"\bdef\s+([A-Za-z_]\w*)\s*\(", prompt)
+    return names[-1] if names else None
 
 
 class ModelStub(ThreadingHTTPServer):
