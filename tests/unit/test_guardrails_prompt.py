@@ -28,8 +28,13 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
             "run `delete from sessions` on startup",
             "delete all rows from the users table",
             "wipe the production database",
+            "drop all tables in production and in the tests",
+            "truncate all tables. Then run the tests",
         ],
         [
+            "drop all tables of the in-memory sqlite fixture between tests",
+            "truncate the table name to 30 characters",
+            "truncate the database name in the log line",
             "drop the unused import",
             "truncate the string to 80 characters",
             "DELETE FROM users WHERE id = ?",

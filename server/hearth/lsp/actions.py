@@ -267,7 +267,8 @@ def summary(result: ActionResult, applied: bool | None = None) -> dict[str, Any]
     if result.history_id is not None:
         out["historyId"] = result.history_id
     out["cached"] = result.cached
-    out.update({k: v for k, v in result.report().items() if isinstance(v, (str, int, float))})
+    out.update({k: v for k, v in result.report().items()
+                if isinstance(v, (str, int, float)) and k != "history_id"})  # historyId above
     return out
 
 

@@ -28,15 +28,18 @@ def _inflected(*words: str) -> str:
 # -- HG202: SQL that destroys tables or every row of one
 _TABLE_WORDS = r"(?:tables?|databases?|db|schemas?|collections?|keyspaces?)"
 _TABLE_NAME = r"[`\"\[]?[\w.]++[`\"\]]?"
+# "the table's", "the table name", "the database connection": a part of it, not the table
+_NOT_THE_TABLE_ITSELF = (r"(?!'s|\s+(?:rows?|columns?|entr(?:y|ies)|duplicates|nulls?|"
+                         r"connections?|sessions?|cursors?|handles?|locks?|pools?|caches?|"
+                         r"clients?|validation|objects?|names?|prefix(?:es)?|suffix(?:es)?|"
+                         r"fields?)\b)")
 _DESTRUCTIVE_SQL = (
     re.compile(r"\bdrop\s+(?:table|database|schema|view|index|collection|keyspace|user|role)"
                r"\b(?:\s+if\s+exists)?\s*[\w.`\"\[]", _I),
     re.compile(r"\bdrop\s+(?:(?:all|every|the)\s+)?(?:of\s+the\s+)?(?:\w+\s+){0,2}?"
-               + _TABLE_WORDS + r"\b(?!'s|\s+(?:rows?|columns?|entr(?:y|ies)|duplicates|nulls?|"
-               r"connections?|sessions?|cursors?|handles?|locks?|pools?|caches?|clients?|"
-               r"validation|objects?|names?|prefix(?:es)?|suffix(?:es)?|fields?)\b)", _I),
+               + _TABLE_WORDS + r"\b" + _NOT_THE_TABLE_ITSELF, _I),
     re.compile(r"\btruncate\s+(?:table\b|(?:all|every|the|each)\s+(?:\w+\s+){0,2}?"
-               + _TABLE_WORDS + r"\b)", _I),
+               + _TABLE_WORDS + r"\b" + _NOT_THE_TABLE_ITSELF + ")", _I),
     re.compile(r"\bTRUNCATE\s+" + _TABLE_NAME + r"\s*(?:;|$)"),
     # A DELETE statement with no WHERE before the statement ends: written in capitals, or
     # ending right after the table name ("delete from the cart the item" is English).
@@ -260,6 +263,15 @@ _EUROPEAN_EXFILTRATION = (
                r"e-?mail|\S+\.(?:com|net|org|io|ru)))", _I),
 )
 
+# A database a test owns: resetting it between tests is how fixtures work, not an attack.
+_TEST_SCOPED = re.compile(r"\b(?:tests?|testing|fixtures?|in-memory|:memory:|temporary|scratch)"
+                          r"\b", _I)
+_NOT_ONLY_TESTS = re.compile(r"\b(?:prod|production|live|real|customers?|users'?)\b", _I)
+
+
+def _test_scoped(sentence: str) -> bool:
+    return bool(_TEST_SCOPED.search(sentence)) and not _NOT_ONLY_TESTS.search(sentence)
+
 _PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "HG202": _DESTRUCTIVE_SQL,
     "HG203": _RECURSIVE_DELETE + _ALL_FILES_EN + _EUROPEAN_WIPE,
@@ -274,6 +286,14 @@ def _first_match(patterns: Iterable[re.Pattern[str]],
                  texts: list[str]) -> re.Match[str] | None:
     return next((match for pattern in patterns for text in texts
                  if (match := pattern.search(text))), None)
+
+
+def _sentence(match: re.Match[str]) -> str:
+    """The sentence of the text ``match`` was found in that holds it."""
+    text = match.string
+    start = max(text.rfind(mark, 0, match.start()) for mark in ".;!?\n") + 1
+    ends = [end for mark in ".;!?\n" if (end := text.find(mark, match.end())) != -1]
+    return text[start:min(ends, default=len(text))]
 
 
 def check_instruction(instruction: str | None, settings: GuardrailSettings) -> list[GuardFinding]:
@@ -294,6 +314,8 @@ def check_instruction(instruction: str | None, settings: GuardrailSettings) -> l
         if not is_enabled(rule_id, settings):
             continue
         match = _first_match(patterns, texts)
+        if match and rule_id == "HG202" and _test_scoped(_sentence(match)):
+            match = None
         if match:
             rule = RULES[rule_id]
             findings.append(verdict(rule_id, (
