@@ -100,6 +100,24 @@ async def test_fix_of_an_unused_import_resolves_to_the_rule_fix(start, tmp_path:
     assert apply_text_edits(RISKY, edits) == RISKY.replace("import os\n", "", 1)
 
 
+@pytest.mark.parametrize("client_name", ["neovim", "emacs"])
+async def test_an_action_offered_for_other_text_at_the_same_version_is_refused(
+        start, tmp_path: Path, client_name: str):
+    # Closed and reopened at the same version with other text (as the fuzzer found): the
+    # version alone cannot tell; the text the action was offered for can.
+    client, uri, fixes = await quick_fixes(start, tmp_path, client_name, "F401")
+    [fix] = [a for a in fixes if "F401" in a.title]
+    client.text_document_did_close(types.DidCloseTextDocumentParams(
+        types.TextDocumentIdentifier(uri)))
+    open_document(client, tmp_path / "risky.py", "# a note\n" + RISKY, version=1)
+    with pytest.raises(Exception, match="text changed since the action was offered"):
+        if fix.data is not None:
+            await client.code_action_resolve_async(fix)
+        else:
+            await client.workspace_execute_command_async(types.ExecuteCommandParams(
+                command=fix.command.command, arguments=fix.command.arguments))
+
+
 async def test_explain_returns_markdown_and_shows_it(start, tmp_path: Path):
     client = await start(capabilities("visual-studio-code"))
     uri = open_document(client, tmp_path / "risky.py", RISKY)

@@ -424,6 +424,7 @@ class Sequence:
         stderr_path = self.workdir / f"stderr{self.outcome.sequence}.txt"
         env = {**os.environ, "HEARTH_LOG_DIR": str(self.workdir / "logs"),
                "HEARTH_CACHE_DIR": str(self.workdir / "cache"),
+               "HEARTH_DATA_DIR": str(self.workdir / "data"),  # the history: not the user's
                "PYTHONPATH": str(ROOT / "server")}
         with stderr_path.open("wb") as stderr:
             process = subprocess.Popen(self.command, stdin=subprocess.PIPE,

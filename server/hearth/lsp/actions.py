@@ -41,6 +41,9 @@ class Invocation:
     version: int | None = None
     instruction: str | None = None
     extra: dict[str, Any] | None = None  # what the menu entry carried (Offer.data)
+    # A hash of the text the action was offered for: a document closed and reopened at the
+    # same version with other text is not the one the user chose the action in.
+    text_hash: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"action": self.action, "uri": self.uri,
@@ -54,6 +57,8 @@ class Invocation:
             data["instruction"] = self.instruction
         if self.extra:
             data["extra"] = self.extra
+        if self.text_hash is not None:
+            data["textHash"] = self.text_hash
         return data
 
     @classmethod
@@ -73,11 +78,18 @@ class Invocation:
         version = value.get("version")
         instruction = value.get("instruction")
         extra = value.get("extra")
+        hashed = value.get("textHash")
         return cls(action, value["uri"], start, end,
                    version if isinstance(version, int) and not isinstance(version, bool)
                    else None,
                    instruction if isinstance(instruction, str) else None,
-                   extra if isinstance(extra, dict) else None)
+                   extra if isinstance(extra, dict) else None,
+                   hashed if isinstance(hashed, str) else None)
+
+
+def text_hash(source: str) -> str:
+    """A short fingerprint of a document's text (not a secret: an identity)."""
+    return hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 MAX_UINTEGER = 2**31 - 1  # LSP's uinteger
@@ -215,6 +227,9 @@ async def compute(server: HearthServer, call: Invocation,
         raise content_modified(
             f"The document changed (version {call.version} -> {version}) since the action "
             "was offered; run it again.")
+    if call.text_hash is not None and call.text_hash != text_hash(request.source):
+        raise content_modified("The document's text changed since the action was offered "
+                               "(it was closed and reopened, or replaced); run it again.")
     cancel = CancelToken()
     job_id = server.track_job(cancel)
     session = server.session
@@ -287,6 +302,7 @@ def register(server: HearthServer) -> None:
         request.diagnostics = [finding for d in params.context.diagnostics
                                if (finding := from_lsp(server, lines, d)) is not None]
         resolvable = supports_resolving_edits(server)
+        offered_for = text_hash(request.source)
         offered = []
         for action in server.actions:
             try:
@@ -298,7 +314,7 @@ def register(server: HearthServer) -> None:
             lazy = resolvable and action.makes_edits
             for offer in offers:
                 call = Invocation(action.name, uri, params.range.start, params.range.end,
-                                  version, extra=offer.data or None)
+                                  version, extra=offer.data or None, text_hash=offered_for)
                 offered.append(types.CodeAction(
                     title=offer.title, kind=action.kind, data=call.to_json() if lazy else None,
                     diagnostics=[to_lsp(server, lines, d) for d in offer.diagnostics] or None,
