@@ -98,8 +98,14 @@ class GenerationSettings:
     # below the confidence threshold, or also "unverified" (no example or test passed).
     escalate_to: str | None = None
     escalate_when: Literal["low-confidence", "unverified"] = "unverified"
+    # When the answer is below the threshold for a reason a check names (a failed example, a
+    # crash, an undefined name), show the model its answer and the reason and ask again, at
+    # most this many times (docs/quality.md, "Repair").
+    repairs: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.repairs <= 3:
+            raise ValueError(f"repairs must be from 0 to 3, got {self.repairs}")
         if self.samples is not None:
             _at_least("samples", self.samples, 1)
         if self.samples is not None and self.samples > 16:

@@ -59,7 +59,7 @@ from hearth.core.models.manifest import load_manifest, model_file  # noqa: E402
 from hearth.core.pipeline.scoring import RULES, THRESHOLD  # noqa: E402
 from hearth.core.session import Session  # noqa: E402
 from hearth.core.text import Pos  # noqa: E402
-from hearth.settings import GenerationSettings, Settings  # noqa: E402
+from hearth.settings import GenerationSettings, HistorySettings, Settings  # noqa: E402
 
 log = logging.getLogger("bench_corpus")
 WORKSPACES = REPO / ".bench" / "corpus_workspaces"
@@ -337,9 +337,11 @@ def main() -> None:
     parser.add_argument("--escalate-when", default="unverified",
                         choices=("low-confidence", "unverified"))
     args = parser.parse_args()
+    # No history: its response cache would answer a task a run before this one answered
+    # (the workspaces are fixed folders), and its examples would carry answers across tasks.
     settings = Settings(generation=GenerationSettings(
         generated_tests=args.generated_tests, escalate_to=args.escalate_to,
-        escalate_when=args.escalate_when))
+        escalate_when=args.escalate_when), history=HistorySettings(enabled=False))
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("hearth").setLevel(logging.WARNING)

