@@ -53,7 +53,13 @@ from quality_report import summarise  # noqa: E402
 from hearth.core.cancel import CancelToken  # noqa: E402
 from hearth.core.errors import HearthError  # noqa: E402
 from hearth.core.memory import WorkspaceIndex  # noqa: E402
-from hearth.core.models.backend import Completion, GenerationRequest, ModelBackend  # noqa: E402
+from hearth.core.models.backend import (  # noqa: E402
+    ChatMessage,
+    Completion,
+    GenerationRequest,
+    ModelBackend,
+    SamplingParams,
+)
 from hearth.core.models.llama_cpp import LlamaCppBackend  # noqa: E402
 from hearth.core.models.manifest import load_manifest, model_file  # noqa: E402
 from hearth.core.pipeline.scoring import RULES, THRESHOLD  # noqa: E402
@@ -164,8 +170,17 @@ def cursor_in(stubbed: str, qualname: str) -> Pos:
     return Pos(doc.end_lineno - 1, doc.col_offset)
 
 
+def evict_prompt_cache(backend: PromptRecorder) -> None:
+    """A one-token request with another beginning, so that each configuration of a task
+    starts with none of the task's prompt cached (the one before would have left it)."""
+    backend.inner.generate(GenerationRequest(
+        messages=[ChatMessage("system", "-"), ChatMessage("user", "-")],
+        params=[SamplingParams(temperature=0.0, max_tokens=1)]))
+
+
 def run_task(task: dict, workspace: ProjectWorkspace, recorder_backend: PromptRecorder,
-             sample_counts: Sequence[int]) -> list[dict]:
+             configs: Sequence[tuple[int, int]]) -> list[dict]:
+    """Each configuration (samples, repairs) on ``task``, one after the other."""
     relative = task["path"]
     original = workspace.sources[relative]
     stubbed = stub_source(original, task["qualname"])
@@ -175,11 +190,12 @@ def run_task(task: dict, workspace: ProjectWorkspace, recorder_backend: PromptRe
     records = []
     path = workspace.write(relative, stubbed)
     try:
-        for samples in sample_counts:
+        for samples, repairs in configs:
+            evict_prompt_cache(recorder_backend)
             request = session.request(stubbed, cursor_in(stubbed, task["qualname"]), path=path)
             base = session.engine_options()
             recorder = Recorder(base.ranker)
-            options = replace(base, samples=samples, ranker=recorder)
+            options = replace(base, samples=samples, ranker=recorder, repairs=repairs)
             recorder_backend.prompts.clear()
             start = time.perf_counter()
             try:
@@ -195,7 +211,8 @@ def run_task(task: dict, workspace: ProjectWorkspace, recorder_backend: PromptRe
             record = {
                 "task_id": task["id"], "project": task["project"], "split": task["split"],
                 "doctest": task["doctest"], "cross_file": task["cross_file"],
-                "samples": samples, "elapsed_s": round(elapsed, 3), "tokens": tokens,
+                "samples": samples, "repairs": repairs,
+                "elapsed_s": round(elapsed, 3), "tokens": tokens,
                 "confidence": confidence, "error": error, "chosen": chosen,
                 "method": method, "evidence": evidence,
                 "prompt_chars": len(prompt),
@@ -267,13 +284,15 @@ def figures(report: dict, runs: list[dict]) -> dict:
 
 
 def summary(report: dict) -> dict:
-    groups: dict[tuple[str, int], list[dict]] = {}
+    groups: dict[tuple[str, int, int], list[dict]] = {}
     for run in report["runs"]:
-        groups.setdefault(("all", run["samples"]), []).append(run)
-        groups.setdefault((run["split"], run["samples"]), []).append(run)
+        config = (run["samples"], run.get("repairs", 0))
+        groups.setdefault(("all", *config), []).append(run)
+        groups.setdefault((run["split"], *config), []).append(run)
     splits = {run["split"] for run in report["runs"]}
-    rows = {f"{split} N={samples}": figures(report, runs)
-            for (split, samples), runs in sorted(groups.items())
+    rows = {f"{split} N={samples}" + (f" repairs={repairs}" if repairs else ""):
+            figures(report, runs)
+            for (split, samples, repairs), runs in sorted(groups.items())
             if split != "all" or len(splits) > 1}
     return {"rows": rows, "markdown": markdown(report, rows)}
 
@@ -326,6 +345,9 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "heldout", "all"), default="dev")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--samples", default="1,5", help="comma-separated sample counts")
+    parser.add_argument("--repairs", default="0",
+                        help="comma-separated generation.repairs values, each run with each "
+                             "sample count")
     parser.add_argument("--limit", type=int, default=None,
                         help="K tasks only, spread over the projects")
     parser.add_argument("--tasks", default=None, help="comma-separated task ids (any split)")
@@ -351,6 +373,13 @@ def main() -> None:
         parser.error(f"--samples takes comma-separated whole numbers, not {args.samples!r}")
     if not sample_counts or min(sample_counts) < 1:
         parser.error("--samples: every count must be at least 1")
+    try:
+        repair_counts = [int(n) for n in args.repairs.split(",")]
+    except ValueError:
+        parser.error(f"--repairs takes comma-separated whole numbers, not {args.repairs!r}")
+    if not repair_counts or not all(0 <= n <= 3 for n in repair_counts):
+        parser.error("--repairs: every value must be from 0 to 3")
+    configs = [(samples, repairs) for samples in sample_counts for repairs in repair_counts]
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     try:
@@ -372,7 +401,7 @@ def main() -> None:
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "weights": {name: rule.weight for name, rule in RULES.items()},
               "threshold": THRESHOLD, "problems": len(tasks), "tasks": len(tasks),
-              "samples": sample_counts,
+              "samples": sample_counts, "repairs": repair_counts,
               "config": {"generated_tests": args.generated_tests,
                          "escalate_to": args.escalate_to, "escalate_when": args.escalate_when},
               "runs": []}
@@ -384,12 +413,13 @@ def main() -> None:
                 if workspace is not None:
                     workspace.close()
                 workspace = ProjectWorkspace(project, backend, settings)
-            for record in run_task(task, workspace, backend, sample_counts):
+            for record in run_task(task, workspace, backend, configs):
                 judge(task, workspace, record)
                 report["runs"].append(record)
-                log.info("%d/%d %s N=%d passed=%s conf=%.3f %.1fs %d tokens, %d of %d "
+                log.info("%d/%d %s N=%d R=%d passed=%s conf=%.3f %.1fs %d tokens, %d of %d "
                          "candidates pass%s", number, len(tasks), task["id"],
-                         record["samples"], record["passed"], record["confidence"],
+                         record["samples"], record["repairs"], record["passed"],
+                         record["confidence"],
                          record["elapsed_s"], record["tokens"],
                          sum(bool(c["passed"]) for c in record["candidates"]),
                          len(record["candidates"]),

@@ -266,3 +266,22 @@ def test_the_signature_s_promises_are_checked_on_the_generated_inputs(tmp_path: 
         "returns a list where the signature says `int`")
     assert rules[2]["raises-on-valid-inputs"].reason.startswith("raises AttributeError on "
                                                                 "every one of the")
+
+
+def test_an_example_in_the_user_s_instruction_is_a_check_too(tmp_path: Path) -> None:
+    # The docstring says nothing checkable; the instruction the user typed does.
+    stub = 'def shout(name: str) -> str:\n    """Greet someone loudly."""\n    pass\n'
+    path = tmp_path / "greet.py"
+    path.write_text(stub, encoding="utf-8")
+    request = ActionRequest(stub, Pos(2, 4), path=path, workspace=tmp_path,
+                            instruction="wrap it in << >> and upper-case it: 'ada' -> '<<ADA>>'")
+    bodies = ["    return name.upper()\n", "    return '<<' + name.upper() + '>>'\n"]
+    candidates = [Candidate(None, new_source=stub.replace("    pass\n", body), function="shout")
+                  for body in bodies]
+    ranked = default_ranker(tmp_path)(request, candidates)
+    assert ranked[0] is candidates[1]
+    half = {f.rule: f for f in candidates[0].findings}
+    assert half["example-failed"].reason.startswith(
+        "contradicts the instruction: `shout('ada')` is `'<<ADA>>'`, but it returns 'ADA'")
+    assert candidates[0].confidence < THRESHOLD <= candidates[1].confidence
+    assert candidates[1].evidence[0] == "passes the 1 example the instruction gives"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hearth.core.pipeline.types import Example, FunctionNode
 
@@ -69,9 +69,15 @@ def _signature(fn: FunctionNode) -> _Signature:
 
 def examples_from_docstring(fn: FunctionNode) -> list[Example]:
     """The checks ``fn``'s docstring states in prose (none when it states none)."""
-    docstring = ast.get_docstring(fn, clean=True)
-    if not docstring:
+    return examples_in(fn, ast.get_docstring(fn, clean=True) or "")
+
+
+def examples_in(fn: FunctionNode, text: str, origin: str = "docstring") -> list[Example]:
+    """The checks ``text`` states in prose about ``fn``: its docstring, or the instruction
+    the user gave with the request (``origin`` "instruction")."""
+    if not text:
         return []
+    docstring = text
     kwonly_required = any(d is None for d in fn.args.kw_defaults)
     if kwonly_required:
         return []  # the forms below cannot supply keyword-only arguments
@@ -85,7 +91,7 @@ def examples_from_docstring(fn: FunctionNode) -> list[Example]:
             found.setdefault((example.call, example.expect, example.raises), example)
     for example in _tables(lines, sig):
         found.setdefault((example.call, example.expect, example.raises), example)
-    return list(found.values())[:MAX_EXAMPLES]
+    return [replace(example, origin=origin) for example in found.values()][:MAX_EXAMPLES]
 
 
 def _literal(text: str) -> str | None:

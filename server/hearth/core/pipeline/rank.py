@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hearth.core.pipeline.examples import Example, examples_from_docstring
+from hearth.core.pipeline.examples import Example, examples_from_docstring, examples_in
 from hearth.core.pipeline.inputs import doctest_examples, inputs_for
 from hearth.core.pipeline.properties import raises_on_valid_inputs, wrong_return
 from hearth.core.pipeline.types import ActionRequest, Candidate, FunctionNode, Ranker
@@ -210,8 +210,13 @@ class ExecutionRanker:
         fn = _target(request, [candidates[i] for i in indices])
         if fn is None:
             return {}, [], None
-        # The user's docstring, not a candidate's; then the tests the model wrote from it.
-        checks = examples_from_docstring(fn) + list(request.generated_checks)
+        # The user's docstring, not a candidate's, and the instruction the user gave with the
+        # request; then the tests the model wrote from the docstring.
+        checks = examples_from_docstring(fn)
+        stated = {(e.call, e.expect, e.raises) for e in checks}
+        checks += [e for e in examples_in(fn, request.instruction or "", "instruction")
+                   if (e.call, e.expect, e.raises) not in stated]
+        checks += list(request.generated_checks)
         try:
             return execute(request, candidates, indices, fn, self.workspace, checks), checks, fn
         except (OSError, ValueError) as error:
@@ -255,7 +260,7 @@ class ExecutionRanker:
             return
         outcomes = list(zip(checks, behaviour.checks))
         prose = [(example, outcome) for example, outcome in outcomes
-                 if example.origin == "docstring"]
+                 if example.origin in ("docstring", "instruction")]
         failed, total = behaviour.doctests_failed, len(behaviour.doctests)
         examples = total + len(prose)
         passed = total - failed + sum(1 for _, (ok, _, _) in prose if ok)
@@ -269,9 +274,12 @@ class ExecutionRanker:
                 "unverified", "nothing checked it: no example or test its docstring gives "
                 "passed" if examples or len(outcomes) else "nothing checked it: its docstring "
                 "gives no example to run"))
+        told = sum(1 for example, _ in prose if example.origin == "instruction")
         if examples and passed == examples:
-            candidate.evidence.append(f"passes the {_count(examples, 'example')} its docstring "
-                                      "gives")
+            givers = ("its docstring and the instruction" if told < examples else
+                      "the instruction") if told else "its docstring"
+            candidate.evidence.append(f"passes the {_count(examples, 'example')} {givers} "
+                                      f"give{'s' if not told or told == examples else ''}")
         elif not examples:
             candidate.evidence.append("its docstring gives no example to check it against")
         if failed:
@@ -283,8 +291,9 @@ class ExecutionRanker:
             example, shown = missed[0]
             more = (f" ({len(missed)} of the {len(prose)} examples given in prose fail)"
                     if len(missed) > 1 else "")
+            source = "the instruction" if example.origin == "instruction" else "its docstring"
             candidate.findings.append(finding(
-                "example-failed", f"contradicts its docstring: {example.describe()}, but it "
+                "example-failed", f"contradicts {source}: {example.describe()}, but it "
                 f"{shown}{more}", scale=len(missed) / len(prose)))
         generated = [(n, example, outcome) for n, (example, outcome) in enumerate(outcomes)
                      if example.origin == "generated"]

@@ -84,9 +84,9 @@ RULES: dict[str, Rule] = {
                                   "or running it ends the process"),
     "doctest-failed": Rule(0.55, False, "fails the examples in its own docstring (scaled by "
                                         "the share failed)"),
-    "example-failed": Rule(0.55, False, "contradicts an example its docstring gives in prose "
-                                        "(`f(x) -> y`, \"raises E on ...\"; scaled by the "
-                                        "share failed)"),
+    "example-failed": Rule(0.55, False, "contradicts an example its docstring or the "
+                                        "instruction gives in prose (`f(x) -> y`, \"raises E "
+                                        "on ...\"; scaled by the share failed)"),
     "generated-test-failed": Rule(0.1, False, "fails tests the model wrote from the docstring "
                                               "that other candidates pass (scaled by the "
                                               "share failed)"),

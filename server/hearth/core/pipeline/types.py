@@ -49,8 +49,9 @@ def language_of(path: Path | None, language_id: str | None = None) -> str | None
 class Example:
     """A check the ranker runs on every candidate: ``call`` (Python source) should evaluate to
     the literal ``expect``, or raise ``raises`` (an exception class name; subclasses count).
-    ``line`` is where it was read; ``origin`` is "docstring" (the user's own words, mined by
-    pipeline.examples) or "generated" (a test the model wrote, pipeline.generated_tests)."""
+    ``line`` is where it was read; ``origin`` is "docstring" or "instruction" (the user's own
+    words, in the docstring or the request, mined by pipeline.examples) or "generated" (a test
+    the model wrote, pipeline.generated_tests)."""
 
     call: str
     expect: str | None
