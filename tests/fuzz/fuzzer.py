@@ -249,9 +249,10 @@ class Client:
 
 
 def check_edit(client: Client, edit: dict, edit_for: tuple[str, int, str | None],
-               where: str) -> None:
+               where: str, read_up_to: int = -1) -> None:
     """An edit is stale when the server had read a change to its document (closed, or other
-    text) before it sent the edit: it was computed for text the document no longer holds."""
+    text) before it sent the edit: it was computed for text the document no longer holds.
+    ``read_up_to``: a message the server has provably read besides those answered."""
     from hearth.lsp.workspace import document_key
 
     if not client.judge_edits:
@@ -272,7 +273,8 @@ def check_edit(client: Client, edit: dict, edit_for: tuple[str, int, str | None]
                 f"{where}: an edit for version {target_version} of a request made at {version}")
             continue
         document = client.documents.get(document_key(uri))
-        state = document.state_at(client.processed_up_to) if document else None
+        read = max(client.processed_up_to, read_up_to)
+        state = document.state_at(read) if document else None
         if state is None or not state[0] or text is not None and state[1] != text:
             client.outcome.stale_edits.append(
                 f"{where}: an edit for {uri} after the server read that it "
@@ -415,7 +417,9 @@ class Sequence:
             running = [p for p in list(self.client.pending.values())
                        if p.edit_for is not None and p.method == "workspace/executeCommand"]
             if len(running) == 1:
-                check_edit(self.client, edit, running[0].edit_for, "workspace/applyEdit")
+                # The server runs that command: it has read every message up to it.
+                check_edit(self.client, edit, running[0].edit_for, "workspace/applyEdit",
+                           read_up_to=running[0].sent_at)
             return {"applied": self.rng.random() < 0.8}
         return None
 
