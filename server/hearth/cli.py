@@ -115,6 +115,8 @@ SETTING_FLAGS: list[tuple[str, str, str, dict[str, Any]]] = [
      "history entries older than this go (0: any age)", {"type": int}),
     ("--history-max-entries", "history.maxEntries", "history entries kept at most",
      {"type": int}),
+    ("--history-max-megabytes", "history.maxMegabytes",
+     "megabytes of history entries kept at most (0: no limit)", {"type": int}),
 ]
 
 

@@ -205,6 +205,7 @@ class HistorySettings:
     example_tokens: int = 512  # the prompt budget of past answers
     max_age_days: int = 90  # 0: any age
     max_entries: int = 5000
+    max_megabytes: int = 100  # what the entries hold, at most; 0: no limit
 
     def __post_init__(self) -> None:
         if not 0 <= self.example_tokens <= 4096:
@@ -212,6 +213,7 @@ class HistorySettings:
                              f"{self.example_tokens}")
         _at_least("maxAgeDays", self.max_age_days, 0)
         _at_least("maxEntries", self.max_entries, 1)
+        _at_least("maxMegabytes", self.max_megabytes, 0)
 
 
 @dataclass

@@ -151,6 +151,25 @@ def test_retention_drops_old_entries_and_keeps_the_newest(tmp_path: Path) -> Non
     assert sorted(e.id for e in store.entries()) == sorted(recent[:3])
 
 
+def test_retention_by_size_keeps_the_newest_entries_and_shrinks_the_file(
+        tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path, Retention(max_megabytes=1))
+    now = time.time()
+    # 30 entries of 99 kB of answer (3 MB): over the limit of 1 MB.
+    ids = [store.add(entry(answer="x" * 99_000, time=now - 30 + i)) for i in range(30)]
+    store.prune(now)
+    kept = sorted(e.id for e in store.entries())
+    # Cut to nine tenths of the limit: the 9 newest entries hold 891 kB; a tenth would not fit.
+    assert kept == ids[-9:]
+    store.close()
+    assert path.stat().st_size < 1_500_000  # compacted, not 3 MB of free pages
+    unlimited = HistoryStore(tmp_path / "u.sqlite3", Retention(max_megabytes=0))
+    for i in range(12):
+        unlimited.add(entry(answer="x" * 100_000, time=now - i))
+    assert unlimited.prune(now) == 0 and len(unlimited.entries()) == 12
+
+
 def test_clear_empties_the_history(tmp_path: Path) -> None:
     store = HistoryStore(tmp_path / "h.sqlite3")
     store.add(entry())

@@ -296,7 +296,8 @@ class Session:
             self._history = History.open(
                 self.root, enabled=wanted.enabled, cache=wanted.cache, learn=wanted.learn,
                 example_tokens=wanted.example_tokens,
-                retention=Retention(wanted.max_age_days, wanted.max_entries),
+                retention=Retention(wanted.max_age_days, wanted.max_entries,
+                                    wanted.max_megabytes),
                 on_problem=self.on_problem)
         return self._history
 

@@ -149,10 +149,11 @@ def _entry(row: sqlite3.Row) -> Entry:
 @dataclass(frozen=True)
 class Retention:
     """How much history to keep: entries younger than ``max_age_days`` (0: any age), at most
-    ``max_entries`` (the newest)."""
+    ``max_entries`` (the newest), whose texts come to at most ``max_megabytes`` (0: any)."""
 
     max_age_days: int = 90
     max_entries: int = 5000
+    max_megabytes: float = 100
 
 
 class HistoryStore:
@@ -290,7 +291,20 @@ class HistoryStore:
                 "DELETE FROM entries WHERE id NOT IN "
                 "(SELECT id FROM entries ORDER BY time DESC, id DESC LIMIT ?)",
                 (self.retention.max_entries,)).rowcount
-        return gone
+            limit = self.retention.max_megabytes * 1_000_000
+            cut = 0
+            if limit > 0 and (db.execute(f"SELECT SUM({_SIZE}) FROM entries").fetchone()[0]
+                              or 0) > limit:
+                # Down to nine tenths, so that the file is compacted now and then, not at
+                # every write once it is full.
+                cut = db.execute(
+                    "DELETE FROM entries WHERE id IN (SELECT id FROM (SELECT id, SUM(size) "
+                    "OVER (ORDER BY time DESC, id DESC) AS kept FROM (SELECT id, time, "
+                    f"{_SIZE} AS size FROM entries)) WHERE kept > ?)", (0.9 * limit,)).rowcount
+        if cut:
+            with self._lock:
+                self._connect().execute("VACUUM")
+        return gone + cut
 
     def clear(self) -> int:
         with self._transaction() as db:
@@ -344,6 +358,11 @@ class HistoryStore:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+# What an entry's texts take, in bytes: what the size limit counts.
+_SIZE = " + ".join(f"COALESCE(LENGTH(CAST({column} AS BLOB)), 0)" for column in (
+    "target_text", "answer", "result", "reasons", "instruction", "note"))
 
 
 def _statements(script: str) -> list[str]:
