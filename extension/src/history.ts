@@ -9,9 +9,9 @@ export const FEEDBACK_COMMAND = "hearth.feedback";
 export const HISTORY_COMMAND = "hearth.history";
 
 export type Rating = "good" | "bad";
-export type Outcome = "applied" | "kept" | "undone" | "not applied";
+export type Outcome = "applied" | "kept" | "edited" | "undone" | "not applied";
 
-const OUTCOMES: readonly string[] = ["applied", "kept", "undone", "not applied"];
+const OUTCOMES: readonly string[] = ["applied", "kept", "edited", "undone", "not applied"];
 const RATINGS: readonly string[] = ["good", "bad"];
 
 /** What an action's answer says about its history entry. */

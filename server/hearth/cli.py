@@ -402,8 +402,9 @@ def cmd_history(args: argparse.Namespace) -> int:
             shown = details(entry)
             emit(args, {"entry": shown}, "\n".join(
                 f"{key}: {value}" for key, value in shown.items()
-                if key not in ("answer", "target_text") and value not in (None, [], ""))
-                + (f"\n\n{entry.answer}" if entry.answer else ""))
+                if key not in ("answer", "target_text", "final") and value not in (None, [], ""))
+                + (f"\n\n{entry.answer}" if entry.answer else "")
+                + (f"\n\nas you saved it:\n{entry.final}" if entry.final else ""))
         elif args.history_command == "clear":
             gone = store.clear()
             emit(args, {"removed": gone, "path": str(store.path)},

@@ -98,6 +98,60 @@ def test_a_corrupt_database_is_set_aside_with_a_message_and_a_new_one_made(
     assert [p.name for p in tmp_path.glob("h.sqlite3.corrupt-*")]
 
 
+def test_a_version_1_history_gains_the_final_column_and_keeps_its_entries(
+        tmp_path: Path) -> None:
+    from hearth.core.history.store import MIGRATIONS, _statements
+
+    path = tmp_path / "h.sqlite3"
+    db = sqlite3.connect(path)
+    for statement in _statements(MIGRATIONS[0]):
+        db.execute(statement)
+    db.execute("INSERT INTO entries (time, action, source_hash, settings_hash, title, "
+               "elapsed_s, answer, outcome) VALUES (1, 'generate', 's', 'k', 't', 1, "
+               "'def f(): return 1', 'kept')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = HistoryStore(path)
+    [old] = store.entries()
+    assert old.answer == "def f(): return 1" and old.final is None and old.accepted
+    assert store.set_outcome(old.id, "edited", "def f():\n    return 2\n")
+    again = store.get(old.id)
+    assert again.outcome == "edited" and again.accepted
+    assert again.taught == "def f():\n    return 2\n"
+
+
+def test_a_saved_answer_is_kept_edited_or_undone(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from hearth.core.pipeline.types import ActionResult
+    from hearth.core.text import TextEdit
+    from hearth.lsp.history import Outcomes
+
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    server = SimpleNamespace(session=SimpleNamespace(history=SimpleNamespace(store=store)))
+    outcomes = Outcomes(server)
+    stub = "def port(text):\n    pass\n"
+    answer = "    return int(text)"
+    edited = "def port(text):\n    log.debug('port %s', text)\n    return int(text)\n"
+    ids = {}
+    for name in ("kept", "edited", "undone"):
+        ids[name] = store.add(entry(answer=answer))
+        result = ActionResult(action="generate", title="t", edits=[TextEdit(Pos(1, 0), Pos(1, 8),
+                              answer)], confidence=1.0, low_confidence=False,
+                              reasons=[], samples=1, tokens=1, elapsed_s=1.0,
+                              function="port", history_id=ids[name],
+                              new_source=stub.replace("    pass", answer))
+        uri = f"file:///{name}.py"
+        outcomes.applied(uri, result, True, stub)
+        saved = {"kept": stub.replace("    pass", answer), "edited": edited, "undone": stub}
+        outcomes.saved(uri, saved[name])
+    assert store.get(ids["kept"]).outcome == "kept"
+    assert store.get(ids["edited"]).outcome == "edited"
+    assert store.get(ids["edited"]).final == edited.rstrip("\n")
+    assert store.get(ids["undone"]).outcome == "undone"  # the stub is back: not an edit
+
+
 def test_a_database_from_a_newer_hearth_is_set_aside_not_downgraded(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite3"
     db = sqlite3.connect(path)
@@ -327,6 +381,20 @@ def test_an_accepted_answer_is_shown_as_an_example_to_a_similar_request(
     sess.history.store.set_feedback(first.history_id, "bad")
     generate(sess, OTHER_STUB + "\n", tmp_path / "timeouts.py")
     assert "bad port" not in "\n".join(m.content for m in model.requests[-1].messages)
+
+
+def test_an_answer_the_user_edited_teaches_their_version(tmp_path: Path) -> None:
+    model = ScriptedModel([GOOD])
+    sess = session(tmp_path, model)
+    first = generate(sess, STUB, tmp_path / "ports.py")
+    mine = ("def parse_port(text):\n    audit.note('port', text)\n"
+            "    return int(text)\n")
+    sess.history.store.set_outcome(first.history_id, "edited", mine)
+    model.bodies = ["    return float(text)\n"]
+    second = generate(sess, OTHER_STUB, tmp_path / "timeouts.py")
+    prompt = "\n".join(m.content for m in model.requests[-1].messages)
+    assert "audit.note('port', text)" in prompt and "bad port" not in prompt
+    assert second.examples == [first.history_id]
 
 
 def test_a_candidate_repeating_a_rejected_answer_is_penalised(tmp_path: Path) -> None:

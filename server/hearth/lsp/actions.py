@@ -337,7 +337,7 @@ def register(server: HearthServer) -> None:
             code_action.data = {**data, "historyId": result.history_id,
                                 "cached": result.cached}
             if server.outcomes is not None:
-                server.outcomes.offered(call.uri, result)
+                server.outcomes.offered(call.uri, result, request.source)
         return code_action
 
     def command_for(action: Action) -> None:
@@ -354,7 +354,7 @@ def register(server: HearthServer) -> None:
                 edit=workspace_edit(server, call.uri, version, request, result),
                 label=result.title))
             if server.outcomes is not None:
-                server.outcomes.applied(call.uri, result, response.applied)
+                server.outcomes.applied(call.uri, result, response.applied, request.source)
             if not response.applied:
                 server.show(f"Hearth: the editor did not apply the edit "
                             f"({response.failure_reason or 'no reason given'}).",

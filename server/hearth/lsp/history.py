@@ -4,7 +4,9 @@ undone), and the commands `hearth.feedback`, `hearth.history` and `hearth.stats`
 An answer the server applies itself (`workspace/applyEdit`) is applied when the client says
 so. An answer the client applies itself (a resolved code action) is applied when its text
 appears in the document within the next changes. Either is then kept if its text is still
-there at the next save, undone if not.
+there at the next save; edited if the function it wrote is there but changed by the user (its
+final version is stored: it is what the user wanted, and what later requests learn from); and
+undone if neither.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 
-from hearth.core.history import RATINGS, summary
+from hearth.core.history import RATINGS, redacted, summary
+from hearth.core.history.learn import function_text, normalised_code
 from hearth.core.history.store import errors
 from hearth.core.pipeline.types import ActionResult
 from hearth.lsp.server import HearthServer
@@ -32,6 +35,9 @@ WATCH_CHANGES, WATCH_S = 50, 600.0
 class Watched:
     entry_id: int
     inserted: list[str]  # what the answer writes (each edit's text, stripped)
+    function: str | None = None  # the function the answer (re)wrote, by qualified name
+    before: str | None = None  # that function before the answer
+    answered: str | None = None  # and as the answer wrote it
     applied: bool = False
     changes: int = 0
     since: float = field(default_factory=time.monotonic)
@@ -40,10 +46,32 @@ class Watched:
         text = text.replace("\r\n", "\n")
         return all(piece in text for piece in self.inserted)
 
+    def verdict(self, text: str) -> tuple[str, str | None]:
+        """What the saved ``text`` says of the answer: "kept", "edited" with the function as
+        the user left it (not the answer, not what was there before it), or "undone"."""
+        now = function_text(text.replace("\r\n", "\n"), self.function) \
+            if self.function and self.answered else None
+        if now is None:  # no function to judge by (a Fix of lines), or it is gone
+            return ("kept", None) if self.present_in(text) else ("undone", None)
+        if normalised_code(now) == normalised_code(self.answered or ""):
+            return "kept", None
+        if self.before is not None and normalised_code(now) == normalised_code(self.before):
+            return "undone", None
+        return "edited", now
+
 
 def inserted_texts(result: ActionResult) -> list[str]:
     return [edit.new_text.replace("\r\n", "\n").strip()
             for edit in result.edits if edit.new_text.strip()]
+
+
+def watch(result: ActionResult, source: str, applied: bool = False) -> Watched:
+    """``result``, computed on ``source``, to be followed in its document."""
+    assert result.history_id is not None
+    return Watched(result.history_id, inserted_texts(result), result.function,
+                   function_text(source, result.function),
+                   function_text(result.new_source, result.function)
+                   if result.new_source is not None else None, applied=applied)
 
 
 class Outcomes:
@@ -53,31 +81,31 @@ class Outcomes:
         self.server = server
         self.watched: dict[str, list[Watched]] = {}
 
-    def _set(self, entry_id: int, outcome: str) -> None:
+    def _set(self, entry_id: int, outcome: str, final: str | None = None) -> None:
         store = self.server.session.history.store
         if store is None:
             return
         try:
-            store.set_outcome(entry_id, outcome)
+            store.set_outcome(entry_id, outcome, redacted(final))
         except errors() as exc:  # the history is a convenience: never fail the editor
             log.warning("Cannot record the outcome of #%d: %s", entry_id, exc)
 
-    def offered(self, uri: str, result: ActionResult) -> None:
-        """The client got ``result``'s edit and applies it itself (or not)."""
+    def offered(self, uri: str, result: ActionResult, source: str) -> None:
+        """The client got ``result``'s edit (computed on ``source``) and applies it itself, or
+        not."""
         inserted = inserted_texts(result)
         if result.history_id is not None and inserted:
-            self.watched.setdefault(document_key(uri), []).append(
-                Watched(result.history_id, inserted))
+            self.watched.setdefault(document_key(uri), []).append(watch(result, source))
 
-    def applied(self, uri: str, result: ActionResult, applied: bool) -> None:
-        """The client answered `workspace/applyEdit` for ``result``."""
+    def applied(self, uri: str, result: ActionResult, applied: bool, source: str) -> None:
+        """The client answered `workspace/applyEdit` for ``result`` (computed on ``source``)."""
         if result.history_id is None:
             return
         self._set(result.history_id, "applied" if applied else "not applied")
         inserted = inserted_texts(result)
         if applied and inserted:
             self.watched.setdefault(document_key(uri), []).append(
-                Watched(result.history_id, inserted, applied=True))
+                watch(result, source, applied=True))
 
     def changed(self, uri: str, text: str) -> None:
         watched = self.watched.get(document_key(uri))
@@ -101,7 +129,7 @@ class Outcomes:
             return
         for item in [item for item in watched if item.applied]:
             watched.remove(item)
-            self._set(item.entry_id, "kept" if item.present_in(text) else "undone")
+            self._set(item.entry_id, *item.verdict(text))
 
     def closed(self, uri: str) -> None:
         self.watched.pop(document_key(uri), None)

@@ -214,7 +214,7 @@ class History:
                                   max_examples=self.max_examples)
         return [(entry, ContextSnippet(
             path=entry.file or "another file", name=f"#{entry.id}, {entry.target}",
-            start_line=0, end_line=0, text=entry.answer or "")) for entry in chosen]
+            start_line=0, end_line=0, text=entry.taught or "")) for entry in chosen]
 
     def rejection_check(self, action: str, request: ActionRequest) -> Validator | None:
         """A validator that marks a candidate repeating an answer the user rejected for this
@@ -300,7 +300,7 @@ def details(entry: Entry) -> dict[str, Any]:
     """Everything stored of an entry (`hearth history show`)."""
     return {**summary(entry), "instruction": entry.instruction, "reasons": entry.reasons,
             "low_confidence": entry.low_confidence, "note": entry.note, "used": entry.used,
-            "target_text": entry.target_text, "answer": entry.answer,
+            "target_text": entry.target_text, "answer": entry.answer, "final": entry.final,
             "cache_key": entry.cache_key, "source_hash": entry.source_hash}
 
 

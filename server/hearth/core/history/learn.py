@@ -51,7 +51,7 @@ def similar_accepted(entries: Iterable[Entry], query: str, budget_tokens: int,
     seen: set[tuple[str | None, str | None]] = set()
     for entry in entries:  # newest first
         place = (entry.file, entry.target)
-        if not entry.accepted or not entry.answer or place in seen:
+        if not entry.accepted or not entry.taught or place in seen:
             continue
         seen.add(place)
         if exclude_source_hash is not None and entry.source_hash == exclude_source_hash:
@@ -62,7 +62,7 @@ def similar_accepted(entries: Iterable[Entry], query: str, budget_tokens: int,
     scored.sort(key=lambda item: -item[0])
     chosen, spent = [], 0
     for _, entry in scored:
-        cost = estimate_tokens(entry.answer or "")
+        cost = estimate_tokens(entry.taught or "")
         if spent + cost <= budget_tokens and len(chosen) < max_examples:
             chosen.append(entry)
             spent += cost

@@ -59,9 +59,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX entries_by_action ON entries (action, time);
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """,
+    # 2: what the user made of an applied answer by the next save (outcome "edited").
+    """
+    ALTER TABLE entries ADD COLUMN final TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-OUTCOMES = ("applied", "not applied", "kept", "undone")
+OUTCOMES = ("applied", "not applied", "kept", "edited", "undone")
 RATINGS = ("good", "bad")
 
 
@@ -70,7 +74,8 @@ class Entry:
     """One action's request and answer. ``target_text``: what the action was asked about (the
     function or lines, redacted); ``answer``: the chosen answer's code or document (redacted);
     ``result``: what the response cache replays (JSON, redacted); ``used``: the ids of past
-    answers the request was shown as examples."""
+    answers the request was shown as examples; ``final``: the function as the user saved it,
+    when they kept it with changes (outcome "edited", redacted)."""
 
     action: str
     title: str
@@ -94,6 +99,7 @@ class Entry:
     feedback: str | None = None
     note: str | None = None
     used: list[int] = field(default_factory=list)
+    final: str | None = None
     time: float = field(default_factory=time.time)
     id: int | None = None
 
@@ -102,7 +108,12 @@ class Entry:
         """The user kept it (or applied it, or said it was good) and never said it was bad."""
         if self.feedback is not None:
             return self.feedback == "good"
-        return self.outcome in ("applied", "kept")
+        return self.outcome in ("applied", "kept", "edited")
+
+    @property
+    def taught(self) -> str | None:
+        """What the user ended with: their edited version, or the answer as it was."""
+        return self.final or self.answer
 
     @property
     def rejected(self) -> bool:
@@ -114,7 +125,7 @@ class Entry:
 _COLUMNS = ("time", "action", "file", "target", "source_hash", "instruction", "model",
             "settings_hash", "cache_key", "title", "confidence", "low_confidence", "reasons",
             "elapsed_s", "tokens", "target_text", "answer", "result", "cached", "outcome",
-            "feedback", "note", "used")
+            "feedback", "note", "used", "final")
 
 
 def _row_values(entry: Entry) -> tuple[Any, ...]:
@@ -123,7 +134,7 @@ def _row_values(entry: Entry) -> tuple[Any, ...]:
             entry.confidence, int(entry.low_confidence), json.dumps(entry.reasons),
             entry.elapsed_s, entry.tokens, entry.target_text, entry.answer,
             json.dumps(entry.result) if entry.result is not None else None, int(entry.cached),
-            entry.outcome, entry.feedback, entry.note, json.dumps(entry.used))
+            entry.outcome, entry.feedback, entry.note, json.dumps(entry.used), entry.final)
 
 
 def errors() -> tuple[type[Exception], ...]:
@@ -143,7 +154,7 @@ def _entry(row: sqlite3.Row) -> Entry:
         elapsed_s=row["elapsed_s"], tokens=row["tokens"], target_text=row["target_text"],
         answer=row["answer"], result=json.loads(row["result"]) if row["result"] else None,
         cached=bool(row["cached"]), outcome=row["outcome"], feedback=row["feedback"],
-        note=row["note"], used=json.loads(row["used"]))
+        note=row["note"], used=json.loads(row["used"]), final=row["final"])
 
 
 @dataclass(frozen=True)
@@ -258,12 +269,13 @@ class HistoryStore:
             self.prune()
         return entry.id
 
-    def set_outcome(self, entry_id: int, outcome: str) -> bool:
+    def set_outcome(self, entry_id: int, outcome: str, final: str | None = None) -> bool:
+        """What became of an answer; ``final``: the user's version (outcome "edited")."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
         with self._transaction() as db:
-            return db.execute("UPDATE entries SET outcome = ? WHERE id = ?",
-                              (outcome, entry_id)).rowcount > 0
+            return db.execute("UPDATE entries SET outcome = ?, final = ? WHERE id = ?",
+                              (outcome, final, entry_id)).rowcount > 0
 
     def set_feedback(self, entry_id: int, rating: str, note: str | None = None) -> bool:
         """The user's word on an entry; False when there is no such entry."""
@@ -344,7 +356,8 @@ class HistoryStore:
     def judged(self, action: str, limit: int = 200) -> list[Entry]:
         """The newest answers of ``action`` the user accepted or rejected."""
         return self._select(
-            "action = ? AND (feedback IS NOT NULL OR outcome IN ('applied', 'kept', 'undone'))",
+            "action = ? AND (feedback IS NOT NULL "
+            "OR outcome IN ('applied', 'kept', 'edited', 'undone'))",
             (action,), limit=limit)
 
     def counter(self, name: str) -> int:
@@ -362,7 +375,7 @@ class HistoryStore:
 
 # What an entry's texts take, in bytes: what the size limit counts.
 _SIZE = " + ".join(f"COALESCE(LENGTH(CAST({column} AS BLOB)), 0)" for column in (
-    "target_text", "answer", "result", "reasons", "instruction", "note"))
+    "target_text", "answer", "result", "reasons", "instruction", "note", "final"))
 
 
 def _statements(script: str) -> list[str]:
