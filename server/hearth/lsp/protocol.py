@@ -150,6 +150,13 @@ class HearthProtocol(LanguageServerProtocol):
                 future.set_exception(JsonRpcException(
                     f"The client's answer was malformed: {describe(exc)}"))
             return
+        waiting = self._request_futures.get(msg_id)
+        if waiting is not None and waiting.done():
+            # The server stopped waiting (its job was cancelled): pygls would set a result on
+            # a cancelled future and raise.
+            self._request_futures.pop(msg_id, None)
+            log.debug("The client answered request %s after it was cancelled", msg_id)
+            return
         super().handle_message(message)
 
     def handle_message(self, message: Any) -> None:
