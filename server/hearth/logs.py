@@ -47,7 +47,10 @@ def setup_logging(level: int = logging.INFO, *, to_file: bool = True) -> Path | 
     path = log_dir() / "hearth.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+        # A lone surrogate (a client's bad URI, quoted in a message) is written escaped: a
+        # strict encoder would fail the record, and logging would print a traceback instead.
+        handler = RotatingFileHandler(path, maxBytes=5_000_000, backupCount=3, encoding="utf-8",
+                                      errors="backslashreplace")
     except OSError as exc:
         logging.getLogger(__name__).warning("Cannot write the log file %s: %s", path, exc)
         return None

@@ -401,6 +401,9 @@ class Sequence:
         self.documents: dict[str, Document] = {}
         self.shutdown_sent = False
         self.config_answer: Any = None
+        # Whether the server's workspace is the sequence's folder, whose [tool.hearth] keeps the
+        # model out when the client's own settings are not an object (they are then ignored).
+        self.rooted = False
 
     def step(self, name: str) -> None:
         self.outcome.steps.append(name)
@@ -427,6 +430,10 @@ class Sequence:
         root = self.workdir / f"ws{self.outcome.sequence}"
         root.mkdir(parents=True, exist_ok=True)
         (root / "app.py").write_text(SOURCES[0], encoding="utf-8")
+        (root / "pyproject.toml").write_text(
+            '[tool.hearth.model]\nbackend = "openai"\n[tool.hearth.index]\nenabled = false\n'
+            f'[tool.hearth.openai]\nbaseUrl = "{self.model_url}"\nretries = 0\n',
+            encoding="utf-8")
         stderr_path = self.workdir / f"stderr{self.outcome.sequence}.txt"
         env = {**os.environ, "HEARTH_LOG_DIR": str(self.workdir / "logs"),
                "HEARTH_CACHE_DIR": str(self.workdir / "cache"),
@@ -471,13 +478,17 @@ class Sequence:
             "capabilities": capabilities(rng),
             "initializationOptions": settings(rng, self.model_url),
         }
+        if not isinstance(params["initializationOptions"], dict):
+            params["rootUri"] = root.as_uri()  # ignored options: [tool.hearth] applies
+        self.rooted = params["rootUri"] == root.as_uri()
         if rng.random() < 0.5:
             params["workspaceFolders"] = [{"uri": root.as_uri(), "name": root.name}]
         if rng.random() < 0.15:
             self.step("bad-initialize")
             bad = mutate(rng, params)
             if isinstance(bad, dict):  # keep the model out of it whatever else breaks
-                bad["initializationOptions"] = settings(rng, self.model_url)
+                bad["initializationOptions"] = self.kept_out(settings(rng, self.model_url),
+                                                             rooted=False)
             client.wait(client.request("initialize", bad), self.answer_bound_s)
         if isinstance(params["processId"], int) and params["processId"] <= 0:
             params["processId"] = None  # pid 0 and below: not watched; keep the run going
@@ -487,6 +498,12 @@ class Sequence:
             client.notify("initialized", {})
             if rng.random() < 0.2:
                 client.request("initialize", params)  # a second one: refused
+
+    def kept_out(self, options: Any, rooted: bool | None = None) -> Any:
+        """``options``, unless they are not an object and no [tool.hearth] would apply in their
+        place (the defaults load the real model and index): then the stub's settings."""
+        rooted = self.rooted if rooted is None else rooted
+        return options if isinstance(options, dict) or rooted else safe({}, self.model_url)
 
     # the steps
     def uri(self, root: Path) -> str:
@@ -615,10 +632,14 @@ class Sequence:
                 (rng.choice(ids), rng.choice(ids), {"id": 1}, [1], None, "s3", 10**20))})
         elif kind == "configuration":
             url = self.model_url
-            self.config_answer = rng.choice((None, safe({}, url), "x", [1], settings(rng, url)))
-            client.notify("workspace/didChangeConfiguration", {"settings": rng.choice((
-                None, 5, "x", {"hearth": settings(rng, url)},
-                {"hearth": safe(mutate(rng, settings(rng, url)), url)}, {"hearth": [1]}))})
+            self.config_answer = self.kept_out(
+                rng.choice((None, safe({}, url), "x", [1], settings(rng, url))))
+            change = rng.choice((None, 5, "x", {"hearth": settings(rng, url)},
+                                 {"hearth": safe(mutate(rng, settings(rng, url)), url)},
+                                 {"hearth": [1]}))
+            if not isinstance(change, dict) or not isinstance(change.get("hearth"), dict):
+                change = change if self.rooted else {"hearth": safe({}, url)}
+            client.notify("workspace/didChangeConfiguration", {"settings": change})
         elif kind == "wrong-types":
             self.wrong_types(target)
         elif kind == "complete" and target is not None:

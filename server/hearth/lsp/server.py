@@ -293,9 +293,31 @@ class HearthServer(LanguageServer):
             os._exit(code)
 
 
+def serialize_ast_parse() -> None:
+    """Let one thread at a time turn source into an AST. CPython 3.11 keeps the AST
+    constructor's recursion depth in per-interpreter state, so two threads building ASTs at
+    once (the server parses in its analysis, inference and event-loop threads; flake8 and
+    pyflakes call ``ast.parse`` too) can make one of them fail with "SystemError: AST
+    constructor recursion depth mismatch" (python/cpython#106905; found by the long fuzz run).
+    Parsing takes milliseconds, so the lock costs nothing that matters."""
+    import ast
+
+    if getattr(ast.parse, "hearth_serialized", False):
+        return
+    parse, lock = ast.parse, threading.RLock()
+
+    def serialized(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return parse(*args, **kwargs)
+
+    serialized.hearth_serialized = True  # type: ignore[attr-defined]
+    ast.parse = serialized  # type: ignore[assignment]
+
+
 def create_server() -> HearthServer:
     from hearth.lsp import actions, completion, config, documents, history, memory
 
+    serialize_ast_parse()
     server = HearthServer()
     config.register(server)
     documents.register(server)
