@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import faulthandler
 import logging
 import os
 import socket
@@ -45,10 +46,14 @@ REQUEST_FAILED = -32803  # LSP's RequestFailed
 # Larger documents get no analysis or actions: parsing and linting them would stall the editor
 # for seconds, and no prompt could hold them anyway.
 MAX_DOCUMENT_CHARS = 1_000_000
-# Once the process is to end, how long the model and the indexer get to stop by themselves
-# (the model checks its token between tokens and prompt chunks, ~0.3 s at worst on 2 busy
-# cores; tests/bench/bench_sampling.py) before it ends regardless: `exit` within a second.
+# Once the process is to end, how long the indexes being saved get to finish before it ends
+# regardless: `exit` within a second.
 EXIT_GRACE_S = 0.6
+# When the process ends whatever any thread is doing: a watchdog outside Python, which no thread
+# holding the interpreter's lock (a long regex, an AST of a large file) can hold up. The long
+# fuzz run saw the graceful path take 2.5 s on a loaded machine, waiting for that lock; it
+# normally ends within 0.8 s.
+EXIT_HARD_S = 1.5
 
 
 def request_failed(message: str) -> JsonRpcException:
@@ -263,15 +268,18 @@ class HearthServer(LanguageServer):
     def terminate(self, reason: str) -> None:
         """End the process within a second, whatever is running; callable from any thread.
 
-        Nothing is written to the client from now on. The model and the indexer are cancelled
-        and get `EXIT_GRACE_S` to stop; the process then ends without the interpreter's
-        clean-up, which would wait for threads stuck in C code (the model, a read of stdin).
-        The exit code is the specification's: 0 after `shutdown`, 1 without.
+        Nothing is written to the client from now on. The model and the indexer are cancelled,
+        the indexes being saved get `EXIT_GRACE_S`, and the process then ends without the
+        interpreter's clean-up, which would wait for threads stuck in C code (the model, a read
+        of stdin). The exit code is the specification's: 0 after `shutdown`, 1 without; and 1
+        from the watchdog if the process is still there after `EXIT_HARD_S`.
         """
         with self._exit_lock:
             if self._exiting:
                 return
             self._exiting = True
+        devnull = open(os.devnull, "w")  # noqa: SIM115 - kept open until the process ends
+        faulthandler.dump_traceback_later(EXIT_HARD_S, exit=True, file=devnull)
         self.protocol.closed = True
         code = 0 if (self._shutdown_read or self.protocol.shutdown_received) else 1
         log.info("Exiting (%s) with code %d", reason, code)
@@ -282,12 +290,12 @@ class HearthServer(LanguageServer):
         deadline = time.monotonic() + EXIT_GRACE_S
         try:
             saving = self.stop_work()
-            self.queue.stop()
-            stopped = self.queue.join(max(0.0, deadline - time.monotonic()))
+            self.queue.stop()  # cancelled; os._exit ends it wherever it is
             _, unsaved = concurrent.futures.wait(
                 saving, timeout=max(0.0, deadline - time.monotonic()))
             log.info("At exit: the inference thread %s; %d index(es) not saved",
-                     "had stopped" if stopped else "was still running", len(unsaved))
+                     "had stopped" if self.queue.join(0) else "was still running",
+                     len(unsaved))
             flush_logs(0.2)
         finally:
             os._exit(code)
