@@ -69,6 +69,8 @@ def test_an_answer_that_fails_its_docstring_is_shown_to_the_model_with_the_failu
     assert "fails 1 of the 1 example(s) in its docstring (`initials('ada lovelace')` should " \
            "give 'AL', it gave 'al')" in told.content
     assert again.prefill == first.prefill
+    # Sampled: a greedy decode of the same prefill copied the wrong answer word for word.
+    assert first.params[0].temperature == 0 and again.params[0].temperature > 0
     assert result.evidence[0].startswith("written again after the first answer fails 1 of")
     assert result.samples == 2 and result.tokens == 2 * 20
 

@@ -142,9 +142,10 @@ def build_prompt(guard: Guard, action: Action, request: ActionRequest, target: o
 
 def sample(backend: ModelBackend, prompt: Prompt, options: EngineOptions,
            cancel: CancelToken, report: Progress,
-           on_token: OnToken | None = None) -> list[Completion]:
-    """The backend's samples for ``prompt``; ``on_token`` is handed the first one's text as it
-    is decoded."""
+           on_token: OnToken | None = None,
+           params: list[SamplingParams] | None = None) -> list[Completion]:
+    """The backend's samples for ``prompt`` (``params``: instead of the options' ladder);
+    ``on_token`` is handed the first one's text as it is decoded."""
     if not backend.loaded:
         report("Loading the model", 10)
         backend.load(cancel)
@@ -152,8 +153,8 @@ def sample(backend: ModelBackend, prompt: Prompt, options: EngineOptions,
     report(f"Sampling {options.samples} candidate(s)", 20)
     return backend.generate(
         GenerationRequest(messages=prompt.messages,
-                          params=sampling_ladder(options.samples, prompt.max_tokens,
-                                                 options.seed),
+                          params=params or sampling_ladder(options.samples, prompt.max_tokens,
+                                                           options.seed),
                           prefill=prompt.prefill, stop_when=prompt.stop_when,
                           must_continue=prompt.must_continue),
         cancel=cancel, on_token=on_token)
@@ -274,8 +275,10 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
         if not wrong:
             break
         report("Repairing the answer", 91)
-        again = sample(backend, repair_prompt(prompt, best, wrong, redaction),
-                       replace(options, samples=1), cancel, report)
+        # Sampled, not greedy: given its own answer and the same prefill, a greedy decode
+        # copied the answer word for word (8 of 8 dev tasks of the quality corpus).
+        again = sample(backend, repair_prompt(prompt, best, wrong, redaction), options, cancel,
+                       report, params=[repair_sampling(prompt.max_tokens, options.seed)])
         prompt_use += again[0].prompt if again else PromptUse()
         repaired = check(guard, action, request, target, again, redaction, options)
         candidates += repaired
@@ -311,6 +314,11 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
                           options, extra_tokens), model=answered_by, prompt=prompt_use)
 
 
+def repair_sampling(max_tokens: int, seed: int) -> SamplingParams:
+    return SamplingParams(temperature=0.7, top_p=0.95, repeat_penalty=1.1,
+                          max_tokens=max_tokens, seed=seed + 101)
+
+
 # Findings that say what is wrong with an answer in terms a second attempt can act on:
 # failed examples, crashes, names and calls that do not exist, stubs (and every fatal one of
 # the actions' own checks). Not "unverified" (nothing says it is wrong), not the guardrails'.
@@ -338,8 +346,10 @@ def repair_prompt(prompt: Prompt, best: Candidate, wrong: list[str],
     said = best.completion.text
     if said.count("```") % 2:
         said = said.rstrip() + "\n```"
-    feedback = ("Checking that answer found:\n" + "\n".join(f"- {reason}" for reason in wrong)
-                + "\n\nWrite the whole answer again, corrected, as the first request asked.")
+    feedback = ("That answer is wrong. Checking it found:\n"
+                + "\n".join(f"- {reason}" for reason in wrong)
+                + "\n\nWrite the whole answer again, corrected, as the first request asked. Do "
+                "not repeat the wrong answer: change what the findings point at.")
     return replace(prompt, messages=[
         *prompt.messages, ChatMessage("assistant", redaction.redact(said)),
         ChatMessage("user", redaction.redact(feedback))])
