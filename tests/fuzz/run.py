@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.monotonic() - started:7.1f} s] sequence {outcome.sequence} "
               f"(seed {outcome.seed}): {found or 'clean'}; steps {' '.join(outcome.steps)}",
               flush=True)
+        if outcome.first_traceback:  # the run's stderr files are gone when it ends
+            print("    " + outcome.first_traceback.replace("\n", "\n    "), flush=True)
 
     report = run(args.seed, args.sequences, jobs=args.jobs,
                  budget_s=args.minutes * 60 if args.minutes else None,
