@@ -598,9 +598,9 @@ class Sequence:
             # reopened at the same version with other text is, to the server, the same one.
             hashed = rng.random() < 0.5
             if hashed:
-                from hearth.lsp.actions import text_hash
+                from hearth.core.history.history import digest
                 from hearth.lsp.workspace import valid_text
-                arguments[0]["textHash"] = text_hash(valid_text(document.text))
+                arguments[0]["textHash"] = digest(valid_text(document.text))
             sent = client.request("workspace/executeCommand",
                                   {"command": f"hearth.{action}", "arguments": arguments},
                                   edit_for=(document.uri, document.version,

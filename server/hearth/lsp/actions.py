@@ -16,6 +16,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
+from hearth.core.history.history import digest as text_hash
 from hearth.core.pipeline.types import Action, ActionRequest, ActionResult
 from hearth.core.text import Pos, TextEdit, split_lines
 from hearth.lsp.convert import edits_to_client
@@ -85,11 +86,6 @@ class Invocation:
                    instruction if isinstance(instruction, str) else None,
                    extra if isinstance(extra, dict) else None,
                    hashed if isinstance(hashed, str) else None)
-
-
-def text_hash(source: str) -> str:
-    """A short fingerprint of a document's text (not a secret: an identity)."""
-    return hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 MAX_UINTEGER = 2**31 - 1  # LSP's uinteger

@@ -37,7 +37,7 @@ class Watched:
     inserted: list[str]  # what the answer writes (each edit's text, stripped)
     function: str | None = None  # the function the answer (re)wrote, by qualified name
     before: str | None = None  # that function before the answer
-    answered: str | None = None  # and as the answer wrote it
+    answered: str | None = None  # and as the answer wrote it (None: not a function)
     applied: bool = False
     changes: int = 0
     since: float = field(default_factory=time.monotonic)
@@ -53,7 +53,7 @@ class Watched:
             if self.function and self.answered else None
         if now is None:  # no function to judge by (a Fix of lines), or it is gone
             return ("kept", None) if self.present_in(text) else ("undone", None)
-        if normalised_code(now) == normalised_code(self.answered or ""):
+        if normalised_code(now) == normalised_code(self.answered):
             return "kept", None
         if self.before is not None and normalised_code(now) == normalised_code(self.before):
             return "undone", None
@@ -63,15 +63,6 @@ class Watched:
 def inserted_texts(result: ActionResult) -> list[str]:
     return [edit.new_text.replace("\r\n", "\n").strip()
             for edit in result.edits if edit.new_text.strip()]
-
-
-def watch(result: ActionResult, source: str, applied: bool = False) -> Watched:
-    """``result``, computed on ``source``, to be followed in its document."""
-    assert result.history_id is not None
-    return Watched(result.history_id, inserted_texts(result), result.function,
-                   function_text(source, result.function),
-                   function_text(result.new_source, result.function)
-                   if result.new_source is not None else None, applied=applied)
 
 
 class Outcomes:
@@ -90,22 +81,29 @@ class Outcomes:
         except errors() as exc:  # the history is a convenience: never fail the editor
             log.warning("Cannot record the outcome of #%d: %s", entry_id, exc)
 
+    def _follow(self, uri: str, result: ActionResult, source: str, applied: bool) -> None:
+        """Watch ``result``, computed on ``source``, in its document."""
+        inserted = inserted_texts(result)
+        if result.history_id is None or not inserted:
+            return
+        answered = function_text(result.new_source, result.function) \
+            if result.new_source is not None else None
+        self.watched.setdefault(document_key(uri), []).append(Watched(
+            result.history_id, inserted, result.function,
+            function_text(source, result.function), answered, applied=applied))
+
     def offered(self, uri: str, result: ActionResult, source: str) -> None:
         """The client got ``result``'s edit (computed on ``source``) and applies it itself, or
         not."""
-        inserted = inserted_texts(result)
-        if result.history_id is not None and inserted:
-            self.watched.setdefault(document_key(uri), []).append(watch(result, source))
+        self._follow(uri, result, source, applied=False)
 
     def applied(self, uri: str, result: ActionResult, applied: bool, source: str) -> None:
         """The client answered `workspace/applyEdit` for ``result`` (computed on ``source``)."""
         if result.history_id is None:
             return
         self._set(result.history_id, "applied" if applied else "not applied")
-        inserted = inserted_texts(result)
-        if applied and inserted:
-            self.watched.setdefault(document_key(uri), []).append(
-                watch(result, source, applied=True))
+        if applied:
+            self._follow(uri, result, source, applied=True)
 
     def changed(self, uri: str, text: str) -> None:
         watched = self.watched.get(document_key(uri))

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hearth.core.guardrails.rules import excerpt
 from hearth.core.pipeline.examples import Example, examples_from_docstring, examples_in
 from hearth.core.pipeline.inputs import doctest_examples, inputs_for
 from hearth.core.pipeline.properties import raises_on_valid_inputs, wrong_return
@@ -330,15 +331,9 @@ def _first_failure(behaviour: Behaviour, doctests: Sequence[Sequence[str | None]
         if passed:
             continue
         expected = (want or "").strip() or (f"raise {exc_msg.strip()}" if exc_msg else "nothing")
-        return (f" (`{_clip(source or '')}` should give {_clip(expected)}, it gave "
-                f"{_clip(got or 'nothing')})")
+        return (f" (`{excerpt(source or '')}` should give {excerpt(expected)}, it gave "
+                f"{excerpt(got or 'nothing')})")
     return ""
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    """``text`` on one line, cut to ``limit`` characters."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
 def _form(normal: str) -> str:
