@@ -26,6 +26,12 @@ from hearth.core.pipeline.engine import EngineOptions, run_action
 from hearth.core.text import Pos
 from tests.e2e.conftest import ROOT, require_default_model
 
+# Inline completion at the start of a body line, as the user reaches it.
+TYPING = '''def is_palindrome(text: str) -> bool:
+    """Return True if text reads the same forwards and backwards, ignoring case."""
+    lowered = text.lower()
+''' + "    \n"
+
 STUB = '''def is_palindrome(text: str) -> bool:
     """Return True if text reads the same forwards and backwards, ignoring case."""
     ...
@@ -128,6 +134,36 @@ def test_the_cli_uses_the_server(llama_server, tmp_path: Path):
     assert payload["ok"] and payload["samples"] == 1
     compile(payload["new_text"], "pal.py", "exec")
     assert path.read_text() == STUB  # no --write: untouched
+
+
+def test_inline_completion_through_the_servers_completions_endpoint(llama_server):
+    """The fill-in-the-middle prompt goes to /completions as raw text (the server parses the
+    model's special tokens), and the answer is trimmed like a local one."""
+    from hearth.core.completion import Completer, CompletionRequest
+    from hearth.settings import Settings
+
+    backend = OpenAIBackend(llama_server, "default")
+    request = CompletionRequest(TYPING, Pos(3, 4), None, "python", mode="line",
+                                trigger="invoked")
+    suggestion = Completer().complete(request, backend=backend, settings=Settings())
+    assert suggestion.text and "\n" not in suggestion.text, suggestion
+    assert "<|" not in suggestion.text  # no special token leaked as text
+    assert suggestion.model == backend.name
+    lines = TYPING.splitlines(keepends=True)
+    compile("".join(lines[:3]) + "    " + suggestion.text + "\n", "typed.py", "exec")
+
+
+def test_the_cli_completes_through_the_server(llama_server, tmp_path: Path):
+    path = tmp_path / "typed.py"
+    path.write_text(TYPING)
+    result = subprocess.run(
+        [sys.executable, "-m", "hearth", "complete", f"{path}:4:5", "--json", "--line",
+         "--backend", "openai", "--base-url", llama_server, "--no-context"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["text"] and llama_server in payload["model"], payload
+    assert path.read_text() == TYPING and payload["written"] == []  # no --write: untouched
 
 
 def test_an_unreachable_server_is_a_clear_error():

@@ -123,8 +123,12 @@ class Completer:
                            path=_shown_path(request.path, workspace), context=files,
                            order=self.order, repo=workspace.name if workspace else "")
         budget = LINE_TOKENS if not shape.multiline else BLOCK_LINE_TOKENS * shape.max_lines
+        # A single line ends at its line break: said as a stop as well as by ``stop_when``, a
+        # server ends the answer itself and then reports its usage, which a stream the client
+        # breaks off never carries.
+        stops = fim.STOPS if shape.multiline or heal else (*fim.STOPS, "\n")
         params = SamplingParams(temperature=0.0, repeat_penalty=1.0, max_tokens=budget,
-                                stop=fim.STOPS)
+                                stop=stops)
         answer = backend.generate(GenerationRequest(
             messages=[], params=[params], raw_prompt=prompt.text, lane="completion",
             heal=heal, stop_when=stop_rule(shape, heal)), cancel=cancel)[0]
