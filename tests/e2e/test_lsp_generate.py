@@ -94,12 +94,19 @@ async def test_generate_through_execute_command_without_resolve(start, tmp_path:
     assert result["applied"] is True and result["samples"] >= 1
     assert len(client.applied_edits) == 1
     edits, _ = edits_for(client.applied_edits[0].edit, uri)
-    assert_only_the_stub_changed(SOURCE, apply_text_edits(SOURCE, edits, "utf-32"),
-                                 "circle_area")
+    after = apply_text_edits(SOURCE, edits, "utf-32")
+    assert_only_the_stub_changed(SOURCE, after, "circle_area")
     # Progress was reported on a token the server created, and ended.
     ends = [r for reports in client.progress_reports.values() for r in reports
             if isinstance(r, types.WorkDoneProgressEnd)]
     assert ends and ends[-1].message == "Done"
+    # The code was shown as it was written: a line of the new body as a progress message
+    # (one sample, the greedy one, which is the answer applied).
+    written = {line.strip() for line in after.splitlines()} \
+        - {line.strip() for line in SOURCE.splitlines()} - {""}
+    messages = [r.message for reports in client.progress_reports.values() for r in reports
+                if isinstance(r, types.WorkDoneProgressReport) and r.message]
+    assert written & set(messages), (written, messages)
 
 
 @pytest.mark.parametrize("encoding,client_name", [("utf-16", "visual-studio-code"),

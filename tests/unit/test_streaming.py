@@ -83,13 +83,18 @@ def test_a_backend_that_cannot_prefill_streams_its_own_start():
     assert partials[-1].count("## What it does") == 1
 
 
-def test_actions_that_do_not_stream_get_no_on_token():
-    model = StreamingModel(["    return a + b\n"])
+def test_code_actions_hand_their_raw_text_so_far_for_a_progress_line():
+    """Generate's first candidate as it is written (what the server shows as `$/progress`
+    lines), from the prefill the backend continues."""
+    model = StreamingModel(["    total = a + b\n    return total\n"])
     stub = 'def add(a, b):\n    """Return a plus b."""\n    pass\n'
     partials: list[str] = []
     run_action(GenerateAction(), ActionRequest(stub, Pos(2, 4)), model, EngineOptions(),
                on_text=partials.append)
-    assert model.on_tokens == [None] and partials == []
+    assert model.on_tokens[0] is not None and len(partials) > 2
+    assert all(b.startswith(a) for a, b in zip(partials, partials[1:]))  # each the text so far
+    assert "def add(a, b):" in partials[0]
+    assert partials[-1].endswith("    total = a + b\n    return total\n")
 
 
 def test_without_on_text_the_backend_is_not_asked_to_stream():

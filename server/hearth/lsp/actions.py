@@ -192,11 +192,12 @@ def client_declares(server: HearthServer, feature: str) -> bool:
 
 def answer_stream(server: HearthServer, action: Action, call: Invocation, request_id: Any,
                   progress: WorkProgress) -> TextStream | None:
-    """The answer as it is written, for an action that streams: its last line as `$/progress`
-    messages, and the whole text so far as `hearth/explainProgress` to a client that
-    declares `streamsMarkdown`; None when nobody would see it."""
-    notify = client_declares(server, "streamsMarkdown")
-    if not action.streams or server.loop is None or not (notify or progress.active):
+    """The answer as it is written: its last line as `$/progress` messages (every action's:
+    the line of prose or code being written), and, for an action that streams (Explain), the
+    whole text so far as `hearth/explainProgress` to a client that declares `streamsMarkdown`;
+    None when nobody would see it."""
+    notify = action.streams and client_declares(server, "streamsMarkdown")
+    if server.loop is None or not (notify or progress.active):
         return None
 
     def send(text: str) -> None:

@@ -163,9 +163,10 @@ def sample(backend: ModelBackend, prompt: Prompt, options: EngineOptions,
 def text_stream(backend: ModelBackend, action: Action, request: ActionRequest, target: object,
                 prompt: Prompt, redaction: Redaction,
                 on_text: OnText | None) -> OnToken | None:
-    """The backend's ``on_token`` for an action that streams: ``on_text`` gets the action's
-    preview of the whole answer so far, with the user's secrets put back."""
-    if on_text is None or not action.streams:
+    """The backend's ``on_token`` when ``on_text`` is given: it gets the action's preview of
+    the whole answer so far (Explain's document; the other actions' raw text, for a progress
+    line), with the user's secrets put back."""
+    if on_text is None:
         return None
     pieces = [prompt.prefill] if backend.prefills else []
 
@@ -230,8 +231,8 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
                examples: list[ContextSnippet] | None = None) -> ActionResult:
     """Guard the prompt, gather context, prompt, sample, check, rank: the best candidate.
     ``escalation``: a larger model asked once, with the same prompt, when the best answer
-    is not trusted (``options.escalate_when``). ``on_text``: for an action that streams,
-    handed the answer so far as the first sample is decoded (the final answer is the
+    is not trusted (``options.escalate_when``). ``on_text``: handed the answer so far as the
+    first sample is decoded (the action's ``preview`` of it; the final answer is the
     result's, which the checks may still change). ``examples``: answers the user accepted
     earlier (the history), shown before the request."""
     start = time.perf_counter()

@@ -220,8 +220,10 @@ class TestsRequest:
 
 
 Progress = Callable[[str, "int | None"], None]  # (message, percentage)
-# Called with the whole answer so far (the action's ``preview`` of it) while an action that
-# ``streams`` is answered; on the thread that decodes, so it must return at once.
+# Called with the whole answer so far (the action's ``preview`` of it) while the first sample
+# is decoded; on the thread that decodes, so it must return at once. Only an action that
+# ``streams`` (Explain) has a preview worth showing whole; the others' texts are code that no
+# check has seen yet, shown as a progress line at most.
 OnText = Callable[[str], None]
 ContextProvider = Callable[[ActionRequest], list[ContextSnippet]]
 # Checks shared by every action, run on each usable candidate after the action's own.
