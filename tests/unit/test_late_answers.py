@@ -1,7 +1,8 @@
-"""Two failures the long fuzz run found in the server's threads: the client's answer to a server
-request the server stopped waiting for (its job was cancelled) is dropped quietly, where pygls
-set a result on the cancelled future and raised (seed 1, sequence 198); and ASTs are built one
-at a time (seed 1, sequence 1627)."""
+"""Failures the long fuzz run found in the server's threads and answers: the client's answer to
+a server request the server stopped waiting for (its job was cancelled) is dropped quietly,
+where pygls set a result on the cancelled future and raised (seed 1, sequence 198); ASTs are
+built one at a time (seed 1, sequence 1627); and an answer that carries an edit is checked
+again as it is written (seed 1, sequence 341)."""
 
 from __future__ import annotations
 
@@ -95,3 +96,64 @@ def test_a_lone_surrogate_in_a_log_message_is_written_escaped(
         root.handlers[:], root.level = saved
     assert "\\ud800 is not open in the editor" in path.read_text(encoding="utf-8")
     assert "Logging error" not in capsys.readouterr().err
+
+
+def answers(capture: Capture) -> list[dict]:
+    import json
+
+    return [json.loads(data.split(b"\r\n\r\n", 1)[1]) for data in capture.written]
+
+
+def test_a_recheck_turns_an_answer_gone_stale_into_its_error() -> None:
+    # Seed 1, sequence 341: a resolved Fix was written after the server had read a change to
+    # its document (pygls writes an answer from the task's done callback, and the change and
+    # a later request were handled in between).
+    from concurrent.futures import Future
+
+    from hearth.lsp.server import content_modified
+
+    server = create_server()
+    capture = Capture()
+    server.protocol.set_writer(capture)
+    checked: list[str] = []
+
+    def stale():
+        checked.append("stale")
+        return content_modified("The document changed")
+
+    def current():
+        checked.append("current")
+        return None
+
+    for msg_id, check in (("r1", stale), ("r2", current)):
+        server.protocol.recheck_before_answer(msg_id, check)
+        done: Future = Future()
+        done.set_result({"title": "Hearth: Fix F401", "edit": {"changes": {}}})
+        server.protocol._send_handler_result(done, msg_id=msg_id)
+    # A failed handler's own error stands; its recheck is dropped, not run.
+    server.protocol.recheck_before_answer("r3", stale)
+    failed: Future = Future()
+    failed.set_exception(content_modified("changed before the check"))
+    server.protocol._send_handler_result(failed, msg_id="r3")
+
+    first, second, third = answers(capture)
+    assert first["id"] == "r1" and "result" not in first
+    assert first["error"]["code"] == types.LSPErrorCodes.ContentModified
+    assert second["id"] == "r2" and second["result"]["title"] == "Hearth: Fix F401"
+    assert third["error"]["message"] == "changed before the check"
+    assert checked == ["stale", "current"] and not server.protocol._rechecks
+
+
+def test_an_answer_is_current_only_for_the_same_version_and_text() -> None:
+    from types import SimpleNamespace
+
+    from hearth.lsp.actions import changed_since
+
+    server = create_server()
+    open_now = {"file:///a.py": SimpleNamespace(version=3, source="x = 1\n")}
+    server.document = open_now.get
+    assert changed_since(server, "file:///a.py", 3, "x = 1\n") is None
+    for version, source in ((4, "x = 1\n"), (3, "x = 2\n")):  # reopened at 3 with other text
+        error = changed_since(server, "file:///a.py", version, source)
+        assert error is not None and error.code == types.LSPErrorCodes.ContentModified
+    assert changed_since(server, "file:///closed.py", 3, "x = 1\n") is not None

@@ -12,7 +12,7 @@ from typing import Any
 import platformdirs
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from hearth.core.cancel import CancelToken
 from hearth.core.errors import HearthError
@@ -210,6 +210,18 @@ def answer_stream(server: HearthServer, action: Action, call: Invocation, reques
     return TextStream(server.loop, send)
 
 
+def changed_since(server: HearthServer, uri: str, version: int | None,
+                  source: str) -> JsonRpcException | None:
+    """ContentModified when the document is no longer the one an answer was computed for (its
+    version or its text: a document closed and reopened meanwhile starts again at a version
+    it may have had before), else None."""
+    now = server.document(uri)
+    if now is None or now.version != version or now.source != source:
+        return content_modified("The document changed while Hearth was working; nothing was "
+                                "applied. Run the action again.")
+    return None
+
+
 async def compute(server: HearthServer, call: Invocation,
                   progress_token: types.ProgressToken | None = None,
                   ) -> tuple[ActionResult, ActionRequest, int | None]:
@@ -248,13 +260,10 @@ async def compute(server: HearthServer, call: Invocation,
         raise server.user_error(exc) from None
     finally:
         server.untrack_job(job_id)
-    now = server.document(call.uri)
-    # The text too, not only the version: a document closed and reopened meanwhile starts
-    # again at a version it may have had before.
-    if now is None or now.version != version or now.source != request.source:
+    stale = changed_since(server, call.uri, version, request.source)
+    if stale is not None:
         server.status("ready", "Document changed; nothing applied")
-        raise content_modified("The document changed while Hearth was working; nothing was "
-                               "applied. Run the action again.")
+        raise stale
     server.status("ready", result.title, lastAction={
         "name": action.name, "elapsed_s": round(result.elapsed_s, 2),
         "confidence": result.confidence})
@@ -328,6 +337,11 @@ def register(server: HearthServer) -> None:
                 f"codeAction/resolve: this code action's data is not Hearth's: {data!r:.200}")
         call = Invocation.from_json(data["action"], data, "codeAction/resolve")
         result, request, version = await compute(server, call)
+        # Checked again as the answer is written: a change read after compute's check and
+        # before pygls writes the answer must stop the edit too.
+        server.protocol.recheck_before_answer(
+            server.protocol.msg_id,
+            lambda: changed_since(server, call.uri, version, request.source))
         code_action.edit = workspace_edit(server, call.uri, version, request, result)
         code_action.title = result.title
         if result.history_id is not None:
