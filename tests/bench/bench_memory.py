@@ -1,10 +1,11 @@
 """What the history buys (issue "Learning from the user"; not run by `make test`).
 
-A scripted session on tests/bench/memory_project: Generate for its 20 stubs in order
-(tasks.json), each answer judged by hidden checks of the project's conventions (its own
-exception class, its money() formatter, its query() helper with :name placeholders). An
-accepted answer is kept in the file (and rated good with the history on); a rejected one is
-rated bad and the stub stays. Run twice on fresh copies: history off, then on. Then the
+A scripted session on tests/bench/memory_project: its 26 requests in order (tasks.json),
+Generate for 20 stubs and Fix for 6 findings in legacy.py (an undefined name where the
+project has its own, SQL formatted from a parameter), each answer judged by hidden checks of
+the project's conventions (its own exception class, its money() formatter, its query() helper
+with :name placeholders). An accepted answer is kept in the file (and rated good with the
+history on); a rejected one is rated bad and the stub (or the finding) stays. Run twice on fresh copies: history off, then on. Then the
 response cache: five requests asked of the model, asked again (core call), and once more through
 a language server on the same workspace. Last, the database is scanned for secrets.
 
@@ -97,6 +98,20 @@ def stub_line(source: str, function: str) -> int:
     return next(i for i in range(start, len(lines)) if lines[i].strip() == "pass")
 
 
+def ask(session: Session, task: dict, source: str, path: Path):
+    """The action and request of ``task``: Generate at its function's stub, or Fix of the
+    finding (``code``) on the first line of its function that holds ``at``."""
+    if task.get("action", "generate") == "generate":
+        return "generate", session.request(source, Pos(stub_line(source, task["function"]), 4),
+                                           path=path)
+    lines = source.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"def {task['function']}("))
+    line = next(i for i in range(start, len(lines)) if task["at"] in lines[i])
+    column = len(lines[line]) - len(lines[line].lstrip())
+    return "fix", session.request(source, Pos(line, column), path=path,
+                                  extra={"code": task["code"]})
+
+
 def package_of(root: Path) -> str:
     return next(p.name for p in sorted(root.iterdir()) if (p / "__init__.py").is_file())
 
@@ -120,6 +135,8 @@ def fresh_project(project: Path, into: Path) -> Path:
     shutil.copytree(project, root, ignore=shutil.ignore_patterns("tasks.json", "README.md"))
     (root / "pyproject.toml").write_text(f"[project]\nname = '{package_of(root)}'\n",
                                          encoding="utf-8")
+    # The projects' own line length: a fix is not refused for a long line the project allows.
+    (root / ".flake8").write_text("[flake8]\nmax-line-length = 100\n", encoding="utf-8")
     return root
 
 
@@ -137,11 +154,10 @@ def session_run(project: Path, memory: bool, tasks: list[dict], scratch: Path,
             path = root / package_of(root) / task["file"]
             source = path.read_text(encoding="utf-8")
             index.build()
-            request = session.request(source, Pos(stub_line(source, task["function"]), 4),
-                                      path=path)
+            action, request = ask(session, task, source, path)
             started = time.perf_counter()
             try:
-                result = session.run("generate", request)
+                result = session.run(action, request)
                 answer, why = result.new_source, ""
             except HearthError as exc:
                 result, answer, why = None, None, exc.message
@@ -151,13 +167,14 @@ def session_run(project: Path, memory: bool, tasks: list[dict], scratch: Path,
                 path.write_text(answer, encoding="utf-8")
             if memory and result is not None and result.history_id is not None:
                 session.history.store.set_feedback(result.history_id, "good" if ok else "bad")
-            rows.append({"n": number, "function": task["function"],
+            rows.append({"n": number, "action": action, "function": task["function"],
                          "convention": task["convention"], "accepted": ok,
                          "why": why[:200], "elapsed_s": round(elapsed, 2),
                          "confidence": result.confidence if result else None,
                          "examples": result.examples if result else [],
                          "cached": bool(result and result.cached)})
-            print(f"  {'on ' if memory else 'off'} {number:>2} {task['function']:<18} "
+            print(f"  {'on ' if memory else 'off'} {number:>2} {action:<8} "
+                  f"{task['function']:<18} "
                   f"{'accepted' if ok else 'rejected'} {elapsed:5.1f} s "
                   f"examples {rows[-1]['examples']} {why[:80]}", flush=True)
     finally:
@@ -175,7 +192,7 @@ def cache_run(project: Path, tasks: list[dict], scratch: Path, lsp: bool) -> dic
     session = Session(Settings(), root)
     session.open_index(root).build()
     model_s, hit_s, hits = [], [], 0
-    chosen = tasks[:5]
+    chosen = [task for task in tasks if task.get("action", "generate") == "generate"][:5]
     try:
         for round_ in range(4):  # the model's answers, then three rounds of the cache's
             for task in chosen:
