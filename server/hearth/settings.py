@@ -29,9 +29,15 @@ if TYPE_CHECKING:
     from hearth.core.memory.settings import IndexSettings as CoreIndexSettings
 
 
-def _at_least(name: str, value: float | int, minimum: float | int) -> None:
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+def _between(name: str, value: float | int, minimum: float | int,
+             maximum: float | int) -> None:
+    """Every number a setting holds is bounded: a value no one means (10**20 seconds, NaN)
+    otherwise reaches the operating system or a library and fails there, far from the
+    setting (the long fuzz run: a socket timeout of 1e20 s raised OverflowError)."""
+    if not minimum <= value <= maximum:  # NaN fails too
+        shown = repr(value)
+        shown = shown if len(shown) <= 24 else shown[:20] + "..."
+        raise ValueError(f"{name} must be between {minimum} and {maximum}, got {shown}")
 
 
 @dataclass
@@ -52,13 +58,11 @@ class ModelSettings:
     unload_after: int = 600
 
     def __post_init__(self) -> None:
-        _at_least("unloadAfter", self.unload_after, 0)
+        _between("unloadAfter", self.unload_after, 0, 604_800)  # a week
         if self.threads is not None:
-            _at_least("threads", self.threads, 1)
-        _at_least("contextLength", self.context_length, 512)
-        _at_least("promptLookup", self.prompt_lookup, 0)
-        if self.prompt_lookup > 32:
-            raise ValueError(f"promptLookup must be at most 32, got {self.prompt_lookup}")
+            _between("threads", self.threads, 1, 256)
+        _between("contextLength", self.context_length, 512, 131_072)
+        _between("promptLookup", self.prompt_lookup, 0, 32)
 
 
 @dataclass
@@ -76,9 +80,9 @@ class OpenAISettings:
     def __post_init__(self) -> None:
         if not re.match(r"^https?://", self.base_url):
             raise ValueError(f"baseUrl must start with http:// or https://, got {self.base_url!r}")
-        _at_least("timeoutS", self.timeout_s, 1)
-        _at_least("retries", self.retries, 0)
-        _at_least("parallel", self.parallel, 1)
+        _between("timeoutS", self.timeout_s, 1, 3600)
+        _between("retries", self.retries, 0, 10)
+        _between("parallel", self.parallel, 1, 64)
 
 
 @dataclass
@@ -104,15 +108,11 @@ class GenerationSettings:
     repairs: int = 0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.repairs <= 3:
-            raise ValueError(f"repairs must be from 0 to 3, got {self.repairs}")
+        _between("repairs", self.repairs, 0, 3)
         if self.samples is not None:
-            _at_least("samples", self.samples, 1)
-        if self.samples is not None and self.samples > 16:
-            raise ValueError(f"samples must be at most 16, got {self.samples}")
-        _at_least("maxTokens", self.max_tokens, 16)
-        if not 0 <= self.confidence_threshold <= 1:
-            raise ValueError("confidenceThreshold must be between 0 and 1")
+            _between("samples", self.samples, 1, 16)
+        _between("maxTokens", self.max_tokens, 16, 32_768)
+        _between("confidenceThreshold", self.confidence_threshold, 0, 1)
 
 
 @dataclass
@@ -122,6 +122,9 @@ class GuardrailSettings:
     policy: Literal["block", "warn", "off"] = "block"
     disabled_rules: list[str] = field(default_factory=list)
     max_instruction_chars: int = 2000
+
+    def __post_init__(self) -> None:
+        _between("maxInstructionChars", self.max_instruction_chars, 1, 100_000)
 
 
 @dataclass
@@ -134,7 +137,7 @@ class DiagnosticsSettings:
     debounce_ms: int = 300
 
     def __post_init__(self) -> None:
-        _at_least("debounceMs", self.debounce_ms, 0)
+        _between("debounceMs", self.debounce_ms, 0, 10_000)
 
 
 @dataclass
@@ -152,9 +155,9 @@ class IndexSettings:
     tune_in_background: bool = True
 
     def __post_init__(self) -> None:
-        _at_least("maxFileBytes", self.max_file_bytes, 1)
-        _at_least("maxFiles", self.max_files, 1)
-        _at_least("contextTokens", self.context_tokens, 0)
+        _between("maxFileBytes", self.max_file_bytes, 1, 100_000_000)
+        _between("maxFiles", self.max_files, 1, 10_000_000)
+        _between("contextTokens", self.context_tokens, 0, 8192)
 
     def for_core(self) -> CoreIndexSettings:
         """The engine's index settings these user settings stand for."""
@@ -184,13 +187,10 @@ class CompletionSettings:
     model: str | None = None
 
     def __post_init__(self) -> None:
-        if not 1 <= self.max_lines <= 40:
-            raise ValueError(f"maxLines must be between 1 and 40, got {self.max_lines}")
-        if not 0 <= self.context_tokens <= 2048:
-            raise ValueError(f"contextTokens must be between 0 and 2048, got "
-                             f"{self.context_tokens}")
-        _at_least("prefixLines", self.prefix_lines, 1)
-        _at_least("suffixLines", self.suffix_lines, 0)
+        _between("maxLines", self.max_lines, 1, 40)
+        _between("contextTokens", self.context_tokens, 0, 2048)
+        _between("prefixLines", self.prefix_lines, 1, 10_000)
+        _between("suffixLines", self.suffix_lines, 0, 10_000)
 
 
 @dataclass
@@ -208,12 +208,10 @@ class HistorySettings:
     max_megabytes: int = 100  # what the entries hold, at most; 0: no limit
 
     def __post_init__(self) -> None:
-        if not 0 <= self.example_tokens <= 4096:
-            raise ValueError(f"exampleTokens must be between 0 and 4096, got "
-                             f"{self.example_tokens}")
-        _at_least("maxAgeDays", self.max_age_days, 0)
-        _at_least("maxEntries", self.max_entries, 1)
-        _at_least("maxMegabytes", self.max_megabytes, 0)
+        _between("exampleTokens", self.example_tokens, 0, 4096)
+        _between("maxAgeDays", self.max_age_days, 0, 36_500)
+        _between("maxEntries", self.max_entries, 1, 10_000_000)
+        _between("maxMegabytes", self.max_megabytes, 0, 1_000_000)
 
 
 @dataclass

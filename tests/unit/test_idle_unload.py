@@ -193,8 +193,8 @@ def test_the_setting_is_typed_and_a_bad_value_falls_back_alone() -> None:
     settings, problems = structure_settings(
         {"model": {"unload_after": -5, "threads": 2}})
     assert settings.model.unload_after == 600 and settings.model.threads == 2
-    assert problems == ["hearth.model.unloadAfter: unloadAfter must be at least 0, got -5 "
-                        "(using the default)"]
+    assert problems == ["hearth.model.unloadAfter: unloadAfter must be between 0 and 604800, "
+                        "got -5 (using the default)"]
     settings, problems = structure_settings({"model": {"unloadAfter": "soon"}})
     assert settings.model.unload_after == 600 and len(problems) == 1
     assert "unloadAfter" in problems[0]

@@ -80,3 +80,29 @@ def test_the_pulled_configuration_supersedes_initialization_options():
     start_up = {"generation": {"samples": 3}}
     assert editor_layer(start_up, None) == start_up  # the client never answered
     assert editor_layer(start_up, {}) == {}  # it answered: the user removed the setting
+
+
+def test_every_number_is_bounded():
+    """A number no one means (a huge integer, 1e20 s, infinity, NaN) is reported and replaced
+    by its default, whatever the setting: unbounded, a timeout of 1e20 s reached the socket
+    layer and raised OverflowError there (the long fuzz run, seed 1, sequence 3878)."""
+    import dataclasses
+    import math
+
+    from hearth.settings import SECTIONS, camel
+
+    numbers = [(section, field) for section, cls in SECTIONS.items()
+               for field in dataclasses.fields(cls)
+               if field.type in ("int", "float", "int | None", "float | None")]
+    assert len(numbers) >= 20
+    for section, field in numbers:
+        default = getattr(Settings(), section).__getattribute__(field.name)
+        for wrong in (10**400, 1e20, -(10**20), math.inf, math.nan):
+            if field.type.startswith("int") and isinstance(wrong, float) \
+                    and not math.isfinite(wrong):
+                continue  # not an integer at all: refused by its type
+            settings, problems = structure_settings({section: {camel(field.name): wrong}})
+            value = getattr(getattr(settings, section), field.name)
+            assert value == default and len(problems) == 1, (section, field.name, wrong)
+            assert f"hearth.{section}.{camel(field.name)}" in problems[0]
+            assert len(problems[0]) < 200  # a huge number is not written out whole

@@ -15,6 +15,18 @@ const DUMP_DEFAULTS =
   "import json; from hearth.settings import Settings, unstructure_settings; " +
   "print(json.dumps(unstructure_settings(Settings())))";
 
+// For each "group.name": [min, max], whether the server refuses min - 1, min, max, max + 1.
+const PROBE_RANGES = [
+  "import json, sys",
+  "from hearth.settings import structure_settings",
+  "out = {}",
+  "for key, (low, high) in json.loads(sys.argv[1]).items():",
+  "    group, name = key.split('.')",
+  "    out[key] = [bool(structure_settings({group: {name: v}})[1])",
+  "                for v in (low - 1, low, high, high + 1)]",
+  "print(json.dumps(out))",
+].join("\n");
+
 const dump = spawnSync(PYTHON, ["-c", DUMP_DEFAULTS], { encoding: "utf8" });
 const skipReason =
   dump.status === 0 ? undefined : `${PYTHON} cannot load hearth.settings: ${dump.stderr || String(dump.error)}`;
@@ -31,6 +43,26 @@ describe("settings parity with the server", { skip: skipReason }, () => {
 
   it("contributes every server setting and no other", () => {
     assert.deepEqual([...serverSettingKeys()].sort(), [...serverKeys].sort());
+  });
+
+  it("contributes the server's range for every number", () => {
+    // The server is asked about each range's ends and the values just beyond them.
+    const ranges: Record<string, [number, number]> = {};
+    for (const [key, property] of Object.entries(
+      properties as Record<string, { type?: unknown; minimum?: number; maximum?: number }>,
+    )) {
+      const types = [property.type].flat();
+      if (types.includes("integer") || types.includes("number")) {
+        assert.ok(property.minimum !== undefined && property.maximum !== undefined, `${key} has a range`);
+        ranges[key.replace(/^hearth\./, "")] = [property.minimum, property.maximum];
+      }
+    }
+    const probe = spawnSync(PYTHON, ["-c", PROBE_RANGES, JSON.stringify(ranges)], { encoding: "utf8" });
+    assert.equal(probe.status, 0, probe.stderr);
+    const refused = JSON.parse(probe.stdout) as Record<string, boolean[]>;
+    for (const key of Object.keys(ranges)) {
+      assert.deepEqual(refused[key], [true, false, false, true], `${key}: below, min, max, above`);
+    }
   });
 
   it("shows the server's defaults", () => {
