@@ -102,7 +102,7 @@ bench-guardrails: setup
 
 # The LSP fuzzer's long run (docs/fuzzing.md); `make test` runs a short one.
 fuzz: setup
-	$(PY) -m tests.fuzz.run --sequences 10000 --seed 1 --jobs 12
+	$(PY) -m tests.fuzz.run --sequences 10000 --seed 1 --jobs 8
 
 # The history: a scripted session on tests/bench/memory_project, history off then on, then
 # the response cache through the core call and a language server (docs/history.md).
