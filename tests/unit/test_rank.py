@@ -285,3 +285,22 @@ def test_an_example_in_the_user_s_instruction_is_a_check_too(tmp_path: Path) -> 
         "contradicts the instruction: `shout('ada')` is `'<<ADA>>'`, but it returns 'ADA'")
     assert candidates[0].confidence < THRESHOLD <= candidates[1].confidence
     assert candidates[1].evidence[0] == "passes the 1 example the instruction gives"
+
+
+def test_a_module_that_does_not_load_even_as_written_leaves_the_answer_unverified(
+        tmp_path: Path) -> None:
+    # funcy's once_per on the quality corpus: its module did not load in the sandbox before or
+    # after the answer, nothing ran, and the answer was shown at confidence 1.0.
+    stub = ('import hearth_no_such_dependency\n\n\ndef double(x: int) -> int:\n'
+            '    """Twice x.\n\n    >>> double(3)\n    6\n    """\n    pass\n')
+    path = tmp_path / "needs_dep.py"
+    path.write_text(stub, encoding="utf-8")
+    request = ActionRequest(stub, Pos(9, 4), path=path, workspace=tmp_path)
+    candidate = Candidate(None, new_source=stub.replace("    pass\n", "    return 2 * x\n"),
+                          function="double")
+    default_ranker(tmp_path)(request, [candidate])
+    [unverified] = [f for f in candidate.findings if f.rule == "unverified"]
+    assert "could not be loaded" in unverified.reason and "ModuleNotFoundError" in \
+        unverified.reason
+    assert "run-error" not in {f.rule for f in candidate.findings}
+    assert confidence(candidate.findings) < THRESHOLD

@@ -258,6 +258,13 @@ class ExecutionRanker:
             if original is not None and original.load_error is None:
                 candidate.findings.append(finding(
                     "run-error", f"importing the module raises {behaviour.load_error}"))
+            elif candidate.function is not None:
+                # The module does not load here as the user wrote it either (a dependency
+                # the sandbox lacks): nothing ran the answer, which must not read as checked.
+                # It did, at confidence 1.0, on the quality corpus (funcy's once_per).
+                candidate.findings.append(finding(
+                    "unverified", "nothing checked it: the module could not be loaded to run "
+                    f"its examples ({behaviour.load_error})"))
             return
         outcomes = list(zip(checks, behaviour.checks))
         prose = [(example, outcome) for example, outcome in outcomes
