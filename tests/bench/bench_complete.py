@@ -519,6 +519,9 @@ def typing_figures(result: dict) -> dict:
         "suggestions_shown_per_keystroke": round(len(shown) / keys, 3) if keys else None,
         "server_answers": None if server is None else len(server),
         "cache_hits": None if server is None else sum(bool(a.get("cached")) for a in server),
+        # Of the cache hits: the rest of an answer that was still being written when the key
+        # came, and that the key's request waited for (core.completion.follow).
+        "followed": None if server is None else sum(bool(a.get("followed")) for a in server),
         "prompt_evaluated_mean": None if server is None else mean(
             [a["promptEvaluated"] for a in server if not a.get("cached")
              and isinstance(a.get("promptEvaluated"), (int, float))]),
@@ -558,6 +561,8 @@ def typing_markdown(report: dict) -> str:
             lambda f, r: reported(f["server_answers"])),
         row("of which from the cache (typed through a suggestion)",
             lambda f, r: reported(f["cache_hits"])),
+        row("of those, typed along an answer still being written",
+            lambda f, r: reported(f.get("followed"))),
         row("prompt tokens per model answer: evaluated (of the prompt's)", lambda f, r:
             reported(f["prompt_evaluated_mean"]) if f["prompt_evaluated_mean"] is None
             else f"{f['prompt_evaluated_mean']} ({f['prompt_tokens_mean']})"),

@@ -6,9 +6,8 @@ real server with the real model is tests/e2e/test_openai_backend.py."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -17,6 +16,7 @@ from hearth.core.completion.prompt import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
 from hearth.core.models.openai import OpenAIBackend
 from hearth.core.text import Pos
 from hearth.settings import Settings
+from tests.unit.loopback import serving
 
 SOURCE = '''API_TOKEN = "ghp_Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7c"
 
@@ -61,16 +61,8 @@ class Recorder(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[type[Recorder]]:
-    handler = type("Handler", (Recorder,), {"pieces": [], "usage": {}, "seen": []})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    handler.base_url = f"http://127.0.0.1:{httpd.server_port}/v1"
-    try:
+    with serving(type("Handler", (Recorder,), {"pieces": [], "usage": {}, "seen": []})) as handler:
         yield handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def complete(handler: type[Recorder], **settings) -> tuple:

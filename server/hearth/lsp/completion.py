@@ -1,10 +1,14 @@
 """``textDocument/inlineCompletion`` (LSP 3.18): ghost text as the user types.
 
-Advertised only to clients that declare the capability. Each document has at most one request
-in flight: a newer one cancels the older (its decoding stops within a step), and the editor's
-own ``$/cancelRequest`` does the same. The job runs first on the inference queue, and between
-the decode steps of an action already running (core.inference). An answer computed for a
-document that changed meanwhile is dropped.
+Advertised only to clients that declare the capability. A newer request for a document answers
+the older one with nothing (the editor's own ``$/cancelRequest`` does the same). The model
+answer being written is kept when the newer request was typed along it (the keys typed agree
+with what the model has written so far: core.completion.follow): the newer request waits for
+it and takes the rest from the suggestion cache. Otherwise the answer is cancelled (its
+decoding stops within a step), as it is once no request has waited for it for
+ORPHAN_GRACE_S. The job runs first on the inference queue, and between the decode steps of an
+action already running (core.inference). An answer computed for a document that changed
+meanwhile is dropped.
 """
 
 from __future__ import annotations
@@ -39,6 +43,35 @@ BURST_GAP_S = 0.6
 GAPS_KEPT = 6
 RECENT_KEPT = 1000
 STATS_METHOD = "hearth/completionStats"
+# A model answer no request waits for any more is cancelled after this long: an editor cancels
+# the request of the previous key just before it sends the next one, which may follow it.
+ORPHAN_GRACE_S = 0.2
+
+
+class _Job:
+    """A model answer being written for one document, and how many requests wait for it."""
+
+    def __init__(self, future: asyncio.Future, cancel: CancelToken) -> None:
+        self.future = future
+        self.cancel = cancel
+        self.waiters = 0
+        self.orphaned: asyncio.TimerHandle | None = None
+
+    def adopted(self) -> None:
+        self.waiters += 1
+        if self.orphaned is not None:
+            self.orphaned.cancel()
+            self.orphaned = None
+
+    def released(self) -> None:
+        self.waiters -= 1
+        if self.waiters <= 0 and not self.future.done() and self.orphaned is None:
+            self.orphaned = asyncio.get_running_loop().call_later(ORPHAN_GRACE_S, self._orphan)
+
+    def _orphan(self) -> None:
+        self.orphaned = None
+        if self.waiters <= 0:
+            self.cancel.cancel()
 
 
 class Completions:
@@ -46,13 +79,15 @@ class Completions:
     rhythm of requests (owned by the server, forgotten with the document)."""
 
     def __init__(self) -> None:
-        self.in_flight: dict[str, CancelToken] = {}
+        self.in_flight: dict[str, CancelToken] = {}  # the newest request per document
+        self.jobs: dict[str, _Job] = {}  # the model answer being written per document
         self._rhythm = TypingRhythm(pause_s=BURST_GAP_S, kept=GAPS_KEPT)
         # The last answers' figures, for `hearth/completionStats` (the benchmark reads them).
         self.recent: deque[dict[str, object]] = deque(maxlen=RECENT_KEPT)
 
-    def record(self, result: InlineSuggestion) -> None:
-        self.recent.append({"cached": result.cached, "tokens": result.tokens,
+    def record(self, result: InlineSuggestion, followed: bool = False) -> None:
+        self.recent.append({"cached": result.cached, "followed": followed,
+                            "tokens": result.tokens,
                             "elapsedMs": round(result.elapsed_s * 1000, 1),
                             "promptTokens": result.prompt.tokens,
                             "promptEvaluated": result.prompt.evaluated,
@@ -72,11 +107,63 @@ class Completions:
         if self.in_flight.get(key) is token:
             del self.in_flight[key]
 
+    def start(self, key: str, job: _Job) -> None:
+        """``job`` writes the document's answer now: the one it replaces is cancelled."""
+        previous = self.jobs.get(key)
+        self.jobs[key] = job
+        job.adopted()
+        if previous is not None:
+            previous.cancel.cancel()
+        job.future.add_done_callback(lambda _: self._ended(key, job))
+
+    def adopt(self, key: str, cancel: CancelToken | None) -> _Job | None:
+        """The document's job, if it is still writing the answer whose token is ``cancel``."""
+        job = self.jobs.get(key)
+        if job is None or job.future.done() or job.cancel is not cancel or cancel.cancelled:
+            return None
+        job.adopted()
+        return job
+
+    def stop_job(self, key: str) -> None:
+        job = self.jobs.get(key)
+        if job is not None:
+            job.cancel.cancel()
+
+    def _ended(self, key: str, job: _Job) -> None:
+        if self.jobs.get(key) is job:
+            del self.jobs[key]
+        if job.orphaned is not None:
+            job.orphaned.cancel()
+        if not job.future.cancelled():
+            job.future.exception()  # read by the requests that waited, or by nobody
+
     def forget(self, key: str) -> None:
         token = self.in_flight.pop(key, None)
         if token is not None:
             token.cancel()
+        self.stop_job(key)
         self._rhythm.forget(key)
+
+
+async def _until_done(future: asyncio.Future, cancel: CancelToken) -> None:
+    """Wait for ``future``, or for ``cancel`` (this request's), whichever comes first."""
+    if cancel.cancelled:
+        return
+    loop = asyncio.get_running_loop()
+    stopped = loop.create_future()
+
+    def wake() -> None:
+        if not stopped.done():
+            stopped.set_result(None)
+
+    def woken() -> None:
+        try:
+            loop.call_soon_threadsafe(wake)
+        except RuntimeError:  # the loop has closed: nobody is waiting
+            pass
+
+    cancel.on_cancel(woken)
+    await asyncio.wait({future, stopped}, return_when=asyncio.FIRST_COMPLETED)
 
 
 def client_declares(server: HearthServer) -> bool:
@@ -117,16 +204,42 @@ def register(server: HearthServer) -> None:
             # any wait and without the inference queue.
             result: InlineSuggestion | None = session.completer.answer_at_once(
                 request, session.settings)
+            followed = False
+            decoding = session.completer.following(request, session.settings) \
+                if result is None else None
+            job = state.adopt(key, decoding.cancel) if decoding is not None else None
+            if job is None:
+                state.stop_job(key)  # an answer for text the user did not type
+            else:
+                # Typed along the answer being written: wait for it, then take the rest
+                # from the cache (nothing when the model wrote something else).
+                try:
+                    await _until_done(job.future, cancel)
+                finally:
+                    job.released()
+                if cancel.cancelled:
+                    return None
+                result = session.completer.answer_at_once(request, session.settings)
+                followed = result is not None
             if result is None:
                 if wait:
                     await asyncio.sleep(wait)
                 if cancel.cancelled:
                     return None
                 overlay = server.memory.overlay if server.memory is not None else dict
+                job_cancel = CancelToken()
+                job = _Job(asyncio.ensure_future(server.run_inference(
+                    lambda token: session.complete(request, cancel=token, overlay=overlay),
+                    job_cancel, priority=Priority.URGENT)), job_cancel)
+                state.start(key, job)
                 try:
-                    result = await server.run_inference(
-                        lambda token: session.complete(request, cancel=token, overlay=overlay),
-                        cancel, priority=Priority.URGENT)
+                    await _until_done(job.future, cancel)
+                finally:
+                    job.released()
+                if cancel.cancelled or job.future.cancelled():
+                    return None
+                try:
+                    result = job.future.result()
                 except Cancelled:
                     return None
                 except HearthError as exc:
@@ -141,7 +254,7 @@ def register(server: HearthServer) -> None:
                   uri, result.text[:80], "cached" if result.cached else result.why_empty or
                   "model", result.elapsed_s * 1000, result.prompt.tokens,
                   result.prompt.evaluated)
-        state.record(result)
+        state.record(result, followed)
         if not result.text:
             return types.InlineCompletionList(items=[])
         return types.InlineCompletionList(items=[types.InlineCompletionItem(

@@ -22,6 +22,7 @@ from hearth.core.analysis.security import _is_secret_name
 from hearth.core.cancel import CancelToken
 from hearth.core.completion import prompt as fim
 from hearth.core.completion.cache import SuggestionCache
+from hearth.core.completion.follow import Decoding, Decodings
 from hearth.core.completion.shape import shape_at, stop_rule, trim
 from hearth.core.completion.types import CompletionRequest, InlineSuggestion
 from hearth.core.guardrails.context import fence_context
@@ -65,6 +66,8 @@ class Completer:
         # The prompt's order (prompt.py); "psm" measured best (docs/completion.md).
         self.order = order
         self.cache = SuggestionCache()
+        # The answers being written, which a request typed along them may wait for.
+        self.decodings = Decodings()
         # (document, budget, first line, last line) -> the context files and their labels
         self._context: OrderedDict[tuple, tuple[list[fim.ContextFile], list[str]]] = \
             OrderedDict()
@@ -96,6 +99,16 @@ class Completer:
         text, multiline = hit
         return InlineSuggestion(text, multiline=multiline, cached=True,
                                 elapsed_s=time.perf_counter() - start)
+
+    def following(self, request: CompletionRequest, settings: Settings) -> Decoding | None:
+        """The model answer in flight that ``request`` continues: asked at an earlier point
+        of the same line, and what was typed since agrees with what it has written so far.
+        The caller waits for it to end, then asks ``answer_at_once`` (its cache) for the rest;
+        if the model writes something else than what was typed, it is cancelled at once."""
+        options = settings.completion
+        before, after = fim.window(request.source, request.position, options.prefix_lines,
+                                   options.suffix_lines)
+        return self.decodings.following(_document(request.path), before, after)
 
     def complete(self, request: CompletionRequest, *, backend: ModelBackend,
                  settings: Settings, context: ContextSource | None = None,
@@ -129,9 +142,16 @@ class Completer:
         stops = fim.STOPS if shape.multiline or heal else (*fim.STOPS, "\n")
         params = SamplingParams(temperature=0.0, repeat_penalty=1.0, max_tokens=budget,
                                 stop=stops)
-        answer = backend.generate(GenerationRequest(
-            messages=[], params=[params], raw_prompt=prompt.text, lane="completion",
-            heal=heal, stop_when=stop_rule(shape, heal)), cancel=cancel)[0]
+        decoding = Decoding(document, before, after, heal=heal, cancel=cancel,
+                            multiline=shape.multiline)
+        self.decodings.start(decoding)
+        try:
+            answer = backend.generate(GenerationRequest(
+                messages=[], params=[params], raw_prompt=prompt.text, lane="completion",
+                heal=heal, stop_when=stop_rule(shape, heal)), cancel=cancel,
+                on_token=decoding.wrote)[0]
+        finally:
+            self.decodings.end(decoding)
         written = answer.text
         if heal:
             written = written[len(heal):] if written.startswith(heal) else ""

@@ -272,6 +272,7 @@ _NOT_ONLY_TESTS = re.compile(r"\b(?:prod|production|live|real|customers?|users'?
 def _test_scoped(sentence: str) -> bool:
     return bool(_TEST_SCOPED.search(sentence)) and not _NOT_ONLY_TESTS.search(sentence)
 
+
 _PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "HG202": _DESTRUCTIVE_SQL,
     "HG203": _RECURSIVE_DELETE + _ALL_FILES_EN + _EUROPEAN_WIPE,
