@@ -304,3 +304,72 @@ def test_a_module_that_does_not_load_even_as_written_leaves_the_answer_unverifie
         unverified.reason
     assert "run-error" not in {f.rule for f in candidate.findings}
     assert confidence(candidate.findings) < THRESHOLD
+
+
+# -- a fix keeps what the code did ---------------------------------------------------------------
+LEGACY = '''def supplier_named(db, name: str) -> list:
+    """The rows of table suppliers whose name column is ``name``."""
+    return db.execute(f"SELECT * FROM suppliers WHERE name = '{name}'").fetchall()
+
+
+def enabled(flags, name):
+    if flags.get(name) == True:
+        return "on"
+    return "off"
+
+
+def label(count: int) -> str:
+    return "items: " + str(count)
+'''
+
+
+def fixed_run(tmp_path: Path, old: str, new: str) -> Candidate:
+    """A Fix candidate that replaces ``old`` by ``new`` in LEGACY, ranked with the original."""
+    path = tmp_path / "legacy.py"
+    path.write_text(LEGACY, encoding="utf-8")
+    lines = LEGACY.splitlines()
+    line = next(n for n, text in enumerate(lines) if old in text)
+    request = ActionRequest(LEGACY, Pos(line, 4), path=path, workspace=tmp_path)
+    candidate = Candidate(None, new_source=LEGACY.replace(old, new), region=(line, line))
+    default_ranker(tmp_path)(request, [candidate])
+    return candidate
+
+
+def test_a_fix_that_returns_the_cursor_instead_of_its_rows_is_caught(tmp_path: Path) -> None:
+    # bench-memory's dev project: the SQL "fix" that returned the cursor, at confidence 1.0.
+    candidate = fixed_run(tmp_path, "db.execute(f\"SELECT * FROM suppliers WHERE name = "
+                          "'{name}'\").fetchall()",
+                          "db.execute(\"SELECT * FROM suppliers WHERE name = ?\", (name,))")
+    [changed] = [f for f in candidate.findings if f.rule == "behaviour-changed"]
+    assert changed.reason == (
+        "`supplier_named(db, 'a')` returns `db.execute(…)` after the fix and returned "
+        "`db.execute(…).fetchall(…)` before it, `db` being a stand-in that records what is "
+        "asked of it (6 of 6 inputs)")
+    assert candidate.confidence < THRESHOLD
+
+
+def test_a_fix_that_keeps_what_the_code_returned_is_not_flagged(tmp_path: Path) -> None:
+    candidate = fixed_run(tmp_path, "db.execute(f\"SELECT * FROM suppliers WHERE name = "
+                          "'{name}'\").fetchall()",
+                          "db.execute(\"SELECT * FROM suppliers WHERE name = ?\", "
+                          "(name,)).fetchall()")
+    assert "behaviour-changed" not in {f.rule for f in candidate.findings}
+    # flake8's own advice for E712 changes nothing the stand-in gave: "off" is computed.
+    candidate = fixed_run(tmp_path, "if flags.get(name) == True:", "if flags.get(name):")
+    assert "behaviour-changed" not in {f.rule for f in candidate.findings}
+
+
+def test_a_fix_that_changes_a_plain_result_is_flagged(tmp_path: Path) -> None:
+    candidate = fixed_run(tmp_path, 'return "items: " + str(count)',
+                          'return f"items: {count + 1}"')
+    [changed] = [f for f in candidate.findings if f.rule == "behaviour-changed"]
+    assert changed.reason.startswith("`label(0)` returns `'items: 1'` after the fix and "
+                                     "returned `'items: 0'` before it")
+    assert "stand-in" not in changed.reason
+
+
+def test_a_generate_answer_gets_no_stand_ins_and_no_comparison(tmp_path: Path) -> None:
+    fn = fn_of(LEGACY)
+    assert inputs_for(fn) == inputs_for(fn, stand_ins=())
+    assert all("__hearth_stand_in__" not in row for row in inputs_for(fn))
+    assert all("__hearth_stand_in__" in row for row in inputs_for(fn, stand_ins=["db"]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import doctest
+from collections.abc import Collection
 
 from hearth.core.pipeline.types import FunctionNode
 
@@ -106,14 +107,36 @@ def values_for(annotation: ast.expr | None) -> list[object]:
     return list(UNTYPED)
 
 
-def inputs_for(fn: FunctionNode, limit: int = MAX_INPUTS) -> list[str]:
+# An argument the harness replaces by a stand-in object named after its parameter
+# (rank_harness_program.StandIn): ``{STAND_IN: "db"}``.
+STAND_IN = "__hearth_stand_in__"
+# Annotations that say what a parameter holds: a stand-in would lie about it.
+_KNOWN = set(SCALARS) | SEQUENCES | MAPPINGS | SETS | {"tuple", "Tuple", "Optional", "Union"}
+
+
+def object_parameters(fn: FunctionNode) -> list[str]:
+    """The parameters ``fn`` uses as objects (``db.execute(...)``, ``flags.get(name)``)
+    without an annotation that says what they hold: those a stand-in can take the place of."""
+    used = {node.value.id for node in ast.walk(fn)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)}
+    return [a.arg for a in fn.args.posonlyargs + fn.args.args
+            if a.arg in used and a.arg not in ("self", "cls")
+            and (a.annotation is None or _base_name(
+                a.annotation.value if isinstance(a.annotation, ast.Subscript)
+                else a.annotation) not in _KNOWN)]
+
+
+def inputs_for(fn: FunctionNode, limit: int = MAX_INPUTS,
+               stand_ins: Collection[str] = ()) -> list[str]:
     """Up to ``limit`` argument tuples for ``fn``, as Python literals, varying every
-    parameter at once (a diagonal through the values, not their product)."""
+    parameter at once (a diagonal through the values, not their product). The parameters
+    named in ``stand_ins`` always get a stand-in object (``STAND_IN``)."""
     params = [a for a in fn.args.posonlyargs + fn.args.args if a.arg not in ("self", "cls")]
     required = len(params) - len(fn.args.defaults)
     if fn.args.kwonlyargs and any(d is None for d in fn.args.kw_defaults):
         return []  # required keyword-only arguments: not worth guessing
-    columns = [values_for(a.annotation) for a in params[:max(required, 0)]]
+    columns = [[{STAND_IN: a.arg}] if a.arg in stand_ins else values_for(a.annotation)
+               for a in params[:max(required, 0)]]
     if not columns:
         return ["()"]
     rows: list[str] = []

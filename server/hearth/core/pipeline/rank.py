@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hearth.core.guardrails.rules import excerpt
 from hearth.core.pipeline.examples import Example, examples_from_docstring, examples_in
-from hearth.core.pipeline.inputs import doctest_examples, inputs_for
+from hearth.core.pipeline.inputs import STAND_IN, doctest_examples, inputs_for, object_parameters
 from hearth.core.pipeline.properties import raises_on_valid_inputs, wrong_return
 from hearth.core.pipeline.types import ActionRequest, Candidate, FunctionNode, Ranker
 from hearth.core.pipeline.scoring import THRESHOLD, confidence, finding
@@ -80,16 +80,19 @@ class Behaviour:
 
 def execute(request: ActionRequest, candidates: Sequence[Candidate], indices: Sequence[int],
             fn: FunctionNode, workspace: Path | None,
-            prose: Sequence[Example] = ()) -> dict[int, Behaviour]:
+            prose: Sequence[Example] = (), inputs: Sequence[str] | None = None,
+            original_calls: bool = False) -> dict[int, Behaviour]:
     """Run the candidates at ``indices`` (and the original) in one sandboxed process, on the
-    docstring's doctests, its examples in prose and inputs from the signature; if a candidate
-    takes the process down, it is marked crashed and the rest run in another."""
+    docstring's doctests, its examples in prose and ``inputs`` (by default, from the
+    signature); ``original_calls``: the original runs on the inputs too. If a candidate takes
+    the process down, it is marked crashed and the rest run in another."""
     files = {f"hearth_rank_c{i}.py": candidates[i].new_source or "" for i in indices}
     files["hearth_rank_original.py"] = request.source
     files[HARNESS] = HARNESS_PROGRAM.read_text(encoding="utf-8")
     pending = [[ORIGINAL, "hearth_rank_original.py"]]
     pending += [[i, f"hearth_rank_c{i}.py"] for i in indices]
-    inputs, examples = inputs_for(fn), doctest_examples(fn)
+    inputs = list(inputs_for(fn) if inputs is None else inputs)
+    examples = doctest_examples(fn)
     checks = [[e.call, e.expect, e.raises] for e in prose]
     module, top = module_name(request.path)
     # A package's module finds its siblings through the package; its folder on the path would
@@ -100,9 +103,10 @@ def execute(request: ActionRequest, candidates: Sequence[Candidate], indices: Se
     while pending:
         files[SPEC] = json.dumps({"function": fn.name, "modules": pending, "module": module,
                                   "inputs": inputs, "doctests": examples, "checks": checks,
+                                  "original_calls": original_calls,
                                   "call_s": CALL_TIMEOUT_S, "load_s": LOAD_TIMEOUT_S})
-        budget = 5 + len(pending) * (LOAD_TIMEOUT_S
-                                     + CALL_TIMEOUT_S * (2 + len(examples) + len(checks)))
+        budget = 5 + len(pending) * (LOAD_TIMEOUT_S + CALL_TIMEOUT_S * (
+            2 + len(examples) + len(checks) + (len(inputs) if original_calls else 0)))
         result = run_python(files, [HARNESS, SPEC], timeout_s=min(budget, 60.0), memory_mb=1024,
                             extra_path=list(dict.fromkeys(extra)), channel=True)
         if result.rejected_records:
@@ -185,7 +189,7 @@ class ExecutionRanker:
     def rank(self, request: ActionRequest,
              candidates: list[Candidate]) -> tuple[list[Candidate], dict[int, tuple]]:
         """The candidates best first, and each run candidate's behaviour (by sample index)."""
-        behaviours, checks, fn = self._behaviours(request, candidates)
+        behaviours, checks, fn, inputs = self._behaviours(request, candidates)
         # The candidates that ran every check (not crashed, imported).
         ran = {i: b for i, b in behaviours.items() if i >= 0 and len(b.checks) == len(checks)}
         # A generated test no candidate passes says more about the test than the candidates.
@@ -197,6 +201,8 @@ class ExecutionRanker:
                 self._judge(candidates[index], behaviour, behaviours, candidates, checks,
                             useful, doctests)
                 self._promised(candidates[index], behaviour, fn)
+                if fn is not None and _keeps_behaviour(candidates[index]):
+                    _kept(candidates[index], behaviour, behaviours.get(ORIGINAL), fn, inputs)
         for candidate in candidates:
             candidate.confidence = confidence(candidate.findings) if candidate.usable else 0.0
         keys = {i: b.key for i, b in behaviours.items() if i >= 0}
@@ -204,13 +210,18 @@ class ExecutionRanker:
         return order(candidates, keys, self.threshold, support), keys
 
     def _behaviours(self, request: ActionRequest, candidates: list[Candidate]
-                    ) -> tuple[dict[int, Behaviour], list[Example], FunctionNode | None]:
+                    ) -> tuple[dict[int, Behaviour], list[Example], FunctionNode | None,
+                               list[str]]:
         indices = [i for i, c in enumerate(candidates) if c.usable and c.new_source]
         if request.language != "python" or not indices:
-            return {}, [], None
+            return {}, [], None, []
         fn = _target(request, [candidates[i] for i in indices])
         if fn is None:
-            return {}, [], None
+            return {}, [], None, []
+        # A fix keeps what the code did: the original runs on the same inputs, and the
+        # parameters it uses as objects get stand-ins (a `db` whose rows it returns).
+        fixing = all(_keeps_behaviour(candidates[i]) for i in indices)
+        inputs = inputs_for(fn, stand_ins=object_parameters(fn) if fixing else ())
         # The user's docstring, not a candidate's, and the instruction the user gave with the
         # request; then the tests the model wrote from the docstring.
         checks = examples_from_docstring(fn)
@@ -219,10 +230,11 @@ class ExecutionRanker:
                    if (e.call, e.expect, e.raises) not in stated]
         checks += list(request.generated_checks)
         try:
-            return execute(request, candidates, indices, fn, self.workspace, checks), checks, fn
+            return execute(request, candidates, indices, fn, self.workspace, checks, inputs,
+                           original_calls=fixing), checks, fn, inputs
         except (OSError, ValueError) as error:
             log.warning("Could not run the candidates to rank them: %s", error)
-            return {}, checks, fn
+            return {}, checks, fn, inputs
 
     @staticmethod
     def _promised(candidate: Candidate, behaviour: Behaviour, fn: FunctionNode | None) -> None:
@@ -327,6 +339,65 @@ class ExecutionRanker:
             else:
                 candidate.evidence.append(f"all {len(peers)} candidates behave the same on "
                                           f"{_count(len(behaviour.calls), 'generated input')}")
+
+
+def _keeps_behaviour(candidate: Candidate) -> bool:
+    """A Fix of a region: an edit that must leave what the code does as it was."""
+    return candidate.function is None and candidate.region is not None
+
+
+def _kept(candidate: Candidate, behaviour: Behaviour, original: Behaviour | None,
+          fn: FunctionNode, inputs: Sequence[str]) -> None:
+    """A fix that returns something else than the code before it, on an input where that
+    code returned normally. With a stand-in argument, only a value the code got from the
+    stand-in counts: what else it computed from a stand-in says little about real data."""
+    if original is None or behaviour.crashed or behaviour.load_error or \
+            original.load_error or len(original.calls) != len(inputs) or \
+            len(behaviour.calls) != len(inputs):
+        return
+    changed = [(literal, before, after) for literal, before, after
+               in zip(inputs, original.calls, behaviour.calls)
+               if before != after and not before.startswith("raise ")
+               and (STAND_IN not in literal or "stand-in:" in before)]
+    if not changed:
+        return
+    literal, before, after = changed[0]
+    call, stand_ins = _shown_call(fn.name, literal)
+    more = f" ({len(changed)} of {len(inputs)} inputs)" if len(changed) > 1 else ""
+    told = (f", {quoted(stand_ins)} being a stand-in that records what is asked of it"
+            if stand_ins else "")
+    candidate.findings.append(finding(
+        "behaviour-changed", f"`{call}` {_outcome(after)} after the fix and "
+        f"{_outcome(before).replace('returns', 'returned', 1)} before it{told}{more}"))
+
+
+def _shown_call(name: str, literal: str) -> tuple[str, list[str]]:
+    """``literal`` (an argument tuple of ``inputs_for``) as a call a reader can check, and
+    the names of the stand-ins in it."""
+    try:
+        arguments = ast.literal_eval(literal)
+    except (ValueError, SyntaxError):
+        return f"{name}{literal}", []
+    shown, stand_ins = [], []
+    for argument in arguments:
+        if isinstance(argument, dict) and list(argument) == [STAND_IN]:
+            stand_ins.append(str(argument[STAND_IN]))
+            shown.append(stand_ins[-1])
+        else:
+            shown.append(excerpt(repr(argument)))
+    return f"{name}({', '.join(shown)})", stand_ins
+
+
+def _outcome(normal: str) -> str:
+    """A harness normal form as what a call did: "raises KeyError", "returns `'on'`"."""
+    if normal.startswith("raise "):
+        return "raises " + normal[len("raise "):]
+    text = re.sub(r"(?<![\w.])(?:int|str|bytes|f):", "", normal).replace("stand-in:", "")
+    return f"returns `{excerpt(text)}`"
+
+
+def quoted(names: Sequence[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
 
 
 def _first_failure(behaviour: Behaviour, doctests: Sequence[Sequence[str | None]]) -> str:

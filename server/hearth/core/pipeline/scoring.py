@@ -70,6 +70,10 @@ RULES: dict[str, Rule] = {
                                        "excepted)"),
     "return-type-changed": Rule(0.5, False, "a fixed function returns another type than "
                                             "before (jedi)"),
+    "behaviour-changed": Rule(0.5, False, "a fixed function returns something else than "
+                                          "before on an input where it returned normally "
+                                          "(run on inputs from its signature, objects it "
+                                          "uses stood in for)"),
     # Generate tests (actions/tests.py), from running the generated tests.
     "no-tests": Rule(0.0, True, "the answer has no pytest test functions"),
     "no-passing-test": Rule(0.0, True, "none of the generated tests passes against the code"),
