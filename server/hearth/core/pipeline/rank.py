@@ -106,7 +106,7 @@ def execute(request: ActionRequest, candidates: Sequence[Candidate], indices: Se
                                   "original_calls": original_calls,
                                   "call_s": CALL_TIMEOUT_S, "load_s": LOAD_TIMEOUT_S})
         budget = 5 + len(pending) * (LOAD_TIMEOUT_S + CALL_TIMEOUT_S * (
-            2 + len(examples) + len(checks) + (len(inputs) if original_calls else 0)))
+            2 + len(examples) + len(checks) + (2 * len(inputs) if original_calls else 0)))
         result = run_python(files, [HARNESS, SPEC], timeout_s=min(budget, 60.0), memory_mb=1024,
                             extra_path=list(dict.fromkeys(extra)), channel=True)
         if result.rejected_records:
@@ -349,15 +349,16 @@ def _keeps_behaviour(candidate: Candidate) -> bool:
 def _kept(candidate: Candidate, behaviour: Behaviour, original: Behaviour | None,
           fn: FunctionNode, inputs: Sequence[str]) -> None:
     """A fix that returns something else than the code before it, on an input where that
-    code returned normally. With a stand-in argument, only a value the code got from the
-    stand-in counts: what else it computed from a stand-in says little about real data."""
+    code returned normally, and the same in two runs (not a random name or the time). With
+    a stand-in argument, only a value the code got from the stand-in counts: what else it
+    computed from a stand-in says little about real data."""
     if original is None or behaviour.crashed or behaviour.load_error or \
             original.load_error or len(original.calls) != len(inputs) or \
             len(behaviour.calls) != len(inputs):
         return
     changed = [(literal, before, after) for literal, before, after
                in zip(inputs, original.calls, behaviour.calls)
-               if before != after and not before.startswith("raise ")
+               if before != after and not before.startswith("raise ") and before != "unstable"
                and (STAND_IN not in literal or "stand-in:" in before)]
     if not changed:
         return
