@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from hearth.core.actions.base import BaseAction
 from hearth.core.actions.fix_checks import FixScopeCheck, ReturnTypeCheck
+from hearth.core.actions.fix_names import meant_hint
 from hearth.core.actions.fix_rules import rule_fix
 from hearth.core.analysis import RULES, codes, new_findings
 from hearth.core.analysis.python_targets import parse_or_none
@@ -233,6 +234,8 @@ class FixAction(BaseAction[FixTarget]):
                  + (f"Why it matters: {diagnostic.explanation}\n" if diagnostic.explanation
                     else "")
                  + (f"How to fix it: {hint}\n" if (hint := fix_hint(diagnostic.code)) else "")
+                 + (f"{meant}\n" if diagnostic.code == "F821"
+                    and (meant := meant_hint(request, diagnostic.message)) else "")
                  + f"The line `{flagged}` is what is wrong: it must not appear unchanged in "
                    "your answer.\n"
                  + "\nThe code to fix:\n" + fence(snippet, "python")
