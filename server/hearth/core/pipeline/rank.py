@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hearth.core.guardrails.rules import excerpt
+from hearth.core.pipeline.edited import quoted_names
 from hearth.core.pipeline.examples import Example, examples_from_docstring, examples_in
 from hearth.core.pipeline.inputs import STAND_IN, doctest_examples, inputs_for, object_parameters
 from hearth.core.pipeline.properties import raises_on_valid_inputs, wrong_return
@@ -365,7 +366,7 @@ def _kept(candidate: Candidate, behaviour: Behaviour, original: Behaviour | None
     literal, before, after = changed[0]
     call, stand_ins = _shown_call(fn.name, literal)
     more = f" ({len(changed)} of {len(inputs)} inputs)" if len(changed) > 1 else ""
-    told = (f", {quoted(stand_ins)} being a stand-in that records what is asked of it"
+    told = (f", {quoted_names(stand_ins)} being a stand-in that records what is asked of it"
             if stand_ins else "")
     candidate.findings.append(finding(
         "behaviour-changed", f"`{call}` {_outcome(after)} after the fix and "
@@ -395,10 +396,6 @@ def _outcome(normal: str) -> str:
         return "raises " + normal[len("raise "):]
     text = re.sub(r"(?<![\w.])(?:int|str|bytes|f):", "", normal).replace("stand-in:", "")
     return f"returns `{excerpt(text)}`"
-
-
-def quoted(names: Sequence[str]) -> str:
-    return ", ".join(f"`{name}`" for name in names)
 
 
 def _first_failure(behaviour: Behaviour, doctests: Sequence[Sequence[str | None]]) -> str:
