@@ -70,6 +70,7 @@ test: setup setup-editors setup-extension
 # figures (docs/BENCHMARKS.md says which command produced which figure).
 bench: setup
 	$(PY) tests/bench/bench_lsp.py
+	$(PY) tests/bench/bench_start.py
 	$(PY) tests/bench/bench_fix.py --samples 1,5
 	$(PY) tests/bench/bench_memory_rss.py --runs 3
 

@@ -1,5 +1,5 @@
 """`python -m hearth` is the `hearth` command."""
 
-from hearth.cli import main
+from hearth.entry import main
 
 raise SystemExit(main())

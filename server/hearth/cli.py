@@ -227,16 +227,22 @@ def unified_diff(path: Path, before: str, after: str) -> str:
 
 # -- subcommands ------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
-    from hearth.lsp.server import create_server
-
-    server = create_server()
     if args.tcp:
+        from hearth.lsp.server import create_server
+
         host, _, port = args.tcp.rpartition(":")
         if not port.isdigit():
             raise CliError(f"--tcp expects HOST:PORT, got {args.tcp!r}.", code=EXIT_USAGE)
-        server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()
+        create_server().start_tcp(host or "127.0.0.1", int(port))
+        return 0
+    # Reading stdin starts before the server loads, so that a cached answer to `initialize`
+    # goes out while it does (hearth.lsp.early); `hearth.entry` starts it even earlier.
+    from hearth.lsp.early import EarlyStart
+
+    early = args.early or EarlyStart.begin(sys.stdin.buffer, sys.stdout.buffer)
+    from hearth.lsp.server import create_server
+
+    create_server().start_io(early=early)
     return 0
 
 
@@ -882,9 +888,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, early: Any = None) -> int:
+    """The CLI; ``early`` is the stdio reader `hearth.entry` started for `hearth serve`."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.early = early
     serving = args.command == "serve"
     quiet = logging.INFO if serving else logging.WARNING
     setup_logging(logging.DEBUG if args.verbose else quiet, to_file=serving)

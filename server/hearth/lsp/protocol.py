@@ -73,10 +73,17 @@ class HearthProtocol(LanguageServerProtocol):
         self.closed = False  # the process is ending: nothing more is written, ever
         # Checks run just before a request's answer is written (recheck_before_answer).
         self._rechecks: dict[Any, Callable[[], JsonRpcException | None]] = {}
+        # `initialize` requests not answered yet by the protocol: the raw message, and the
+        # result hearth.lsp.early already sent for it (or None).
+        self._initialize_requests: dict[Any, tuple[dict, Any]] = {}
 
     # -- receiving ----------------------------------------------------------------------------
-    def receive(self, data: Any) -> None:
-        """One message as the transport parsed it: checked as JSON-RPC, typed, handled."""
+    def receive(self, data: Any, answered: Any = None) -> None:
+        """One message as the transport parsed it: checked as JSON-RPC, typed, handled.
+
+        ``answered``: the result the transport already sent for this ``initialize``
+        (hearth.lsp.early). It is handled all the same, and its answer is not written again.
+        """
         if isinstance(data, Unparsable):
             self.send_error(None, PARSE_ERROR, f"Parse error: {data.problem}")
             return
@@ -108,6 +115,8 @@ class HearthProtocol(LanguageServerProtocol):
             else:
                 log.warning("Ignored a notification: %s", problem)
             return
+        if is_request and method == types.INITIALIZE:
+            self._initialize_requests[msg_id] = (data, answered)
         if is_request and notification_method(method):
             self.send_error(msg_id, METHOD_NOT_FOUND,
                             f"{method} is a notification; it cannot be sent as a request")
@@ -305,6 +314,11 @@ class HearthProtocol(LanguageServerProtocol):
                 self.send_error(msg_id, INTERNAL_ERROR,
                                 f"Hearth could not encode its answer: {exc!r}")
             return
+        msg_id = data.get("id") if isinstance(data, dict) else getattr(data, "id", None)
+        if is_response(data) and valid_id(msg_id) and msg_id in self._initialize_requests:
+            request, answered = self._initialize_requests.pop(msg_id)
+            if self._initialize_answer(request, answered, json.loads(body)):
+                return
         log.debug("Sending %s", body[:LOGGED_BODY_CHARS])
         if self._include_headers:  # json.dumps writes ASCII only: characters are bytes
             body = (f"Content-Length: {len(body)}\r\n"
@@ -319,6 +333,28 @@ class HearthProtocol(LanguageServerProtocol):
             self.closed = True
             log.warning("Writing to the client failed (%s): exiting", exc)
             self._server.terminate("the client stopped reading")
+
+    def _initialize_answer(self, request: dict, answered: Any, answer: dict) -> bool:
+        """Keep a successful answer to ``initialize`` for the next start (hearth.lsp.early);
+        True if the answer was already sent early, and so must not be written again."""
+        cache = getattr(self._server, "initialize_cache", None)
+        result = answer.get("result") if "error" not in answer else None
+        if answered is not None:
+            if result is None:
+                problem = (answer.get("error") or {}).get("message", "no result")
+                log.error("initialize was answered from the cache, then failed: %s", problem)
+                self._server.show(f"Hearth did not start properly: {problem}")
+            elif result != answered:
+                log.warning("The cached answer to initialize was not the server's; the cache "
+                            "now holds the server's, for the next start")
+            else:
+                log.debug("The cached answer to initialize was the server's")
+        if cache is not None and isinstance(result, dict) and result != answered \
+                and (key := cache.key(request)) is not None:
+            # Here and now, not on a thread an `exit` right after would end: a millisecond,
+            # as the reader already hashed the code to look the request up.
+            cache.store(key, result)
+        return answered is not None
 
     def _refuse(self, data: Any) -> None:
         """Drop a message; a request's caller learns at once that no answer will come."""

@@ -34,6 +34,7 @@ from hearth.core.text import split_lines
 from hearth.logs import flush_logs, protect_stderr
 from hearth.lsp import lifecycle
 from hearth.lsp.convert import to_core
+from hearth.lsp.early import EarlyStart, InitializeCache
 from hearth.lsp.protocol import SYNC_KIND, HearthProtocol
 from hearth.lsp.transport import read_stdin
 from hearth.lsp.typing_rhythm import TypingRhythm
@@ -91,6 +92,8 @@ class HearthServer(LanguageServer):
         self._exiting = False
         self._exit_lock = threading.Lock()
         self._shutdown_read = False  # the transport read a `shutdown` request
+        # Answers to `initialize`, kept for `hearth serve` to give before it has loaded.
+        self.initialize_cache: InitializeCache | None = None
 
     @property
     def settings(self) -> Settings:
@@ -201,16 +204,22 @@ class HearthServer(LanguageServer):
         return request_failed(message)
 
     # -- the life cycle -----------------------------------------------------------------------
-    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None,
+                 early: EarlyStart | None = None) -> None:
         """Serve over stdio until `terminate` ends the process.
 
         Hearth's own reader (`transport.read_stdin`) replaces pygls': it frames as real
         clients do, and it sees `exit` and the end of stdin even while the event loop is busy.
+        With ``early``, that reader was started before this server was built (`hearth serve`
+        does, to answer ``initialize`` while it loads): the server takes over its messages.
         """
         protect_stderr()
+        if early is not None:
+            stdin, stdout = early.stdin, early.stdout
+            self.initialize_cache = early.cache
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
         try:
-            asyncio.run(self._serve(stdin or sys.stdin.buffer))
+            asyncio.run(self._serve(stdin or sys.stdin.buffer, early))
         except KeyboardInterrupt:
             self.terminate("interrupted")
             threading.Event().wait()  # terminate ends the process
@@ -234,22 +243,25 @@ class HearthServer(LanguageServer):
         log.info("Client connected from %s", address)
         self.start_io(connection.makefile("rb"), connection.makefile("wb"))
 
-    async def _serve(self, stdin: BinaryIO) -> None:
+    async def _serve(self, stdin: BinaryIO, early: EarlyStart | None = None) -> None:
         loop = self.loop = asyncio.get_running_loop()
 
-        def deliver(message: Any, release: Callable[[], None]) -> None:
+        def deliver(message: Any, release: Callable[[], None], answered: Any) -> None:
             def handle() -> None:
                 try:
-                    self.protocol.receive(message)
+                    self.protocol.receive(message, answered=answered)
                 except Exception:  # noqa: BLE001 - one bad message must not end the server
                     log.exception("Failed to handle a message")
                 finally:
                     release()
             loop.call_soon_threadsafe(handle)
 
-        read_stdin(stdin, deliver, on_exit=lambda: self.terminate("exit"),
-                   on_shutdown=self._note_shutdown,
-                   on_end=lambda: self.terminate("the client closed stdin"))
+        events = {"on_exit": lambda: self.terminate("exit"), "on_shutdown": self._note_shutdown,
+                  "on_end": lambda: self.terminate("the client closed stdin")}
+        if early is None:
+            read_stdin(stdin, deliver, **events)
+        else:
+            early.attach(deliver, **events)
         await asyncio.Event().wait()  # the process ends in terminate, from whichever thread
 
     def _note_shutdown(self) -> None:

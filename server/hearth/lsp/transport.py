@@ -159,11 +159,16 @@ def parse(body: bytes) -> Any:
         return Unparsable(f"{type(exc).__name__}: {exc}"[:300])
 
 
-def read_stdin(stream: BinaryIO, deliver: Callable[[Any, Callable[[], None]], None],
-               on_exit: Callable[[], None], on_shutdown: Callable[[], None],
-               on_end: Callable[[], None]) -> threading.Thread:
+Deliver = Callable[[Any, Callable[[], None], Any], None]
+
+
+def read_stdin(stream: BinaryIO, deliver: Deliver, on_exit: Callable[[], None],
+               on_shutdown: Callable[[], None], on_end: Callable[[], None],
+               answer_first: Callable[[dict], Any] | None = None) -> threading.Thread:
     """Start the daemon thread that reads ``stream`` and hands each parsed message to
-    ``deliver`` (which must call the `release` it is given once done with the message).
+    ``deliver(message, release, answered)``, which must call ``release`` once done with the
+    message. ``answered`` is what ``answer_first`` returned for the first message (an
+    ``initialize`` it answered itself, hearth.lsp.early), else None.
 
     The ``exit`` notification is acted on here, not behind the event loop: the loop may be busy
     for seconds in a handler, and `exit` must end the process within one. For the same reason
@@ -175,6 +180,7 @@ def read_stdin(stream: BinaryIO, deliver: Callable[[Any, Callable[[], None]], No
     def run() -> None:
         nonlocal initialized
         reader = MessageReader(stream)
+        first = True
         try:
             while (body := reader.read()) is not None:
                 message = parse(body)
@@ -182,12 +188,16 @@ def read_stdin(stream: BinaryIO, deliver: Callable[[Any, Callable[[], None]], No
                 if method == "exit" and "id" not in message:
                     on_exit()
                     return
+                answered = None
                 if method == "initialize" and "id" in message:
+                    if first and answer_first is not None:
+                        answered = answer_first(message)
                     initialized = True
                 elif method == "shutdown" and "id" in message and initialized:
                     on_shutdown()
+                first = False
                 pending.acquire()
-                deliver(message, pending.release)
+                deliver(message, pending.release, answered)
         except (OSError, ValueError) as exc:  # stdin itself failed or was closed under us
             log.warning("Reading from the client failed: %s", exc)
         except RuntimeError:  # the event loop is gone: the process is ending anyway
