@@ -55,7 +55,11 @@ class AnalysisContext:
                  policy: DiagnosticsPolicy | None = None) -> None:
         self.workspace = workspace
         self.policy = policy or DiagnosticsPolicy()
+        # jedi's state; held through slow work (a jedi inference in `memo`, the environment's
+        # sys.path), so the parse cache has a lock of its own: a code action list waiting
+        # for it behind the warm-up's inference took 0.5 s (docs/BENCHMARKS.md).
         self._lock = threading.RLock()
+        self._trees_lock = threading.Lock()
         self._project = None
         self._search_path: tuple[str, ...] | None = None
         self._script_key: tuple | None = None
@@ -98,7 +102,7 @@ class AnalysisContext:
         """The tree of ``source`` (None if it does not parse), kept for the few latest texts:
         every code action request lists four actions on the same text, and parsing a
         2,000-line file takes about 20 ms. Read it, never change it."""
-        with self._lock:
+        with self._trees_lock:
             if source in self._trees:
                 self._trees.move_to_end(source)
                 return self._trees[source]
@@ -106,7 +110,7 @@ class AnalysisContext:
             tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             tree = None
-        with self._lock:
+        with self._trees_lock:
             self._trees[source] = tree
             while len(self._trees) > TREES_KEPT:
                 self._trees.popitem(last=False)
@@ -166,5 +170,6 @@ class AnalysisContext:
             self._search_path = None
             self._script_key = self._script = None
             self._memo.clear()
-            self._trees.clear()
             self.flake8_blocks.clear()
+        with self._trees_lock:
+            self._trees.clear()
