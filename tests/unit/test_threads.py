@@ -129,3 +129,18 @@ def test_doctor_reports_the_thread_policy(flags, expected):
     if expected == "auto (" and report["cpu"]["usable_cores"] == 1:
         expected = "1"
     assert report["cpu"]["threads"].startswith(expected)
+
+
+def test_a_recent_choice_is_reused_only_when_the_request_allows_it(monkeypatch):
+    readings = iter([0.0, 1.0, 1.0])
+    policy = ThreadPolicy(cores=2, measure=lambda: next(readings))
+    now = [100.0]
+    monkeypatch.setattr(threads.time, "monotonic", lambda: now[0])
+    assert policy.for_request() == 2  # measured: idle
+    now[0] += 1.0
+    assert policy.for_request(reuse_s=2.0) == 2  # not measured: the reading of 1 s ago stands
+    assert policy.for_request() == 1  # no reuse asked: measured, busy
+    now[0] += 2.5
+    assert policy.for_request(reuse_s=2.0) == 1  # too old: measured again (busy)
+    with pytest.raises(StopIteration):
+        policy.for_request()  # every reading was taken: three measurements, not four

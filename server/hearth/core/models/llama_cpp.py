@@ -24,6 +24,10 @@ UNUSED_LLAMA_CONTEXT = 256
 # Prompt tokens per llama.cpp call on the completion lane: a newer keystroke cancels within
 # one call, and every call finished before it stays in the cache for that keystroke's prompt.
 COMPLETION_CHUNK = 64
+# An inline completion decodes with the threads chosen for a request at most this many seconds
+# before, instead of looking at the machine again (150 ms) in front of each: while the user
+# types, the machine is as busy as it was a moment ago.
+COMPLETION_THREADS_REUSE_S = 2.0
 
 
 class LlamaCppBackend:
@@ -148,7 +152,8 @@ class LlamaCppBackend:
         completion = request.lane == "completion"
         with self._completion_lock if completion else self._decode_lock:
             decoder = self._lane_decoder(completion)
-            threads = self.threads.for_request()
+            threads = self.threads.for_request(
+                reuse_s=COMPLETION_THREADS_REUSE_S if completion else 0.0)
             if threads != decoder.n_threads:
                 decoder.set_threads(threads)
             samples = decoder.decode(prompt_tokens, request.params, seeds,

@@ -135,6 +135,8 @@ class ThreadPolicy:
     measure: Callable[[], float | None] | None = None
     # threads -> rows -> the latest decode step times, kept across requests
     _history: dict[int, dict[int, deque[float]]] = field(default_factory=dict)
+    # The latest measured choice: (time.monotonic() when taken, threads)
+    _last: tuple[float, int] | None = None
 
     @property
     def automatic(self) -> bool:
@@ -152,13 +154,21 @@ class ThreadPolicy:
         """Threads to load the model with."""
         return self.fixed if self.fixed is not None else default_threads()
 
-    def for_request(self) -> int:
+    def for_request(self, reuse_s: float = 0.0) -> int:
+        """Threads for the next request: the machine is looked at for `SAMPLE_S`, unless a
+        choice measured less than ``reuse_s`` seconds ago can stand (inline completion: a
+        request per pause in typing, each waiting for the last, and 150 ms is a good share
+        of what the user waits for)."""
         if not self.automatic:
             return self.initial()
+        now = time.monotonic()
+        if self._last is not None and now - self._last[0] < reuse_s:
+            return self._last[1]
         other = (self.measure or (lambda: busy_cores(cores=self.cores)))()
         if other is None:
             return default_threads()
         threads = self.cores if other < IDLE_BELOW else self.cores - 1
+        self._last = (time.monotonic(), threads)
         log.debug("Other work %.2f cores: decoding with %d threads", other, threads)
         return threads
 
