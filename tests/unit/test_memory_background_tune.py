@@ -228,8 +228,9 @@ def test_a_killed_tuner_leaves_the_lock_free(cache: Path, base_export: Path,
     process = subprocess.Popen(fake_tuner(cache, base_export, tmp_path / "never"))
     lock = TuneLock(tune_lock_path(cache))
     try:
-        wait_until(lock.busy, "the tuner to take the lock")
-        assert lock.holder() == process.pid
+        # The holder writes its pid just after it takes the lock: wait for both.
+        wait_until(lambda: lock.busy() and lock.holder() == process.pid,
+                   "the tuner to take the lock and write its pid")
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=WAIT_S)
