@@ -8,13 +8,14 @@ no function defined in the region is lost; otherwise it is never applied.
 from __future__ import annotations
 
 import ast
+import logging
 import re
 import textwrap
 from dataclasses import dataclass, field
 
 from hearth.core.actions.base import BaseAction
 from hearth.core.actions.fix_checks import FixScopeCheck, ReturnTypeCheck
-from hearth.core.actions.fix_names import meant_hint
+from hearth.core.actions.fix_names import meant_hint, name_to_use, renamed, undefined_name
 from hearth.core.actions.fix_rules import rule_fix
 from hearth.core.analysis import RULES, codes, new_findings
 from hearth.core.analysis.python_targets import parse_or_none
@@ -40,6 +41,8 @@ from hearth.core.text import (
     newline_of,
     split_lines,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_REGION_LINES = 80
 # How to fix the commonest flake8 findings; the security rules carry their own alternative.
@@ -255,9 +258,27 @@ class FixAction(BaseAction[FixTarget]):
         diagnostic, region = target.diagnostic, target.region
         code = rule_fix(request.source, diagnostic.code, diagnostic.message, diagnostic.line,
                         (region.start, region.end))
+        if code is None and diagnostic.code == "F821":
+            code = self._project_name(request, target)
         if code is None:
             return []
         return [Completion(f"```python\n{code}```", 0, "stop", 0.0, prefilled=True)]
+
+    @staticmethod
+    def _project_name(request: ActionRequest, target: FixTarget) -> str | None:
+        """An undefined name replaced by the one definition of the package it surely stands
+        for (its exception class, a name spelt alike), with the import: ``fix_names``."""
+        name = undefined_name(target.diagnostic.message)
+        if name is None:
+            return None
+        try:
+            meant = name_to_use(request, name)
+        except (OSError, ValueError, RecursionError):
+            log.warning("Could not read the package around %s", request.path, exc_info=True)
+            return None
+        if meant is None:
+            return None
+        return renamed(request, (target.region.start, target.region.end), name, meant)
 
     def candidate(self, request: ActionRequest, target: FixTarget,
                   completion: Completion) -> Candidate:

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import ast
 import difflib
+import io
 import logging
 import re
+import tokenize
 from dataclasses import dataclass
-from pathlib import Path
 
+from hearth.core.pipeline.conventions import package_files, parse_module
 from hearth.core.pipeline.rank import module_name
 from hearth.core.pipeline.types import ActionRequest
+from hearth.core.text import split_lines
 
 log = logging.getLogger(__name__)
 
-MAX_FILES = 300  # of the package, read for their top-level definitions
-MAX_FILE_BYTES = 400_000
 MAX_NAMES = 3
 SPELT_ALIKE = 0.8  # difflib's ratio of two names, lower-cased
 UNDEFINED = re.compile(r"undefined name '([^']+)'")
@@ -53,33 +54,93 @@ def undefined_name(message: str) -> str | None:
     return match.group(1) if match else None
 
 
-def names_meant(request: ActionRequest, name: str, limit: int = MAX_NAMES) -> list[Meant]:
-    """The project's definitions that ``name`` (undefined at the request) may stand for, best
-    first; none for a file outside a package."""
-    module, top = module_name(request.path)
-    if module is None or top is None:
+def _scored(request: ActionRequest, name: str) -> list[tuple[float, Meant, ast.AST]]:
+    """Every definition of the package that ``name`` may stand for, with its score, best
+    first."""
+    around = package_files(request.path)
+    if around is None:
         return []
-    package = top / module.split(".")[0]
     raised = _is_raised(request, name)
-    scored: list[tuple[float, Meant]] = []
-    for path in sorted(package.rglob("*.py"))[:MAX_FILES]:
-        dotted, _ = module_name(path)
-        if dotted is None or dotted == module:
-            continue  # the file being fixed: its names are defined, not undefined
-        tree = _parse(path)
-        if tree is None:
-            continue
-        for node in tree.body:
+    scored: list[tuple[float, Meant, ast.AST]] = []
+    for module in filter(None, map(parse_module, around[1])):
+        for node in module.tree.body:
             if not isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             if node.name.startswith("_"):
                 continue
             score = _score(name, node, raised)
             if score > 0:
-                scored.append((score, Meant(node.name, dotted, _header(node),
-                                            _summary(node))))
-    scored.sort(key=lambda pair: -pair[0])
-    return [meant for _, meant in scored[:limit]]
+                scored.append((score, Meant(node.name, module.name, _header(node),
+                                            _summary(node)), node))
+    scored.sort(key=lambda entry: -entry[0])
+    return scored
+
+
+def names_meant(request: ActionRequest, name: str, limit: int = MAX_NAMES) -> list[Meant]:
+    """The project's definitions that ``name`` (undefined at the request) may stand for, best
+    first; none for a file outside a package."""
+    return [meant for _, meant, _ in _scored(request, name)[:limit]]
+
+
+def name_to_use(request: ActionRequest, name: str) -> Meant | None:
+    """The one definition of the package that ``name`` surely stands for, if there is one: for
+    a name raised or caught, the package's only root exception class (one that derives from
+    none of the package's own); for another name, the only definition spelt alike (a typo)."""
+    scored = _scored(request, name)
+    if _is_raised(request, name):
+        classes = [(meant, node) for _, meant, node in scored]
+        own = {meant.name for meant, _ in classes}
+        roots = [meant for meant, node in classes
+                 if not any(_base_name(base) in own for base in node.bases)]  # type: ignore
+        return roots[0] if len(roots) == 1 else None
+    alike = [meant for score, meant, _ in scored if score > 1.0]
+    return alike[0] if len(alike) == 1 else None
+
+
+def renamed(request: ActionRequest, region: tuple[int, int], name: str,
+            meant: Meant) -> str | None:
+    """The region's lines (0-based, inclusive) with every use of ``name`` replaced by
+    ``meant``'s name, led by the import it needs; None if the source does not tokenize or the
+    region never uses the name."""
+    start, end = region
+    lines = split_lines(request.source)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(request.source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    changed = {n: lines[n] for n in range(start, end + 1)}
+    previous = None
+    # Right to left within a line, so that the columns of earlier uses still hold.
+    uses = []
+    for token in tokens:
+        if (token.type == tokenize.NAME and token.string == name
+                and start <= token.start[0] - 1 <= end
+                and not (previous is not None and previous.string == ".")):
+            uses.append(token)
+        if token.type not in (tokenize.NL, tokenize.COMMENT):
+            previous = token
+    if not uses:
+        return None
+    for token in reversed(uses):
+        row, column = token.start[0] - 1, token.start[1]
+        text = changed[row]
+        changed[row] = text[:column] + meant.name + text[column + len(name):]
+    return (f"{_import_line(request, meant)}\n"
+            + "".join(changed[n] for n in range(start, end + 1)))
+
+
+def _import_line(request: ActionRequest, meant: Meant) -> str:
+    """``from M import N``, relative when the file imports its package's modules that way."""
+    module, _ = module_name(request.path)
+    tree = request.tree
+    relative = tree is not None and any(isinstance(node, ast.ImportFrom) and node.level > 0
+                                        for node in tree.body)
+    if relative and module is not None:
+        here = module.split(".")[:-1]
+        there = meant.module.split(".")
+        if there[:len(here)] == here:
+            return f"from .{'.'.join(there[len(here):])} import {meant.name}"
+    return f"from {meant.module} import {meant.name}"
 
 
 def meant_hint(request: ActionRequest, message: str) -> str:
@@ -172,12 +233,3 @@ def _summary(node: ast.AST) -> str:
     docstring = ast.get_docstring(node) or ""  # type: ignore[arg-type]
     first = docstring.strip().split("\n\n")[0]
     return " ".join(first.split())[:160]
-
-
-def _parse(path: Path) -> ast.Module | None:
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return None
-        return ast.parse(path.read_text(encoding="utf-8"), str(path))
-    except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
-        return None

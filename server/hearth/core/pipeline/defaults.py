@@ -9,6 +9,7 @@ from hearth.core.analysis.context import AnalysisContext
 from hearth.core.guardrails import AuditLog
 from hearth.core.pipeline.engine import EngineOptions
 from hearth.core.pipeline.rank import default_ranker
+from hearth.core.pipeline.conventions import HelperCheck
 from hearth.core.pipeline.types import Action, ActionRequest, Candidate, Validator
 from hearth.core.pipeline.jedi_checks import ArityCheck, AttributeCheck, ImportCheck
 from hearth.core.pipeline.validate import Flake8Check, PlaceholderCheck, TrivialBodyCheck
@@ -19,7 +20,8 @@ from hearth.settings import Settings
 def default_validators(workspace: Path | None) -> tuple[Validator, ...]:
     """The shared checks, cheapest first, for a workspace (None: a loose file)."""
     return (Flake8Check(workspace), PlaceholderCheck(), TrivialBodyCheck(),
-            ImportCheck(workspace), AttributeCheck(workspace), ArityCheck(workspace))
+            ImportCheck(workspace), AttributeCheck(workspace), ArityCheck(workspace),
+            HelperCheck())
 
 
 def engine_options(settings: Settings, audit: AuditLog | None = None,

@@ -321,11 +321,13 @@ def repair_sampling(max_tokens: int, seed: int) -> SamplingParams:
 
 
 # Findings that say what is wrong with an answer in terms a second attempt can act on:
-# failed examples, crashes, names and calls that do not exist, stubs (and every fatal one of
-# the actions' own checks). Not "unverified" (nothing says it is wrong), not the guardrails'.
+# failed examples, crashes, names and calls that do not exist, stubs, a package's helper
+# bypassed (and every fatal one of the actions' own checks). Not "unverified" (nothing says
+# it is wrong), not the guardrails'.
 REPAIRABLE = frozenset({"doctest-failed", "example-failed", "run-error", "raises-on-valid-inputs",
                         "wrong-return-type", "undefined-name", "missing-function",
-                        "unknown-attribute", "wrong-arity", "placeholder"})
+                        "unknown-attribute", "wrong-arity", "placeholder",
+                        "bypasses-helper"})
 
 
 def what_went_wrong(best: Candidate, options: EngineOptions) -> list[str]:

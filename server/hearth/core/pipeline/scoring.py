@@ -104,6 +104,10 @@ RULES: dict[str, Rule] = {
     "unverified": Rule(0.12, False, "no docstring example, doctest or generated test passed: "
                                     "only the checks and the candidates' agreement vouch "
                                     "for it"),
+    # The package's conventions (pipeline.conventions). 2026-12-07: a first guess, enough to
+    # put an answer below THRESHOLD; not calibrated (the quality corpus never triggers it).
+    "bypasses-helper": Rule(0.3, False, "calls a method directly that the package calls only "
+                                        "inside one helper of its own (the helper is named)"),
     # The history (core.history.learn): the user rejected this very answer before.
     "repeats-rejected": Rule(0.5, False, "repeats an answer the user marked bad or undid "
                                          "for the same code"),
