@@ -106,6 +106,9 @@ class GenerationSettings:
     # crash, an undefined name), show the model its answer and the reason and ask again, at
     # most this many times (docs/quality.md, "Repair").
     repairs: int = 0
+    # Ask the model whether each of its answers does what was asked (one Yes/No read from
+    # the logits, nothing decoded); a "no" lowers the confidence (docs/quality.md).
+    self_check: bool = False
 
     def __post_init__(self) -> None:
         _between("repairs", self.repairs, 0, 3)

@@ -79,6 +79,7 @@ class PromptRecorder:
 
     inner: ModelBackend
     prompts: list[str] = field(default_factory=list)
+    review_s: float = 0.0  # spent on the self-check's questions since the last reset
 
     @property
     def name(self) -> str:
@@ -96,6 +97,14 @@ class PromptRecorder:
         self.prompts.append("\n".join(m.content for m in request.messages)
                             + "\n" + request.prefill)
         return self.inner.generate(request, cancel=cancel, on_token=on_token)
+
+    def choice_probabilities(self, request: GenerationRequest, choices, cancel=None):
+        self.prompts.append("\n".join(m.content for m in request.messages))
+        start = time.perf_counter()
+        try:
+            return self.inner.choice_probabilities(request, choices, cancel)
+        finally:
+            self.review_s += time.perf_counter() - start
 
     def info(self) -> dict[str, object]:
         return self.inner.info()
@@ -197,6 +206,7 @@ def run_task(task: dict, workspace: ProjectWorkspace, recorder_backend: PromptRe
             recorder = Recorder(base.ranker)
             options = replace(base, samples=samples, ranker=recorder, repairs=repairs)
             recorder_backend.prompts.clear()
+            recorder_backend.review_s = 0.0
             start = time.perf_counter()
             try:
                 result = session.run("generate", request, options=options, use_context=True,
@@ -213,6 +223,7 @@ def run_task(task: dict, workspace: ProjectWorkspace, recorder_backend: PromptRe
                 "doctest": task["doctest"], "cross_file": task["cross_file"],
                 "samples": samples, "repairs": repairs,
                 "elapsed_s": round(elapsed, 3), "tokens": tokens,
+                "self_check_s": round(recorder_backend.review_s, 3),
                 "confidence": confidence, "error": error, "chosen": chosen,
                 "method": method, "evidence": evidence,
                 "prompt_chars": len(prompt),
@@ -222,6 +233,7 @@ def run_task(task: dict, workspace: ProjectWorkspace, recorder_backend: PromptRe
                 record["candidates"].append({
                     "index": index, "confidence": round(candidate.confidence, 4),
                     "usable": candidate.usable, "source": candidate.new_source,
+                    "self_check": candidate.self_check,
                     "tokens": candidate.completion.tokens if candidate.completion else 0,
                     "behaviour": (repr(recorder.keys[index]) if index in recorder.keys
                                   else None),
@@ -358,12 +370,15 @@ def main() -> None:
                         help="generation.escalateTo: a larger model asked when not trusted")
     parser.add_argument("--escalate-when", default="unverified",
                         choices=("low-confidence", "unverified"))
+    parser.add_argument("--self-check", action="store_true",
+                        help="generation.selfCheck: the model reviews its own answers")
     args = parser.parse_args()
     # No history: its response cache would answer a task a run before this one answered
     # (the workspaces are fixed folders), and its examples would carry answers across tasks.
     settings = Settings(generation=GenerationSettings(
         generated_tests=args.generated_tests, escalate_to=args.escalate_to,
-        escalate_when=args.escalate_when), history=HistorySettings(enabled=False))
+        escalate_when=args.escalate_when, self_check=args.self_check),
+        history=HistorySettings(enabled=False))
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("hearth").setLevel(logging.WARNING)
@@ -403,7 +418,8 @@ def main() -> None:
               "threshold": THRESHOLD, "problems": len(tasks), "tasks": len(tasks),
               "samples": sample_counts, "repairs": repair_counts,
               "config": {"generated_tests": args.generated_tests,
-                         "escalate_to": args.escalate_to, "escalate_when": args.escalate_when},
+                         "escalate_to": args.escalate_to, "escalate_when": args.escalate_when,
+                         "self_check": args.self_check},
               "runs": []}
     workspace: ProjectWorkspace | None = None
     try:

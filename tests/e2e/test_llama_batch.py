@@ -321,3 +321,24 @@ def test_a_completion_cancelled_mid_prompt_keeps_what_it_evaluated(backend):
         heal="val", params=[SamplingParams(max_tokens=8, stop=("\n",))]))
     assert answer.prompt_reused >= 2 * COMPLETION_CHUNK  # the chunks done before the cancel
     assert answer.text.startswith("val")
+
+
+def test_a_choice_s_probability_is_read_from_the_logits_and_reuses_the_prompt(backend):
+    """The self-check's question (pipeline.review): Yes or No, nothing decoded. The answer the
+    prompt dictates is the likelier one; a second question after the same long conversation
+    evaluates only the whole chunks (PREFILL_CHUNK) from where it differs."""
+    shared = [ChatMessage("user", STUB * 12), ChatMessage("assistant", "Noted.")]
+
+    def dictated(word: str) -> GenerationRequest:
+        return GenerationRequest(messages=[*shared, ChatMessage(
+            "user", f"Reply with exactly this word and nothing else: {word}")])
+
+    says_yes = backend.choice_probabilities(dictated("Yes"), ("Yes", "No"))
+    assert set(says_yes) == {"Yes", "No"}
+    assert abs(sum(says_yes.values()) - 1.0) < 1e-9
+    evaluated = backend.prompt_tokens_evaluated
+    says_no = backend.choice_probabilities(dictated("No"), ("Yes", "No"))
+    assert says_yes["Yes"] > 0.5 > says_no["Yes"]
+    whole = backend.count_tokens(backend.render_prompt(dictated("No"))[0])
+    assert whole > 4 * 128
+    assert backend.prompt_tokens_evaluated - evaluated <= 2 * 128

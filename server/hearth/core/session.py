@@ -282,7 +282,7 @@ class Session:
                     "model", "openai", "generation", "guardrails", "diagnostics")},
                 "options": [options.samples, options.max_tokens, options.confidence_threshold,
                             options.seed, options.generated_tests, options.escalate_when,
-                            options.repairs,
+                            options.repairs, options.self_check,
                             len(options.validators), options.ranker is not None],
                 "models": identity, "given_backend": self._given_backend is not None
                 and self._given_backend.name}

@@ -357,6 +357,24 @@ class BatchDecoder:
                            s.drafted, s.accepted)
                 for s in sequences]
 
+    def next_token_logprobs(self, prompt: list[int], tokens: Sequence[int],
+                            cancel: CancelToken | None = None) -> list[float]:
+        """The log-probability of each of ``tokens`` being the one that follows ``prompt``
+        (the prompt is evaluated as decode's is, reusing the previous one's prefix)."""
+        import numpy as np
+
+        if not prompt:
+            raise HearthError("The prompt is empty.", "Give the model something to answer.")
+        self._ensure_context(1, len(prompt) + 1)
+        evaluated = self._evaluate_prompt(prompt, cancel)
+        self.last_prompt = PromptUse(len(prompt), len(prompt) - evaluated)
+        logits = np.ctypeslib.as_array(
+            self._llama_cpp.llama_get_logits_ith(self._ctx.ctx, -1),
+            shape=(self._n_vocab,)).astype(np.float64)
+        top = logits.max()
+        log_total = top + np.log(np.exp(logits - top).sum())
+        return [float(logits[token] - log_total) for token in tokens]
+
     def _run(self, sequences: list[_Sequence], start: float, cancel: CancelToken | None,
              on_token: OnToken | None, draft: int, heal: str = "") -> None:
         """Take each live sequence's sampled token, then decode all those still going."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from hearth.core.cancel import CancelToken
@@ -169,6 +171,27 @@ class LlamaCppBackend:
                            prompt_tokens=used.tokens, prefilled=True,
                            prompt_reused=used.reused)
                 for sample in samples]
+
+    def choice_probabilities(self, request: GenerationRequest, choices: Sequence[str],
+                             cancel: CancelToken | None = None) -> dict[str, float]:
+        """How likely the model's answer to ``request`` starts with each of ``choices`` (one
+        word each, such as "Yes" and "No"), normalised over them: the first token of each is
+        read from the logits after the prompt, nothing is decoded."""
+        self.load(cancel)
+        prompt, _ = self.render_prompt(request)
+        prompt_tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        if len(prompt_tokens) >= self.n_ctx - 16:
+            raise HearthError(
+                f"The prompt is {len(prompt_tokens)} tokens, more than the context window "
+                f"({self.n_ctx}).", "Raise model.contextLength.")
+        firsts = [self._llm.tokenize(choice.encode("utf-8"), add_bos=False, special=False)[0]
+                  for choice in choices]
+        with self._decode_lock:
+            decoder = self._lane_decoder(False)
+            logprobs = decoder.next_token_logprobs(prompt_tokens, firsts, cancel)
+        top = max(logprobs)
+        weights = [math.exp(value - top) for value in logprobs]
+        return {choice: weight / sum(weights) for choice, weight in zip(choices, weights)}
 
     def _lane_decoder(self, completion: bool) -> BatchDecoder:
         if not completion:

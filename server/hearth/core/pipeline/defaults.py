@@ -38,7 +38,8 @@ def engine_options(settings: Settings, audit: AuditLog | None = None,
                          ranker=default_ranker(workspace, generation.confidence_threshold),
                          generated_tests=generation.generated_tests,
                          escalate_when=generation.escalate_when,
-                         repairs=generation.repairs)
+                         repairs=generation.repairs,
+                         self_check=generation.self_check)
 
 
 def warm_up(analysis: AnalysisContext) -> None:

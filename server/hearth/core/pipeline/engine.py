@@ -26,6 +26,7 @@ from hearth.core.models.backend import (
     PromptUse,
     SamplingParams,
 )
+from hearth.core.pipeline import review
 from hearth.core.pipeline.prompt import ContextSnippet, Prompt, past_answer_turns
 from hearth.core.pipeline.scoring import RULES
 from hearth.core.pipeline.types import (
@@ -64,6 +65,8 @@ class EngineOptions:
     # example, a crash, an undefined name), show the model its answer and what was found, and
     # ask again (self-repair with execution feedback): at most this many times.
     repairs: int = 0
+    # Ask the model whether each of its answers does what was asked (pipeline.review).
+    self_check: bool = False
 
 
 def by_confidence(request: ActionRequest, candidates: list[Candidate]) -> list[Candidate]:
@@ -270,6 +273,9 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
             prompt_use += tests_completion.prompt
     report("Checking candidates", 90)
     candidates = check(guard, action, request, target, completions, redaction, options)
+    if options.self_check and review.supported(backend):
+        report("Asking the model to review its answer", 90)
+        self_check(backend, prompt, candidates, redaction, cancel)
     best = (options.ranker or by_confidence)(request, candidates)[0]
     for _ in range(options.repairs):
         wrong = what_went_wrong(best, options)
@@ -313,6 +319,22 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     action.finish(target, best, prompt.context)
     return replace(result(action, title, best, candidates, guard, prompt.context, start,
                           options, extra_tokens), model=answered_by, prompt=prompt_use)
+
+
+def self_check(backend: ModelBackend, prompt: Prompt, candidates: list[Candidate],
+               redaction: Redaction, cancel: CancelToken) -> None:
+    """Each usable model answer reviewed by the model (pipeline.review): its P(yes) kept on
+    the candidate, and a ``self-doubt`` finding when it says no."""
+    for candidate in candidates:
+        if not candidate.usable or candidate.method != "model":
+            continue
+        candidate.self_check = review.review(backend, prompt, candidate, redaction, cancel)
+        if candidate.self_check is None:
+            continue
+        doubted = review.doubt(candidate.self_check)
+        if doubted is not None:
+            candidate.findings.append(doubted)
+            candidate.confidence = score(candidate)
 
 
 def repair_sampling(max_tokens: int, seed: int) -> SamplingParams:

@@ -108,6 +108,9 @@ RULES: dict[str, Rule] = {
     # put an answer below THRESHOLD; not calibrated (the quality corpus never triggers it).
     "bypasses-helper": Rule(0.3, False, "calls a method directly that the package calls only "
                                         "inside one helper of its own (the helper is named)"),
+    # The model's review of its own answer (pipeline.review, generation.selfCheck).
+    "self-doubt": Rule(0.3, False, "asked whether the answer does what was asked, the model "
+                                   "that wrote it says no"),
     # The history (core.history.learn): the user rejected this very answer before.
     "repeats-rejected": Rule(0.5, False, "repeats an answer the user marked bad or undid "
                                          "for the same code"),

@@ -142,6 +142,7 @@ class Candidate:
     region: tuple[int, int] | None = None  # Fix: 0-based first and last line rewritten
     markdown: str | None = None  # Explain: the answer as a document
     method: str = "model"  # "rule": a textbook answer, no model asked
+    self_check: float | None = None  # P(yes) when the model reviewed it (pipeline.review)
     details: Any = None  # the action's own dataclass (FixDetails, TestsDetails, ...)
 
     @property
