@@ -198,3 +198,18 @@ def test_an_error_status_is_reported_with_the_body():
             backend.generate(GenerationRequest(messages=[ChatMessage("user", "hi")]))
     finally:
         server.shutdown()
+
+
+def test_a_choice_s_probability_from_the_server_s_top_logprobs(llama_server):
+    """The self-check's question through a server (generation.selfCheck): the dictated word
+    is the likelier one, and the two add up to one."""
+    backend = OpenAIBackend(llama_server, "default")
+
+    def dictated(word: str) -> GenerationRequest:
+        return GenerationRequest(messages=[ChatMessage(
+            "user", f"Reply with exactly this word and nothing else: {word}")])
+
+    says_yes = backend.choice_probabilities(dictated("Yes"), ("Yes", "No"))
+    says_no = backend.choice_probabilities(dictated("No"), ("Yes", "No"))
+    assert abs(sum(says_yes.values()) - 1.0) < 1e-9
+    assert says_yes["Yes"] > 0.5 > says_no["Yes"]

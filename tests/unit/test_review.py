@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hearth.core.actions.generate import GenerateAction
+from hearth.core.errors import HearthError
 from hearth.core.pipeline import review
 from hearth.core.pipeline.engine import EngineOptions, run_action
 from hearth.core.pipeline.types import ActionRequest
@@ -78,3 +79,12 @@ def test_off_by_default_and_never_for_a_backend_that_cannot_tell(tmp_path) -> No
 def test_only_a_no_is_a_finding() -> None:
     assert review.doubt(0.5) is None and review.doubt(0.97) is None
     assert review.doubt(0.49).rule == "self-doubt"
+
+
+def test_a_review_that_fails_leaves_the_answer_as_it_was(tmp_path) -> None:
+    class Failing(Reviewing):
+        def choice_probabilities(self, request, choices, cancel=None):
+            raise HearthError("The inference server refused the request: HTTP 400")
+
+    result = run(tmp_path, Failing([LOWER], {}))
+    assert result.confidence == 1.0 and LOWER in result.new_source

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -17,6 +19,7 @@ from hearth.core.models.backend import Completion, GenerationRequest, OnToken, S
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+TOP_LOGPROBS = 20  # the most OpenAI's API allows
 
 
 class OpenAIBackend:
@@ -161,6 +164,42 @@ class OpenAIBackend:
         return Completion(text=text, tokens=tokens, finish_reason=finish,
                           elapsed_s=time.perf_counter() - start, prompt_tokens=prompt_tokens,
                           prefilled=False, prompt_reused=cached)
+
+    def choice_probabilities(self, request: GenerationRequest, choices: Sequence[str],
+                             cancel: CancelToken | None = None) -> dict[str, float] | None:
+        """As the local backend's: one token asked for, with the server's most likely first
+        tokens (``logprobs``/``top_logprobs``, which vLLM and llama.cpp's server return).
+        None when the server returns none, or none of the choices is among them; a choice
+        not among them counts as likely as the least likely token listed (an upper bound)."""
+        self.load()
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        assert self._client is not None
+        payload = {"model": self.model, "max_tokens": 1, "temperature": 0.0,
+                   "logprobs": True, "top_logprobs": TOP_LOGPROBS,
+                   "messages": [{"role": m.role, "content": m.content}
+                                for m in request.messages]}
+        try:
+            response = self._client.post("/chat/completions", json=payload)
+            response.raise_for_status()
+            content = response.json()["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+            listed = [(str(entry["token"]).strip(), float(entry["logprob"]))
+                      for entry in content]
+        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
+            log.warning("%s gave no token probabilities (%s): the self-check is skipped",
+                        self.base_url, exc)
+            return None
+        if not listed:
+            return None
+        floor = min(value for _, value in listed)
+        best = {choice: max((value for token, value in listed if token == choice),
+                            default=None) for choice in choices}
+        if all(value is None for value in best.values()):
+            return None
+        values = [floor if value is None else value for value in best.values()]
+        top = max(values)
+        weights = [math.exp(value - top) for value in values]
+        return {choice: weight / sum(weights) for choice, weight in zip(choices, weights)}
 
     def info(self) -> dict[str, object]:
         return {"backend": "openai", "base_url": self.base_url, "model": self.model,

@@ -328,7 +328,11 @@ def self_check(backend: ModelBackend, prompt: Prompt, candidates: list[Candidate
     for candidate in candidates:
         if not candidate.usable or candidate.method != "model":
             continue
-        candidate.self_check = review.review(backend, prompt, candidate, redaction, cancel)
+        try:
+            candidate.self_check = review.review(backend, prompt, candidate, redaction, cancel)
+        except HearthError as error:  # the answer stands; only its review is missing
+            log.warning("The self-check could not ask the model: %s", error.message)
+            return
         if candidate.self_check is None:
             continue
         doubted = review.doubt(candidate.self_check)

@@ -30,7 +30,8 @@ CHOICES = ("Yes", "No")
 
 
 def supported(backend: ModelBackend) -> bool:
-    """Whether the backend can read a choice's probability (the local one can)."""
+    """Whether the backend can read a choice's probability (the local one can; an
+    OpenAI-compatible server can when it returns ``top_logprobs``)."""
     return callable(getattr(backend, "choice_probabilities", None))
 
 
@@ -48,7 +49,7 @@ def review(backend: ModelBackend, prompt: Prompt, candidate: Candidate,
         ChatMessage("user", QUESTION)])
     probabilities = backend.choice_probabilities(  # type: ignore[attr-defined]
         request, CHOICES, cancel)
-    return probabilities["Yes"]
+    return None if probabilities is None else probabilities["Yes"]
 
 
 def doubt(yes: float) -> Finding | None:
