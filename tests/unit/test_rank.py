@@ -384,3 +384,37 @@ def test_a_generate_answer_gets_no_stand_ins_and_no_comparison(tmp_path: Path) -
     assert inputs_for(fn) == inputs_for(fn, stand_ins=())
     assert all("__hearth_stand_in__" not in row for row in inputs_for(fn))
     assert all("__hearth_stand_in__" in row for row in inputs_for(fn, stand_ins=["db"]))
+
+
+SET_UP = '''def itemmap(func, d):
+    """Apply func to the items of d.
+
+    >>> accounts = {"Alice": 10, "Bob": 20}
+    >>> itemmap(reversed, accounts)  # doctest: +SKIP
+    {10: "Alice", 20: "Bob"}
+    >>> pairs = [("x", 1)]
+    """
+    pass
+'''
+
+
+def test_a_line_that_only_sets_up_an_example_is_no_evidence(tmp_path: Path) -> None:
+    path = tmp_path / "dicts.py"
+    path.write_text(SET_UP, encoding="utf-8")
+    request = ActionRequest(SET_UP, Pos(8, 4), path=path, workspace=tmp_path)
+    # Wrong (keys become the items), and nothing the docstring checks can tell: its only
+    # check is marked +SKIP, and the two lines left set up values and pass.
+    wrong = Candidate(None, new_source=SET_UP.replace(
+        "    pass\n", "    return dict(zip(d.items(), map(func, d.values())))\n"),
+        function="itemmap")
+    default_ranker(tmp_path)(request, [wrong])
+    assert [f.rule for f in wrong.findings] == ["unverified"]
+    assert "passes" not in " ".join(wrong.evidence)
+    # Once a line uses the function, it checks it.
+    checked = SET_UP.replace('    >>> pairs = [("x", 1)]\n', '    >>> itemmap(str, {})\n    {}\n')
+    right = Candidate(None, new_source=checked.replace(
+        "    pass\n", "    return dict(func(item) for item in d.items())\n"), function="itemmap")
+    path.write_text(checked, encoding="utf-8")
+    request = ActionRequest(checked, Pos(9, 4), path=path, workspace=tmp_path)
+    default_ranker(tmp_path)(request, [right])
+    assert right.evidence[0] == "passes the 1 example its docstring gives"

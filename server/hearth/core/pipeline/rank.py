@@ -282,7 +282,7 @@ class ExecutionRanker:
         outcomes = list(zip(checks, behaviour.checks))
         prose = [(example, outcome) for example, outcome in outcomes
                  if example.origin in ("docstring", "instruction")]
-        failed, total = behaviour.doctests_failed, len(behaviour.doctests)
+        failed, total = _doctest_counts(behaviour, doctests, candidate.function)
         examples = total + len(prose)
         passed = total - failed + sum(1 for _, (ok, _, _) in prose if ok)
         candidate.checks_passed = passed + sum(
@@ -396,6 +396,22 @@ def _outcome(normal: str) -> str:
         return "raises " + normal[len("raise "):]
     text = re.sub(r"(?<![\w.])(?:int|str|bytes|f):", "", normal).replace("stand-in:", "")
     return f"returns `{excerpt(text)}`"
+
+
+def _doctest_counts(behaviour: Behaviour, doctests: Sequence[Sequence[str | None]],
+                    function: str | None) -> tuple[int, int]:
+    """(failed, total) of the docstring's examples that check something: an expected output
+    or exception, or a use of the function. A line that only sets up the next ones
+    (``>>> accounts = {...}``) checks nothing, and passing it is no evidence (toolz'
+    ``itemmap`` was "passing the 1 example its docstring gives" with its only check marked
+    +SKIP). Every example counts when the outcomes do not line up with the examples."""
+    if len(doctests) != len(behaviour.doctests) or not function:
+        return behaviour.doctests_failed, len(behaviour.doctests)
+    name = re.compile(r"\b%s\b" % re.escape(function.rpartition(".")[2]))
+    checking = [bool((want or "").strip() or exc_msg or name.search(source or ""))
+                for source, want, exc_msg in doctests]
+    outcomes = [passed for (passed, _), checks in zip(behaviour.doctests, checking) if checks]
+    return sum(1 for passed in outcomes if not passed), len(outcomes)
 
 
 def _first_failure(behaviour: Behaviour, doctests: Sequence[Sequence[str | None]]) -> str:
