@@ -20,8 +20,9 @@ from hearth.core.guardrails.rules import excerpt
 from hearth.core.pipeline.edited import quoted_names
 from hearth.core.pipeline.examples import Example, examples_from_docstring, examples_in
 from hearth.core.pipeline.inputs import STAND_IN, doctest_examples, inputs_for, object_parameters
+from hearth.core.pipeline.iterables import iterator_variant
 from hearth.core.pipeline.properties import raises_on_valid_inputs, wrong_return
-from hearth.core.pipeline.types import ActionRequest, Candidate, FunctionNode, Ranker
+from hearth.core.pipeline.types import ActionRequest, Candidate, Finding, FunctionNode, Ranker
 from hearth.core.pipeline.scoring import THRESHOLD, confidence, finding
 from hearth.core.sandbox import run_python
 
@@ -68,6 +69,8 @@ class Behaviour:
     crashed: bool = False  # it ended the process (os._exit, a segfault, the sandbox's limits)
     # The docstring's examples in prose: (passed, the value's normal form, what a reader sees).
     checks: tuple[tuple[bool, str, str], ...] = ()
+    # The doctests again with the iterables as iterators (pipeline.iterables), if any changed.
+    iter_doctests: tuple[tuple[bool, str], ...] = ()
 
     @property
     def key(self) -> tuple:
@@ -103,11 +106,13 @@ def execute(request: ActionRequest, candidates: Sequence[Candidate], indices: Se
     behaviours: dict[int, Behaviour] = {}
     while pending:
         files[SPEC] = json.dumps({"function": fn.name, "modules": pending, "module": module,
-                                  "inputs": inputs, "doctests": examples, "checks": checks,
+                                  "inputs": inputs, "doctests": examples,
+                                  "doctests_iter": iterator_variant(fn, examples),
+                                  "checks": checks,
                                   "original_calls": original_calls,
                                   "call_s": CALL_TIMEOUT_S, "load_s": LOAD_TIMEOUT_S})
         budget = 5 + len(pending) * (LOAD_TIMEOUT_S + CALL_TIMEOUT_S * (
-            2 + len(examples) + len(checks) + (2 * len(inputs) if original_calls else 0)))
+            2 + 2 * len(examples) + len(checks) + (2 * len(inputs) if original_calls else 0)))
         result = run_python(files, [HARNESS, SPEC], timeout_s=min(budget, 60.0), memory_mb=1024,
                             extra_path=list(dict.fromkeys(extra)), channel=True)
         if result.rejected_records:
@@ -166,13 +171,14 @@ def _behaviour(record: object) -> Behaviour | None:
         if load is not None and not isinstance(load, str):
             return None
         doctests = tuple((bool(p), str(g)) for p, g in record["doctests"])
+        iter_doctests = tuple((bool(p), str(g)) for p, g in record.get("doctests_iter", ()))
         checks = tuple((bool(p), str(g), str(shown)) for p, g, shown in record["checks"])
         calls = record["calls"]
         if not isinstance(calls, list) or not all(isinstance(c, str) for c in calls):
             return None
     except (KeyError, TypeError, ValueError):
         return None
-    return Behaviour(load, doctests, tuple(calls), checks=checks)
+    return Behaviour(load, doctests, tuple(calls), checks=checks, iter_doctests=iter_doctests)
 
 
 @dataclass(frozen=True)
@@ -197,10 +203,11 @@ class ExecutionRanker:
         useful = {n for n, example in enumerate(checks) if example.origin == "generated"
                   and any(b.checks[n][0] for b in ran.values())}
         doctests = doctest_examples(fn) if fn is not None else []
+        variant = iterator_variant(fn, doctests) if fn is not None else []
         for index, behaviour in behaviours.items():
             if index != ORIGINAL:
                 self._judge(candidates[index], behaviour, behaviours, candidates, checks,
-                            useful, doctests)
+                            useful, doctests, variant)
                 self._promised(candidates[index], behaviour, fn)
                 if fn is not None and _keeps_behaviour(candidates[index]):
                     _kept(candidates[index], behaviour, behaviours.get(ORIGINAL), fn, inputs)
@@ -261,7 +268,8 @@ class ExecutionRanker:
     @staticmethod
     def _judge(candidate: Candidate, behaviour: Behaviour, behaviours: dict[int, Behaviour],
                candidates: list[Candidate], checks: Sequence[Example],
-               useful: set[int], doctests: Sequence[Sequence[str | None]] = ()) -> None:
+               useful: set[int], doctests: Sequence[Sequence[str | None]] = (),
+               variant: Sequence[Sequence[str | None]] = ()) -> None:
         original = behaviours.get(ORIGINAL)
         if behaviour.crashed:
             candidate.findings.append(finding(
@@ -307,6 +315,8 @@ class ExecutionRanker:
             candidate.findings.append(finding(
                 "doctest-failed", f"fails {failed} of the {total} example(s) in its docstring"
                 + _first_failure(behaviour, doctests), scale=failed / total))
+        else:
+            candidate.findings.extend(_iterator_findings(behaviour, doctests, variant))
         missed = [(example, shown) for example, (ok, _, shown) in prose if not ok]
         if missed:
             example, shown = missed[0]
@@ -396,6 +406,26 @@ def _outcome(normal: str) -> str:
         return "raises " + normal[len("raise "):]
     text = re.sub(r"(?<![\w.])(?:int|str|bytes|f):", "", normal).replace("stand-in:", "")
     return f"returns `{excerpt(text)}`"
+
+
+def _iterator_findings(behaviour: Behaviour, doctests: Sequence[Sequence[str | None]],
+                       variant: Sequence[Sequence[str | None]]) -> list[Finding]:
+    """``iterator-failed`` when an example it passes fails once its iterables are passed as
+    iterators (pipeline.iterables); judged only for an answer that passes every example."""
+    plain, again = behaviour.doctests, behaviour.iter_doctests
+    if not again or not len(again) == len(plain) == len(doctests) == len(variant):
+        return []
+    lost = [index for index, ((ok, _), (still, _)) in enumerate(zip(plain, again))
+            if ok and not still]
+    if not lost:
+        return []
+    rewritten = next(source for (source, _, _), (before, _, _) in zip(variant, doctests)
+                     if source != before)
+    failed = excerpt((doctests[lost[0]][0] or "").strip())
+    return [finding("iterator-failed",
+                    f"takes an iterable, yet with one passed as an iterator "
+                    f"(`{excerpt((rewritten or '').strip())}`) its docstring's example "
+                    f"`{failed}` fails ({len(lost)} of {len(plain)})")]
 
 
 def _doctest_counts(behaviour: Behaviour, doctests: Sequence[Sequence[str | None]],

@@ -169,6 +169,21 @@ class Recorder(doctest.DocTestRunner):
         self.outcomes.append([False, "raise " + exc_info[0].__name__])
 
 
+def doctests(module, name, path, specs):
+    """The outcome of each example of ``specs``, run in order on a copy of the module's
+    globals: [passed, what it printed or raised]."""
+    examples = [doctest.Example(source, want, exc_msg) for source, want, exc_msg in specs]
+    if not examples:
+        return []
+    recorder = Recorder()
+    test = doctest.DocTest(examples, dict(vars(module)), name, path, 0, None)
+    try:
+        recorder.run(test, out=lambda text: None, clear_globs=True)
+    except BaseException as error:
+        recorder.outcomes.append([False, "raise " + type(error).__name__])
+    return recorder.outcomes
+
+
 def calls(function):
     """What ``function`` returns (its normal form) or raises on each of the spec's inputs."""
     outcomes = []
@@ -219,16 +234,9 @@ def run(index, path):
                                for outcome, repeated in zip(first, again)]
         emit(record)
         return
-    examples = [doctest.Example(source, want, exc_msg) for source, want, exc_msg
-                in SPEC["doctests"]]
-    if examples:
-        recorder = Recorder()
-        test = doctest.DocTest(examples, dict(vars(module)), name, path, 0, None)
-        try:
-            recorder.run(test, out=lambda text: None, clear_globs=True)
-        except BaseException as error:
-            recorder.outcomes.append([False, "raise " + type(error).__name__])
-        record["doctests"] = recorder.outcomes
+    record["doctests"] = doctests(module, name, path, SPEC["doctests"])
+    # The same examples with the iterables passed as iterators (pipeline.iterables).
+    record["doctests_iter"] = doctests(module, name, path, SPEC.get("doctests_iter") or [])
     record["checks"] = [check(module, *spec) for spec in SPEC["checks"]]
     record["calls"] = calls(function)
     emit(record)

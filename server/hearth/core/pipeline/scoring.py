@@ -94,6 +94,9 @@ RULES: dict[str, Rule] = {
     "generated-test-failed": Rule(0.1, False, "fails tests the model wrote from the docstring "
                                               "that other candidates pass (scaled by the "
                                               "share failed)"),
+    # 2026-12-07: a first guess, enough to put an answer below THRESHOLD; not calibrated.
+    "iterator-failed": Rule(0.3, False, "passes its docstring's examples, but not with their "
+                                        "iterables passed as iterators (pipeline.iterables)"),
     "wrong-return-type": Rule(0.3, False, "returns another builtin type than its signature "
                                           "annotates (scaled by the share of inputs)"),
     "raises-on-valid-inputs": Rule(0.2, False, "raises on every well-typed generated input, "
