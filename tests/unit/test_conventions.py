@@ -74,6 +74,17 @@ def test_the_user_s_own_lines_are_not_the_candidate_s(tmp_path: Path) -> None:
     assert HelperCheck()(request, Candidate(None, new_source=new)) == []
 
 
+def test_a_function_that_only_uses_a_method_does_not_wrap_it(tmp_path: Path) -> None:
+    # funcy's cache(timeout) calls timeout.total_seconds(), and nothing else in funcy does:
+    # the call hands on none of cache's arguments, so cache is no wrapper of it.
+    uses = ("def cache(timeout, key_func=None):\n"
+            "    seconds = timeout.total_seconds()\n    return seconds\n")
+    path = package(tmp_path, **{"calc.py": uses})
+    assert check(path, "    return key.total_seconds()\n") == []
+    helpers = package_helpers(ActionRequest(STORE, Pos(5, 4), path=path, workspace=tmp_path))
+    assert set(helpers) == {"execute"}
+
+
 def test_no_convention_when_the_package_calls_the_method_elsewhere(tmp_path: Path) -> None:
     other = "def count(db):\n    return db.execute('SELECT count(*) FROM t').fetchone()[0]\n"
     path = package(tmp_path, **{"report.py": other})

@@ -1,8 +1,9 @@
 """What the user's package does one way only, as a check on what a candidate writes.
 
-A package that calls a method only inside one short helper of its own (``db.execute`` only in
-``query(db, sql, params)``) has made that helper its convention: the helper is where the
-placeholders, the logging or the error handling live. A candidate that calls the method
+A package that calls a method only inside one short helper of its own, which hands its own
+arguments on to it (``db.execute(sql, params)`` only in ``query(db, sql, params)``), has made
+that helper its convention: the helper is where the placeholders, the logging or the error
+handling live. A candidate that calls the method
 directly still works, and every other check passes it, yet the user would not keep it
 (bench-memory, docs/BENCHMARKS.md: a Fix of SQL formatted from a parameter answered with
 ``db.execute(sql, params)`` at full confidence). Such a call is a finding that names the
@@ -95,9 +96,19 @@ def _method_calls(node: ast.AST) -> list[ast.Call]:
             if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)]
 
 
+def _forwards(call: ast.Call, parameters: set[str]) -> bool:
+    """Whether ``call`` hands on one of ``parameters`` as an argument (``db.execute(sql,
+    params)`` in ``query(db, sql, params)``): what makes a function a wrapper of the method,
+    not merely a function that uses it (funcy's ``cache(timeout)`` calls
+    ``timeout.total_seconds()``)."""
+    values = [*call.args, *(keyword.value for keyword in call.keywords)]
+    values = [value.value if isinstance(value, ast.Starred) else value for value in values]
+    return any(isinstance(value, ast.Name) and value.id in parameters for value in values)
+
+
 def helpers_of(modules: list[Module]) -> dict[str, Helper]:
     """The methods the package calls only inside one short public function, on one of its
-    parameters, by method name."""
+    parameters and with another of them as an argument, by method name."""
     everywhere: Counter[str] = Counter()
     wrapping: dict[str, set[tuple[str, str]]] = {}
     in_wrappers: Counter[str] = Counter()
@@ -114,7 +125,8 @@ def helpers_of(modules: list[Module]) -> dict[str, Helper]:
                                           *arguments.kwonlyargs)}
             for call in _method_calls(node):
                 receiver = call.func.value  # type: ignore[attr-defined]
-                if isinstance(receiver, ast.Name) and receiver.id in parameters:
+                if (isinstance(receiver, ast.Name) and receiver.id in parameters
+                        and _forwards(call, parameters - {receiver.id})):
                     method = call.func.attr  # type: ignore[attr-defined]
                     wrapping.setdefault(method, set()).add((module.name, node.name))
                     in_wrappers[method] += 1
