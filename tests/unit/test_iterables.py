@@ -75,3 +75,14 @@ def test_an_answer_that_loses_an_iterator_s_items_is_caught(tmp_path: Path) -> N
     assert loses.evidence[0] == "passes the 3 examples its docstring gives"
     keeps = run(tmp_path, KEEPS)
     assert keeps.findings == [] and keeps.confidence == 1.0
+
+
+def test_a_fix_is_not_held_to_it(tmp_path: Path) -> None:
+    # A Fix rewrites a region and keeps what the function did, iterators and all: a function
+    # that already lost an iterator's items is not the fix's doing.
+    path = tmp_path / "look.py"
+    path.write_text(SPY, encoding="utf-8")
+    request = ActionRequest(SPY, Pos(SPY.count("\n") - 2, 4), path=path, workspace=tmp_path)
+    fixed = Candidate(None, new_source=SPY.replace("    pass\n", LOSES), region=(12, 12))
+    default_ranker(tmp_path)(request, [fixed])
+    assert "iterator-failed" not in {f.rule for f in fixed.findings}

@@ -315,7 +315,7 @@ class ExecutionRanker:
             candidate.findings.append(finding(
                 "doctest-failed", f"fails {failed} of the {total} example(s) in its docstring"
                 + _first_failure(behaviour, doctests), scale=failed / total))
-        else:
+        elif candidate.function is not None:  # a Fix keeps what its function already did
             candidate.findings.extend(_iterator_findings(behaviour, doctests, variant))
         missed = [(example, shown) for example, (ok, _, shown) in prose if not ok]
         if missed:
