@@ -138,6 +138,10 @@ def test_last_line_is_a_short_progress_message():
     assert last_line("# Explanation\n\n## Edge cases\n") == "Edge cases"
     assert last_line("") == ""
     assert len(last_line("x" * 500)) == 80
+    # A code block's fence is markup: the answer's last update still shows its last code line.
+    assert last_line("```python\nreturn math.pi * radius ** 2\n```") == \
+        "return math.pi * radius ** 2"
+    assert last_line("```python\n") == ""
 
 
 def test_text_stream_coalesces_sends_the_newest_text_and_nothing_once_closed():

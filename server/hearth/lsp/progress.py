@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -86,6 +87,7 @@ class WorkProgress:
 # At most this many updates a second of an answer's text: a preview that fills smoothly,
 # and few enough messages that a slow client does not fall behind the model.
 STREAM_INTERVAL_S = 0.1
+FENCE_LINE = re.compile(r"^`{3,}[\w+-]*$")
 
 
 class TextStream:
@@ -152,7 +154,10 @@ class TextStream:
 
 
 def last_line(text: str, width: int = 80) -> str:
-    """The last line with words in it, shortened to ``width``: a progress message."""
-    line = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "")
+    """The last line with words in it, shortened to ``width``: a progress message. A fence
+    (```, ```python) is markup, not a line of the answer: an answer's last update, which
+    closes its code block, still shows its last line of code."""
+    line = next((line.strip() for line in reversed(text.splitlines())
+                 if line.strip() and not FENCE_LINE.match(line.strip())), "")
     line = line.lstrip("#").strip() or line
     return line if len(line) <= width else line[:width - 1] + "\u2026"
