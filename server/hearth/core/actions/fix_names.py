@@ -125,22 +125,22 @@ def renamed(request: ActionRequest, region: tuple[int, int], name: str,
         row, column = token.start[0] - 1, token.start[1]
         text = changed[row]
         changed[row] = text[:column] + meant.name + text[column + len(name):]
-    return (f"{_import_line(request, meant)}\n"
+    return (f"{import_line(request, meant.module, meant.name)}\n"
             + "".join(changed[n] for n in range(start, end + 1)))
 
 
-def _import_line(request: ActionRequest, meant: Meant) -> str:
+def import_line(request: ActionRequest, module: str, name: str) -> str:
     """``from M import N``, relative when the file imports its package's modules that way."""
-    module, _ = module_name(request.path)
+    here_module, _ = module_name(request.path)
     tree = request.tree
     relative = tree is not None and any(isinstance(node, ast.ImportFrom) and node.level > 0
                                         for node in tree.body)
-    if relative and module is not None:
-        here = module.split(".")[:-1]
-        there = meant.module.split(".")
+    if relative and here_module is not None:
+        here = here_module.split(".")[:-1]
+        there = module.split(".")
         if there[:len(here)] == here:
-            return f"from .{'.'.join(there[len(here):])} import {meant.name}"
-    return f"from {meant.module} import {meant.name}"
+            return f"from .{'.'.join(there[len(here):])} import {name}"
+    return f"from {module} import {name}"
 
 
 def meant_hint(request: ActionRequest, message: str) -> str:

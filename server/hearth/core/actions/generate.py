@@ -15,6 +15,7 @@ import textwrap
 from dataclasses import dataclass
 
 from hearth.core.actions.base import BaseAction
+from hearth.core.actions.generate_imports import import_edit
 from hearth.core.pipeline.generated_tests import parse_tests, tests_prompt
 from hearth.core.pipeline.types import ActionRequest, Candidate, Offer, TestsRequest
 from hearth.core.analysis.python_targets import (
@@ -324,6 +325,12 @@ class GenerateAction(BaseAction[Plan]):
             return candidate
         newline = newline_of(request.source)
         self._edit(request, candidate, plan, newline + reindent(body, plan.indent, newline))
+        if request.language == "python" and (added := import_edit(
+                request, candidate.new_source or "")) is not None:
+            # The function uses a name of its package (or a standard module) the file does
+            # not import: the model cannot write the import in a stub's answer.
+            candidate.edits = [added[0], *candidate.edits]
+            candidate.new_source = apply_edits(request.source, candidate.edits)
         if PLACEHOLDER.search(body):
             candidate.findings.append(finding(
                 "placeholder", "the body still contains a placeholder (TODO, FIXME, ...)"))
