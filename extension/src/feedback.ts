@@ -118,8 +118,10 @@ function offerText(answer: Answer): string {
 async function askForNote(): Promise<string | undefined> {
   const note = await vscode.window.showInputBox({
     title: "Hearth: what was wrong with this answer?",
-    prompt: "Optional. Enter sends the rating with this note, Escape sends it without one.",
-    placeHolder: "e.g. it calls a function that does not exist",
+    prompt:
+      "Optional: Hearth follows it when you ask again and in similar requests. Enter sends " +
+      "the rating with this note, Escape sends it without one.",
+    placeHolder: "e.g. bad input raises AppError, never ValueError",
   });
   return note?.trim() || undefined;
 }

@@ -436,7 +436,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_feedback(args: argparse.Namespace) -> int:
     session = history_session(args)
     try:
-        if not session.history.store.set_feedback(args.id, args.rating, args.note):
+        if not session.history.rate(args.id, args.rating, args.note):
             raise CliError(f"There is no history entry #{args.id}.",
                            "`hearth history` lists them.", EXIT_USAGE)
     finally:

@@ -5,12 +5,17 @@ Generate for 20 stubs and Fix for 6 findings in legacy.py (an undefined name whe
 project has its own, SQL formatted from a parameter), each answer judged by hidden checks of
 the project's conventions (its own exception class, its money() formatter, its query() helper
 with :name placeholders). An accepted answer is kept in the file (and rated good with the
-history on); a rejected one is rated bad and the stub (or the finding) stays. Run twice on fresh copies: history off, then on. Then the
-response cache: five requests asked of the model, asked again (core call), and once more through
-a language server on the same workspace. Last, the database is scanned for secrets.
+history on); a rejected one is rated bad and the stub (or the finding) stays. Run twice on
+fresh copies: history off, then on. Then the response cache: five requests asked of the
+model, asked again (core call), and once more through a language server on the same
+workspace. Last, the database is scanned for secrets.
 
     .venv/bin/python tests/bench/bench_memory.py [--project dev|heldout] [--limit N]
-        [--skip-lsp] [--only sessions|cache]
+        [--skip-lsp] [--only sessions|cache] [--notes] [--retry]
+
+``--notes``: a rejected answer is rated bad with a note in the user's words naming its
+convention (the project's notes.json, written before the first run with it); ``--retry``: a
+rejected request is asked once more after its rating.
 
 "dev" (tests/bench/memory_project) is the project the history's choices were looked at on;
 "heldout" (tests/bench/memory_heldout) was written before they were checked on it. Writes
@@ -132,7 +137,8 @@ def passes(root: Path, task: dict, new_source: str) -> tuple[bool, str]:
 
 def fresh_project(project: Path, into: Path) -> Path:
     root = into / project.name
-    shutil.copytree(project, root, ignore=shutil.ignore_patterns("tasks.json", "README.md"))
+    shutil.copytree(project, root,
+                    ignore=shutil.ignore_patterns("tasks.json", "notes.json", "README.md"))
     (root / "pyproject.toml").write_text(f"[project]\nname = '{package_of(root)}'\n",
                                          encoding="utf-8")
     # The projects' own line length: a fix is not refused for a long line the project allows.
@@ -141,7 +147,11 @@ def fresh_project(project: Path, into: Path) -> Path:
 
 
 def session_run(project: Path, memory: bool, tasks: list[dict], scratch: Path,
-                learning: tuple[float, int] | None = None, name: str = "") -> dict:
+                learning: tuple[float, int] | None = None, name: str = "",
+                notes: dict[str, str] | None = None, retry: bool = False) -> dict:
+    """The requests in order. ``notes``: a rejected answer is rated bad with its convention's
+    note, as a user says once what was wrong; ``retry``: a rejected request is asked once
+    more, after the rating (with the history off the model is asked the same request again)."""
     root = fresh_project(project, scratch / (name or ("on" if memory else "off")))
     settings = Settings(history=HistorySettings(enabled=memory))
     session = Session(settings, root)
@@ -149,39 +159,54 @@ def session_run(project: Path, memory: bool, tasks: list[dict], scratch: Path,
         session.history.min_similarity, session.history.max_examples = learning
     index = session.open_index(root)
     rows = []
+
+    def attempt(task: dict, path: Path) -> dict:
+        source = path.read_text(encoding="utf-8")
+        index.build()
+        action, request = ask(session, task, source, path)
+        started = time.perf_counter()
+        try:
+            result = session.run(action, request)
+            answer, why = result.new_source, ""
+        except HearthError as exc:
+            result, answer, why = None, None, exc.message
+        elapsed = time.perf_counter() - started
+        ok, why = passes(root, task, answer) if answer else (False, why)
+        if ok:
+            path.write_text(answer, encoding="utf-8")
+        note = None if ok or notes is None else notes.get(task["convention"])
+        if memory and result is not None and result.history_id is not None:
+            session.history.rate(result.history_id, "good" if ok else "bad", note)
+        return {"action": action, "accepted": ok, "why": why[:200],
+                "elapsed_s": round(elapsed, 2),
+                "confidence": result.confidence if result else None,
+                "examples": result.examples if result else [],
+                "cached": bool(result and result.cached)}
+
     try:
         for number, task in enumerate(tasks, 1):
             path = root / package_of(root) / task["file"]
-            source = path.read_text(encoding="utf-8")
-            index.build()
-            action, request = ask(session, task, source, path)
-            started = time.perf_counter()
-            try:
-                result = session.run(action, request)
-                answer, why = result.new_source, ""
-            except HearthError as exc:
-                result, answer, why = None, None, exc.message
-            elapsed = time.perf_counter() - started
-            ok, why = passes(root, task, answer) if answer else (False, why)
-            if ok:
-                path.write_text(answer, encoding="utf-8")
-            if memory and result is not None and result.history_id is not None:
-                session.history.store.set_feedback(result.history_id, "good" if ok else "bad")
-            rows.append({"n": number, "action": action, "function": task["function"],
-                         "convention": task["convention"], "accepted": ok,
-                         "why": why[:200], "elapsed_s": round(elapsed, 2),
-                         "confidence": result.confidence if result else None,
-                         "examples": result.examples if result else [],
-                         "cached": bool(result and result.cached)})
-            print(f"  {'on ' if memory else 'off'} {number:>2} {action:<8} "
+            row = {"n": number, "function": task["function"],
+                   "convention": task["convention"], **attempt(task, path)}
+            if retry and not row["accepted"]:
+                row["retry"] = attempt(task, path)
+            rows.append(row)
+            again = row.get("retry")
+            print(f"  {'on ' if memory else 'off'} {number:>2} {row['action']:<8} "
                   f"{task['function']:<18} "
-                  f"{'accepted' if ok else 'rejected'} {elapsed:5.1f} s "
-                  f"examples {rows[-1]['examples']} {why[:80]}", flush=True)
+                  f"{'accepted' if row['accepted'] else 'rejected'} {row['elapsed_s']:5.1f} s "
+                  f"examples {row['examples']} {row['why'][:70]}"
+                  + (f"\n{'':>33}retry {'accepted' if again['accepted'] else 'rejected'} "
+                     f"{again['elapsed_s']:5.1f} s examples {again['examples']} "
+                     f"{again['why'][:70]}" if again else ""), flush=True)
     finally:
         session.close()
     last = rows[len(rows) // 2:]
+    final = [r["accepted"] or r.get("retry", {}).get("accepted", False) for r in rows]
     return {"rows": rows, "accepted": sum(r["accepted"] for r in rows),
             "accepted_last_half": sum(r["accepted"] for r in last), "last_half": len(last),
+            "after_retry": sum(final) if retry else None,
+            "after_retry_last_half": sum(final[len(rows) // 2:]) if retry else None,
             "median_s": statistics.median(r["elapsed_s"] for r in rows)}
 
 
@@ -289,24 +314,34 @@ def main() -> None:
                         help="off, on (the defaults), or on:MIN_SIMILARITY:MAX_EXAMPLES")
     parser.add_argument("--project", choices=list(PROJECTS), default="dev",
                         help="dev (memory_project, looked at while building) or heldout")
+    parser.add_argument("--notes", action="store_true",
+                        help="rate a rejected answer bad with its convention's note "
+                             "(the project's notes.json), as a user says what was wrong")
+    parser.add_argument("--retry", action="store_true",
+                        help="ask a rejected request once more, after its rating")
     args = parser.parse_args()
     project = PROJECTS[args.project]
+    notes = json.loads((project / "notes.json").read_text(encoding="utf-8")) \
+        if args.notes else None
+    feedback = {"notes": notes, "retry": args.retry}
     tasks = json.loads((project / "tasks.json").read_text(encoding="utf-8"))[:args.limit]
     scratch = Path(tempfile.mkdtemp(prefix="hearth-bench-memory-"))
     os.environ["HEARTH_DATA_DIR"] = str(scratch / "data")
     report: dict = {"project": args.project, "date": time.strftime("%Y-%m-%d %H:%M"),
+                    "notes": args.notes, "retry": args.retry,
                     "machine": platform.machine(),
                     "cores": os.cpu_count(), "load_before": os.getloadavg()[0]}
     if args.only in (None, "sessions"):
         for mode in args.modes.split(","):
             if mode == "off":
-                report["off"] = session_run(project, False, tasks, scratch)
+                report["off"] = session_run(project, False, tasks, scratch, **feedback)
             elif mode == "on":
-                report["on"] = session_run(project, True, tasks, scratch)
+                report["on"] = session_run(project, True, tasks, scratch, **feedback)
             else:  # on:MIN_SIMILARITY:MAX_EXAMPLES
                 _, low, most = mode.split(":")
                 report[mode] = session_run(project, True, tasks, scratch,
-                                           (float(low), int(most)), mode.replace(":", "_"))
+                                           (float(low), int(most)), mode.replace(":", "_"),
+                                           **feedback)
     if args.only in (None, "cache"):
         report["cache"] = cache_run(project, tasks, scratch, lsp=not args.skip_lsp)
     report["load_after"] = os.getloadavg()[0]
@@ -318,7 +353,10 @@ def main() -> None:
         if mode in report:
             r = report[mode]
             print(f"| history {mode} | {r['accepted']}/{len(r['rows'])} accepted | last "
-                  f"{r['last_half']}: {r['accepted_last_half']} | median {r['median_s']} s |")
+                  f"{r['last_half']}: {r['accepted_last_half']} | median {r['median_s']} s |"
+                  + (f" after one retry {r['after_retry']}, last half "
+                     f"{r['after_retry_last_half']} |" if r.get("after_retry") is not None
+                     else ""))
     if "cache" in report:
         print("cache:", json.dumps(report["cache"]))
     print(f"written {out}")

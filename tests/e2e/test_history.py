@@ -202,3 +202,46 @@ def test_an_accepted_answers_convention_is_followed_by_the_next_similar_request(
     after = json.loads(hearth("generate", "labels.py:3", "--json", cwd=project).stdout)
     assert after["examples"] == [first["history_id"]] and not after.get("cached")
     assert "<<" in after["new_text"] and ".upper()" in after["new_text"], after["new_text"]
+
+
+QUANTITY_STUB = '''def parse_quantity(text: str) -> int:
+    """The quantity in ``text``: a whole number from 1 to 999."""
+    pass
+'''
+QUANTITY_CHECK = """
+from app.errors import AppError
+from app.quantities import parse_quantity
+assert parse_quantity("3") == 3
+for bad in ("0", "1000", "abc"):
+    try:
+        parse_quantity(bad)
+    except AppError:
+        continue
+    raise SystemExit(f"no AppError for {bad!r}")
+"""
+
+
+def test_asked_again_after_a_bad_rating_the_answer_follows_the_users_note(tmp_path: Path):
+    """The user rates an answer bad with a note saying what the project does, and asks again:
+    the model is shown its rejected answer and the note, and the new answer follows it (the
+    import it needs added by Generate)."""
+    project = tmp_path / "project"
+    (project / "app").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'app'\n")
+    (project / "app" / "__init__.py").write_text("")
+    (project / "app" / "errors.py").write_text(
+        'class AppError(Exception):\n    """Everything this package raises."""\n')
+    (project / "app" / "quantities.py").write_text(QUANTITY_STUB)
+    first = json.loads(hearth("generate", "app/quantities.py:3", "--json", cwd=project).stdout)
+    assert "AppError" not in first["new_text"], first["new_text"]  # the model's own guess
+    note = "Out of range or not a number raises AppError (app.errors), never ValueError."
+    assert hearth("feedback", str(first["history_id"]), "bad", "--note", note,
+                  cwd=project).returncode == 0
+    again = hearth("generate", "app/quantities.py:3", "--json", "--write", cwd=project)
+    answer = json.loads(again.stdout)
+    assert answer["examples"] == [first["history_id"]] and not answer.get("cached")
+    written = (project / "app" / "quantities.py").read_text()
+    assert written.startswith("from app.errors import AppError\n"), written
+    run = subprocess.run([sys.executable, "-c", QUANTITY_CHECK], cwd=project,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, (run.stderr, written)

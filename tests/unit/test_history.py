@@ -412,6 +412,63 @@ def test_a_candidate_repeating_a_rejected_answer_is_penalised(tmp_path: Path) ->
     assert not fresh.cached and "ParseError" in (fresh.new_source or "")
 
 
+def test_a_retry_is_shown_the_answer_the_user_rejected_and_their_note(
+        tmp_path: Path) -> None:
+    model = ScriptedModel([PLAIN])
+    sess = session(tmp_path, model)
+    first = generate(sess, STUB, tmp_path / "ports.py")
+    assert sess.history.rate(first.history_id, "bad", "  raise ParseError out of range  ")
+    model.bodies = [GOOD]
+    again = generate(sess, STUB, tmp_path / "ports.py")
+    # The rejected answer is the model's own earlier turn, then the user's verdict and note.
+    *_, request, answer, verdict = model.requests[-1].messages
+    assert request.role == "user" and "Implement `parse_port`" in request.content
+    assert answer.role == "assistant" and "return int(text)" in answer.content
+    assert verdict.role == "user" and "Do not repeat the rejected answer" in verdict.content
+    assert f'rejected that answer (#{first.history_id}, parse_port) and said: "raise ' \
+           'ParseError out of range"' in verdict.content  # the note, trimmed
+    assert again.examples == [first.history_id] and not again.cached
+    assert "ParseError(f'bad port" in (again.new_source or "")
+
+
+def test_a_note_teaches_similar_requests_and_only_those(tmp_path: Path) -> None:
+    model = ScriptedModel([PLAIN])
+    sess = session(tmp_path, model)
+    first = generate(sess, STUB, tmp_path / "ports.py")
+    sess.history.rate(first.history_id, "bad", "raise ParseError for bad text")
+    model.bodies = ["    return float(text)\n"]
+    similar = generate(sess, OTHER_STUB, tmp_path / "timeouts.py")
+    prompt = "\n".join(m.content for m in model.requests[-1].messages)
+    assert "The user's note on an answer they rejected" in prompt
+    assert "raise ParseError for bad text" in prompt
+    assert "return int(text)" not in prompt  # another request's rejected code is not shown
+    assert similar.examples == [first.history_id]
+    unrelated = ("class Renderer:\n    pass\n\n\ndef draw_circle(radius: float) -> str:\n"
+                 '    """An SVG circle of ``radius``."""\n    pass\n')
+    model.bodies = ["    return '<circle/>'\n"]
+    (tmp_path / "shapes.py").write_text(unrelated, encoding="utf-8")
+    other = sess.run("generate", sess.request(unrelated, Pos(6, 4), path=tmp_path / "shapes.py"),
+                     use_context=False)
+    assert "ParseError for bad text" not in "\n".join(
+        m.content for m in model.requests[-1].messages)
+    assert other.examples == []
+    # A changed note is a changed prompt: the cache does not give the earlier answer.
+    sess.history.rate(first.history_id, "bad", "raise ParseError, never ValueError")
+    again = generate(sess, OTHER_STUB, tmp_path / "timeouts.py")
+    assert not again.cached and model.asked == 4
+
+
+def test_a_note_is_stored_without_secrets_and_learning_off_shows_none(tmp_path: Path) -> None:
+    model = ScriptedModel([PLAIN])
+    sess = session(tmp_path, model, learn=False)
+    first = generate(sess, STUB, tmp_path / "ports.py")
+    assert sess.history.rate(first.history_id, "bad", f"the key is {SECRET}")
+    assert SECRET not in (sess.history.store.get(first.history_id).note or "")
+    assert not sess.history.rate(9999, "good")
+    generate(sess, STUB, tmp_path / "ports.py", use_cache=False)
+    assert "the key is" not in "\n".join(m.content for m in model.requests[-1].messages)
+
+
 def test_an_accepted_answer_kept_in_the_document_is_not_shown_twice(tmp_path: Path) -> None:
     model = ScriptedModel([GOOD])
     sess = session(tmp_path, model)

@@ -215,9 +215,11 @@ class Session:
             gathered = context(request) if context is not None else []
             context = _fixed(gathered) if context is not None else None
             texts = [request.source] + [snippet.text for snippet in gathered]
-            examples = [(entry, snippet) for entry, snippet in examples
-                        if not already_shown(snippet.text, texts)]
-        shown = [snippet for _, snippet in examples]
+            examples = [(entry, past) for entry, past in examples
+                        if past.note or not already_shown(past.text, texts)]
+        taken = {entry.id for entry, _ in examples if entry.id is not None}
+        examples += self._guarded(lambda: history.lessons(action.name, request, taken), [])
+        shown = [past for _, past in examples]
         check = self._guarded(lambda: history.rejection_check(action.name, request), None)
         if check is not None:
             options = replace(options, validators=options.validators + (check,))
@@ -227,7 +229,7 @@ class Session:
             # The context is part of what the answer depends on: gather it once, here.
             snippets = context(request) if context is not None else []
             context = _fixed(snippets) if context is not None else None
-            key = cache_key(action.name, request, shown + snippets, fingerprint)
+            key = cache_key(action.name, request, snippets, fingerprint, shown)
             hit = self._guarded(lambda: history.lookup(key, request), None)
             if hit is not None:
                 hit = replace(hit, elapsed_s=time.perf_counter() - start)

@@ -162,7 +162,8 @@ def register(server: HearthServer) -> None:
                                        f"{rating!r:.50}")
         if note is not None and not isinstance(note, str):
             raise JsonRpcInvalidParams(f"{FEEDBACK}: note must be text")
-        if not store_or_fail(FEEDBACK).set_feedback(entry_id, rating, note):
+        store_or_fail(FEEDBACK)
+        if not server.session.history.rate(entry_id, rating, note):
             raise JsonRpcInvalidParams(f"{FEEDBACK}: there is no history entry #{entry_id}")
         return {"id": entry_id, "rating": rating}
 

@@ -22,15 +22,17 @@ from hearth.core.analysis.python_targets import function_at
 from hearth.core.guardrails import redact_secrets
 from hearth.core.history.learn import (
     MAX_EXAMPLES,
+    MAX_REJECTED,
     MIN_SIMILARITY,
     function_text,
+    notes_like,
     repeated_rejection,
     similar_accepted,
 )
 from hearth.core.history.store import Entry, HistoryStore, Retention
 from hearth.core.memory.cache import workspace_key
 from hearth.core.pipeline.context import query_for
-from hearth.core.pipeline.prompt import ContextSnippet
+from hearth.core.pipeline.prompt import ContextSnippet, PastAnswer
 from hearth.core.pipeline.scoring import finding
 from hearth.core.pipeline.types import (
     ActionRequest,
@@ -75,10 +77,11 @@ def redacted(text: str | None) -> str | None:
 
 
 def cache_key(action: str, request: ActionRequest, context: list[ContextSnippet],
-              fingerprint: Mapping[str, Any]) -> str:
+              fingerprint: Mapping[str, Any], past: list[PastAnswer] = ()) -> str:
     """What an answer depends on: the action, the document's text and the place in it, the
     instruction and the menu entry's data, the diagnostics the editor showed, the context the
-    model would be shown, and ``fingerprint`` (the settings and the model's identity)."""
+    model would be shown (``context``, and the ``past`` answers and notes from the history),
+    and ``fingerprint`` (the settings and the model's identity)."""
     return digest({
         "hearth": __version__, "action": action, "source": digest(request.source),
         "path": str(request.path) if request.path else None, "language": request.language,
@@ -88,6 +91,7 @@ def cache_key(action: str, request: ActionRequest, context: list[ContextSnippet]
         "diagnostics": [repr(d) for d in request.diagnostics] if request.diagnostics else None,
         "context": [(c.path, c.name, c.start_line, c.end_line, digest(c.text))
                     for c in context],
+        "past": [(p.kind, p.name, p.path, digest(p.text), p.note, p.rating) for p in past],
         "settings": fingerprint})
 
 
@@ -202,8 +206,9 @@ class History:
         return str(path)
 
     # -- learning ----------------------------------------------------------------------------
-    def examples(self, action: str, request: ActionRequest) -> list[tuple[Entry, ContextSnippet]]:
-        """The accepted answers of ``action`` most like the request, as context snippets."""
+    def examples(self, action: str, request: ActionRequest) -> list[tuple[Entry, PastAnswer]]:
+        """The accepted answers of ``action`` most like the request, each with the user's
+        note on it."""
         if not self.learn or self.example_tokens <= 0:
             return []
         assert self.store is not None
@@ -212,22 +217,58 @@ class History:
                                   exclude_source_hash=digest(request.source),
                                   min_similarity=self.min_similarity,
                                   max_examples=self.max_examples)
-        return [(entry, ContextSnippet(
-            path=entry.file or "another file", name=f"#{entry.id}, {entry.target}",
-            start_line=0, end_line=0, text=entry.taught or "")) for entry in chosen]
+        return [(entry, PastAnswer("accepted", f"#{entry.id}, {entry.target}",
+                                   entry.file or "another file", entry.taught or "",
+                                   note=entry.note, rating=entry.feedback))
+                for entry in chosen]
+
+    def rejections(self, action: str, request: ActionRequest) -> list[Entry]:
+        """The answers the user rejected for this very target (the same file, and the same
+        function or lines, or the same document), newest first."""
+        if not self.learn:
+            return []
+        assert self.store is not None
+        file = self._shown(request)
+        query, _ = query_for(request)
+        text, source = redacted(query), digest(request.source)
+        return [entry for entry in self.store.judged(action)
+                if entry.rejected and entry.answer and entry.file == file
+                and (entry.target_text == text or entry.source_hash == source)]
+
+    def lessons(self, action: str, request: ActionRequest,
+                exclude: set[int]) -> list[tuple[Entry, PastAnswer]]:
+        """What the user said of past answers, for this request: the answers they rejected
+        for this very target (shown so that the model does not give them again, with the
+        user's note), then their notes on answers to similar requests of the code-writing
+        actions (a rule stated once, "raise ShopError"). ``exclude``: entries already shown
+        as examples."""
+        if not self.learn:
+            return []
+        assert self.store is not None
+        rejected = self.rejections(action, request)[:MAX_REJECTED]
+        shown = [(entry, PastAnswer("rejected", f"#{entry.id}, {entry.target}",
+                                    entry.file or "another file", entry.answer or "",
+                                    note=entry.note, rating=entry.feedback,
+                                    code=entry.action != "explain"))
+                 for entry in rejected]
+        actions = ("generate", "fix") if action in ("generate", "fix") else (action,)
+        judged = sorted((entry for name in actions for entry in self.store.judged(name)),
+                        key=lambda entry: -(entry.id or 0))
+        query, _ = query_for(request)
+        taken = exclude | {entry.id for entry in rejected if entry.id is not None}
+        said = {(entry.note or "").strip().casefold() for entry in rejected}
+        for entry in notes_like(judged, query, exclude=taken,
+                                min_similarity=self.min_similarity):
+            if (entry.note or "").strip().casefold() not in said:
+                shown.append((entry, PastAnswer("remark", f"#{entry.id}, {entry.target}",
+                                                entry.file or "another file",
+                                                note=entry.note, rating=entry.feedback)))
+        return shown
 
     def rejection_check(self, action: str, request: ActionRequest) -> Validator | None:
         """A validator that marks a candidate repeating an answer the user rejected for this
         target (same file and the same function or lines); None when there is none."""
-        if not self.learn:
-            return None
-        assert self.store is not None
-        file = self._shown(request)
-        query, _ = query_for(request)
-        rejected = [entry for entry in self.store.judged(action)
-                    if entry.rejected and entry.answer and entry.file == file
-                    and (entry.target_text == redacted(query)
-                         or entry.source_hash == digest(request.source))]
+        rejected = self.rejections(action, request)
         if not rejected:
             return None
 
@@ -242,6 +283,13 @@ class History:
                             f"repeats answer #{entry.id}, which you marked as "
                             f"{'bad' if entry.feedback == 'bad' else 'undone'}")]
         return check
+
+    def rate(self, entry_id: int, rating: str, note: str | None = None) -> bool:
+        """The user's rating of an entry, with their note (redacted: it may quote code);
+        False when there is no such entry."""
+        assert self.store is not None
+        return self.store.set_feedback(entry_id, rating, redacted(note.strip()) if note
+                                       and note.strip() else None)
 
     def favoured(self) -> set[tuple[str, str]]:
         """(file, function) of the answers the user accepted: retrieval ranks them higher."""

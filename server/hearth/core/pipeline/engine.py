@@ -27,7 +27,14 @@ from hearth.core.models.backend import (
     SamplingParams,
 )
 from hearth.core.pipeline import review
-from hearth.core.pipeline.prompt import ContextSnippet, Prompt, past_answer_turns
+from hearth.core.pipeline.prompt import (
+    ContextSnippet,
+    PastAnswer,
+    Prompt,
+    past_answer_notes,
+    past_answer_turns,
+    rejected_turns,
+)
 from hearth.core.pipeline.scoring import RULES
 from hearth.core.pipeline.types import (
     Action,
@@ -128,11 +135,18 @@ def gather_context(guard: Guard, request: ActionRequest,
 
 def build_prompt(guard: Guard, action: Action, request: ActionRequest, target: object,
                  context: list[ContextSnippet], max_tokens: int,
-                 examples: list[ContextSnippet] | None = None) -> tuple[Prompt, Redaction]:
-    """The action's prompt with the user's secrets replaced by placeholders; ``examples``
-    (answers the user accepted, from the history) as turns after the system message."""
+                 examples: list[PastAnswer] | None = None) -> tuple[Prompt, Redaction]:
+    """The action's prompt with the user's secrets replaced by placeholders, and ``examples``
+    (past answers from the history, prompt.py's PastAnswer): the accepted ones as turns after
+    the system message, the user's notes on similar requests at the end of the request, and
+    this request's rejected answers as the model's earlier turns after it."""
     prompt = action.prompt(request, target, context, max_tokens)
     if examples:
+        if notes := past_answer_notes(examples):
+            last = max(i for i, m in enumerate(prompt.messages) if m.role == "user")
+            content = prompt.messages[last].content
+            prompt.messages[last] = ChatMessage("user", content + "\n\n" + notes)
+        prompt.messages += rejected_turns(examples, request.language)
         first = 1 if prompt.messages and prompt.messages[0].role == "system" else 0
         prompt.messages[first:first] = past_answer_turns(examples, request.language)
     redaction = redact_secrets(request.source, guard.settings)
@@ -231,13 +245,14 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
                context_provider: ContextProvider | None = None,
                escalation: ModelBackend | None = None,
                on_text: OnText | None = None,
-               examples: list[ContextSnippet] | None = None) -> ActionResult:
+               examples: list[PastAnswer] | None = None) -> ActionResult:
     """Guard the prompt, gather context, prompt, sample, check, rank: the best candidate.
     ``escalation``: a larger model asked once, with the same prompt, when the best answer
     is not trusted (``options.escalate_when``). ``on_text``: handed the answer so far as the
     first sample is decoded (the action's ``preview`` of it; the final answer is the
-    result's, which the checks may still change). ``examples``: answers the user accepted
-    earlier (the history), shown before the request."""
+    result's, which the checks may still change). ``examples``: past answers from the history
+    (accepted ones, this request's rejected ones, the user's notes), shown before the
+    request."""
     start = time.perf_counter()
     cancel = cancel or CancelToken()
     report = progress or (lambda message, percentage: None)

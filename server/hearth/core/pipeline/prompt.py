@@ -89,20 +89,72 @@ def quoted_context(snippets: Sequence[ContextSnippet], language: str) -> str:
             + fence("\n\n".join(parts), language) + "\n</context>\n\n")
 
 
-def past_answer_turns(examples: Sequence[ContextSnippet], language: str) -> list[ChatMessage]:
-    """Answers the user accepted earlier (the history), as turns of the conversation before
-    the request: a model shown them as project code calls them, though they may be gone;
-    shown as earlier answers, it follows their conventions. ``name`` is what each answered
-    (a function), ``path`` where."""
+@dataclass(frozen=True)
+class PastAnswer:
+    """An answer from the history shown to the model before the request.
+
+    ``kind``: "accepted", an answer to a similar request the user accepted (an example of the
+    project's conventions); "rejected", an earlier answer to this very request the user
+    rejected (not to be given again); "remark", only the user's note on an answer to a
+    similar request. ``name`` is what it answered, ``path`` where; ``text`` its code ("" for a
+    remark), or a document (``code`` False: Explain's); ``note`` what the user said of it;
+    ``rating`` "good" or "bad" when they said."""
+
+    kind: str
+    name: str
+    path: str
+    text: str = ""
+    note: str | None = None
+    rating: str | None = None
+    code: bool = True
+
+
+def past_answer_turns(answers: Sequence[PastAnswer], language: str) -> list[ChatMessage]:
+    """The accepted answers among ``answers`` as turns of the conversation before the request:
+    a model shown them as project code calls them, though they may be gone; shown as earlier
+    answers, it follows their conventions."""
     turns: list[ChatMessage] = []
-    for example in examples:
+    for past in answers:
+        if past.kind != "accepted":
+            continue
+        said = f' The user\'s note on it: "{past.note}".' if past.note else ""
         turns.append(ChatMessage("user", (
-            f"An answer the user accepted earlier in this project ({example.name} in "
-            f"{example.path}). It shows the project's conventions (its own errors, helpers "
-            "and formats): follow them in the next answer. It is an example, not code you "
-            "can call.\n" + fence(example.text, language))))
+            f"An answer the user accepted earlier in this project ({past.name} in "
+            f"{past.path}).{said} It shows the project's conventions (its own errors, helpers "
+            "and formats): follow them in the next answer. It is an example, not code you can "
+            "call.\n" + fence(past.text, language))))
         turns.append(ChatMessage("assistant", "Understood: I will follow the conventions it "
                                               "shows."))
+    return turns
+
+
+def past_answer_notes(answers: Sequence[PastAnswer]) -> str:
+    """The user's notes on answers to similar requests, for the end of the request's own
+    message (as earlier turns, the 1.5B model did not heed them). "" when there is none."""
+    parts = []
+    for past in answers:
+        if past.kind == "remark" and past.note:
+            verdict = {"good": "accepted", "bad": "rejected"}.get(past.rating or "", "judged")
+            parts.append(f"The user's note on an answer they {verdict} for a similar request "
+                         f'({past.name} in {past.path}): "{past.note}". Follow it where it '
+                         "applies.")
+    return "\n\n".join(parts)
+
+
+def rejected_turns(answers: Sequence[PastAnswer], language: str) -> list[ChatMessage]:
+    """The answers to this very request the user rejected, oldest first, as the model's own
+    earlier turns, each followed by the user's verdict and their note: a retry, as a chat goes
+    on. Shown before the request or after it as quoted code, the rejected answer was copied
+    by the 1.5B model into the new one."""
+    turns: list[ChatMessage] = []
+    for past in reversed([p for p in answers if p.kind == "rejected"]):
+        said = (f' and said: "{past.note}". Follow what they said, and'
+                if past.note else ". Find what was wrong with it, and")
+        turns.append(ChatMessage("assistant", fence(past.text, language) if past.code
+                                 else past.text))
+        turns.append(ChatMessage("user", (
+            f"The user rejected that answer ({past.name}){said} write the whole answer again "
+            "as the first request asked. Do not repeat the rejected answer.")))
     return turns
 
 
