@@ -11,11 +11,14 @@ model, asked again (core call), and once more through a language server on the s
 workspace. Last, the database is scanned for secrets.
 
     .venv/bin/python tests/bench/bench_memory.py [--project dev|heldout] [--limit N]
-        [--skip-lsp] [--only sessions|cache] [--notes] [--retry]
+        [--skip-lsp] [--only sessions|cache] [--notes convention|failure] [--retry]
 
-``--notes``: a rejected answer is rated bad with a note in the user's words naming its
-convention (the project's notes.json, written before the first run with it); ``--retry``: a
-rejected request is asked once more after its rating.
+``--notes convention``: a rejected answer is rated bad with a note in the user's words naming
+its convention (the project's notes.json, written before the first run with it); ``--notes
+failure``: with the first hidden check it failed, in words ("parse_email(' A@B.com ') should
+be 'a@b.com'"), as a user who tried it reports it, or the convention's note when the check is
+not a plain call (a stand-in database); ``--retry``: a rejected request is asked once more
+after its rating.
 
 "dev" (tests/bench/memory_project) is the project the history's choices were looked at on;
 "heldout" (tests/bench/memory_heldout) was written before they were checked on it. Writes
@@ -25,6 +28,7 @@ rejected request is asked once more after its rating.
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import json
 import os
@@ -93,7 +97,15 @@ def raises(kind, fn, *args):
 
 
 f = getattr(module, sys.argv[3])
-exec(sys.argv[4])
+try:
+    exec(compile(sys.argv[4], "<check>", "exec"))
+except BaseException:
+    import traceback
+    failed = [frame.lineno for frame in traceback.extract_tb(sys.exc_info()[2])
+              if frame.filename == "<check>"]
+    if failed:
+        print(f"FAILED-LINE {failed[-1]}", file=sys.stderr)
+    raise
 '''
 
 
@@ -121,8 +133,9 @@ def package_of(root: Path) -> str:
     return next(p.name for p in sorted(root.iterdir()) if (p / "__init__.py").is_file())
 
 
-def passes(root: Path, task: dict, new_source: str) -> tuple[bool, str]:
-    """The hidden checks, on a copy of the project with the answer in place."""
+def passes(root: Path, task: dict, new_source: str) -> tuple[bool, str, str | None]:
+    """The hidden checks, on a copy of the project with the answer in place: whether they
+    pass, the error's last line, and the line of the check that failed."""
     package = package_of(root)
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "p"
@@ -131,8 +144,70 @@ def passes(root: Path, task: dict, new_source: str) -> tuple[bool, str]:
         run = subprocess.run([sys.executable, "-c", HARNESS, str(copy), task["file"][:-3],
                               task["function"], task["check"], package],
                              capture_output=True, text=True, timeout=20)
-    return run.returncode == 0, run.stderr.strip().splitlines()[-1:][0] \
-        if run.returncode and run.stderr.strip() else ""
+    err = run.stderr.strip().splitlines()
+    marks = [int(line.split()[1]) for line in err if line.startswith("FAILED-LINE ")]
+    line = task["check"].splitlines()[marks[-1] - 1] if marks else None
+    return run.returncode == 0, (err[-1] if run.returncode and err else ""), line
+
+
+def in_words(line: str | None, function: str) -> str | None:
+    """A failed check line as a user who tried the answer reports it: ``assert f(x) == y``
+    -> "function(x) should be y", ``raises(E, f, x)`` -> "function(x) should raise E"; None
+    for a check that is not a plain call of the function with literal arguments or names
+    (``f(db, 7)``) and a literal result (a stand-in database made in the call, an event the
+    function recorded)."""
+    if line is None:
+        return None
+    try:
+        node = ast.parse(line.strip()).body[0]
+    except (SyntaxError, IndexError):
+        return None
+
+    def call(expr: ast.expr) -> str | None:
+        if (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name)
+                and expr.func.id == "f" and not expr.keywords
+                and all(_plain(arg) for arg in expr.args)):
+            return f"{function}({', '.join(ast.unparse(arg) for arg in expr.args)})"
+        return None
+
+    if isinstance(node, ast.Assert):
+        tests = node.test.values if isinstance(node.test, ast.BoolOp) and isinstance(
+            node.test.op, ast.And) else [node.test]
+        said = []
+        for test in tests:
+            if not (isinstance(test, ast.Compare) and len(test.ops) == 1
+                    and isinstance(test.ops[0], (ast.Eq, ast.Is))
+                    and _is_literal(test.comparators[0])):
+                return None
+            called = call(test.left)
+            if called is None:
+                return None
+            said.append(f"{called} should be {ast.unparse(test.comparators[0])}")
+        return " and ".join(said)
+    if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name) and node.value.func.id == "raises"
+            and len(node.value.args) >= 2 and isinstance(node.value.args[0], ast.Name)):
+        kind, *rest = node.value.args
+        called = call(ast.Call(func=rest[0], args=rest[1:], keywords=[]))
+        return f"{called} should raise {kind.id}" if called else None
+    return None
+
+
+def _plain(node: ast.expr) -> bool:
+    """A literal, a name, or a value made from literals (``date(2026, 12, 6)``), not one of
+    the benchmark's stand-ins (``FakeDb(...)``)."""
+    return _is_literal(node) or isinstance(node, ast.Name) or (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        and node.func.id != "FakeDb" and not node.keywords
+        and all(_is_literal(arg) for arg in node.args))
+
+
+def _is_literal(node: ast.expr) -> bool:
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError):
+        return False
+    return True
 
 
 def fresh_project(project: Path, into: Path) -> Path:
@@ -171,13 +246,18 @@ def session_run(project: Path, memory: bool, tasks: list[dict], scratch: Path,
         except HearthError as exc:
             result, answer, why = None, None, exc.message
         elapsed = time.perf_counter() - started
-        ok, why = passes(root, task, answer) if answer else (False, why)
+        ok, why, failed = passes(root, task, answer) if answer else (False, why, None)
         if ok:
             path.write_text(answer, encoding="utf-8")
-        note = None if ok or notes is None else notes.get(task["convention"])
+        note = None
+        if not ok and notes is not None:
+            # "failure": the first failed check in words, as a user who tried the answer
+            # reports it; the convention's note when it cannot be said that way.
+            note = (notes.get("mode") == "failure" and in_words(failed, task["function"])) \
+                or notes.get(task["convention"])
         if memory and result is not None and result.history_id is not None:
             session.history.rate(result.history_id, "good" if ok else "bad", note)
-        return {"action": action, "accepted": ok, "why": why[:200],
+        return {"action": action, "accepted": ok, "why": why[:200], "note": note,
                 "elapsed_s": round(elapsed, 2),
                 "confidence": result.confidence if result else None,
                 "examples": result.examples if result else [],
@@ -314,15 +394,16 @@ def main() -> None:
                         help="off, on (the defaults), or on:MIN_SIMILARITY:MAX_EXAMPLES")
     parser.add_argument("--project", choices=list(PROJECTS), default="dev",
                         help="dev (memory_project, looked at while building) or heldout")
-    parser.add_argument("--notes", action="store_true",
-                        help="rate a rejected answer bad with its convention's note "
-                             "(the project's notes.json), as a user says what was wrong")
+    parser.add_argument("--notes", choices=["convention", "failure"], default=None,
+                        help="rate a rejected answer bad with a note: its convention's (the "
+                             "project's notes.json), or the first failed check in words "
+                             "(the convention's when it cannot be said so)")
     parser.add_argument("--retry", action="store_true",
                         help="ask a rejected request once more, after its rating")
     args = parser.parse_args()
     project = PROJECTS[args.project]
-    notes = json.loads((project / "notes.json").read_text(encoding="utf-8")) \
-        if args.notes else None
+    notes = {**json.loads((project / "notes.json").read_text(encoding="utf-8")),
+             "mode": args.notes} if args.notes else None
     feedback = {"notes": notes, "retry": args.retry}
     tasks = json.loads((project / "tasks.json").read_text(encoding="utf-8"))[:args.limit]
     scratch = Path(tempfile.mkdtemp(prefix="hearth-bench-memory-"))

@@ -25,6 +25,15 @@ def test_a_call_with_an_arrow_or_a_verb_and_a_literal() -> None:
                 ("first_vowel('abc')", "'a'", None), ("first_vowel([])", None, "TypeError")]
 
 
+def test_should_and_must_as_a_user_writes_them_in_a_note() -> None:
+    assert mined('''def parse_email(text: str) -> str:
+    """parse_email(' A@B.com ') should be 'a@b.com'; parse_email('x@y') must return 'x@y',
+    and parse_email('ab.com') should raise ValueError. The result should be lower case.
+    """''') == [("parse_email(' A@B.com ')", "'a@b.com'", None),
+                ("parse_email('x@y')", "'x@y'", None),
+                ("parse_email('ab.com')", None, "ValueError")]
+
+
 def test_a_bare_arrow_fills_the_arguments() -> None:
     assert mined('''def initials(name: str) -> str:
     """Initials of a name.

@@ -431,6 +431,21 @@ def test_a_retry_is_shown_the_answer_the_user_rejected_and_their_note(
     assert "ParseError(f'bad port" in (again.new_source or "")
 
 
+def test_an_example_in_the_users_note_is_a_check_of_the_retry(tmp_path: Path) -> None:
+    model = ScriptedModel([PLAIN])
+    sess = session(tmp_path, model)
+    first = generate(sess, STUB, tmp_path / "ports.py")
+    sess.history.rate(first.history_id, "bad", "parse_port('0') should raise ParseError")
+    again = generate(sess, STUB, tmp_path / "ports.py")  # the same plain answer
+    assert any(reason.startswith("contradicts your note on a rejected answer: "
+                                 "`parse_port('0')` raises ParseError, but it returns 0")
+               for reason in again.reasons), again.reasons
+    model.bodies = [GOOD]
+    fixed = generate(sess, STUB, tmp_path / "ports.py", use_cache=False)
+    assert "passes the 1 example your note on a rejected answer gives" in fixed.evidence
+    assert fixed.confidence > again.confidence
+
+
 def test_a_note_teaches_similar_requests_and_only_those(tmp_path: Path) -> None:
     model = ScriptedModel([PLAIN])
     sess = session(tmp_path, model)

@@ -271,6 +271,8 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
     context = gather_context(guard, request, context_provider)
     prompt, redaction = build_prompt(guard, action, request, target, context,
                                      options.max_tokens, examples)
+    request.notes = tuple(past.note for past in examples or ()
+                          if past.kind == "rejected" and past.note)
     if action.max_samples is not None and options.samples > action.max_samples:
         options = replace(options, samples=action.max_samples)
     completions = sample(backend, prompt, options, cancel, report,

@@ -21,7 +21,9 @@ from dataclasses import dataclass, replace
 from hearth.core.pipeline.types import Example, FunctionNode
 
 MAX_EXAMPLES = 12
-ARROWS = r"(?:->|=>|→|⟶|==|\bgives\b|\breturns\b|\byields\b|\bis\b)"
+# "should be" and "must return": how a user's note states what a call was meant to give.
+ARROWS = (r"(?:->|=>|→|⟶|==|\bgives\b|\breturns\b|\byields\b|\bis\b"
+          r"|\b(?:should|must)\s+(?:be|return|give)\b)")
 
 # A value named in words, per the kind of thing the sentence calls it.
 EMPTY_NOUNS: dict[str, object] = {
@@ -160,8 +162,8 @@ def _calls(text: str, sig: _Signature) -> list[Example]:
             continue
         source, end = call
         rest = text[end:].lstrip().lstrip("`").lstrip()
-        error = re.match(r"(?:->|=>|→)?\s*raises?\s+`{0,2}([A-Z]\w*(?:Error|Exception))\b",
-                         rest)
+        error = re.match(r"(?:->|=>|→|(?:should|must)\s+)?\s*raises?\s+`{0,2}"
+                         r"([A-Z]\w*(?:Error|Exception))\b", rest)
         if error:
             out.append(Example(source, None, error.group(1), text.strip()))
             continue

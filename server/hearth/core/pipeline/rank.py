@@ -234,8 +234,12 @@ class ExecutionRanker:
         # request; then the tests the model wrote from the docstring.
         checks = examples_from_docstring(fn)
         stated = {(e.call, e.expect, e.raises) for e in checks}
-        checks += [e for e in examples_in(fn, request.instruction or "", "instruction")
-                   if (e.call, e.expect, e.raises) not in stated]
+        for text, origin in ((request.instruction or "", "instruction"),
+                             ("\n".join(request.notes), "note")):
+            for example in examples_in(fn, text, origin):
+                if (example.call, example.expect, example.raises) not in stated:
+                    stated.add((example.call, example.expect, example.raises))
+                    checks.append(example)
         checks += list(request.generated_checks)
         try:
             return execute(request, candidates, indices, fn, self.workspace, checks, inputs,
@@ -289,7 +293,7 @@ class ExecutionRanker:
             return
         outcomes = list(zip(checks, behaviour.checks))
         prose = [(example, outcome) for example, outcome in outcomes
-                 if example.origin in ("docstring", "instruction")]
+                 if example.origin in ("docstring", "instruction", "note")]
         failed, total = _doctest_counts(behaviour, doctests, candidate.function)
         examples = total + len(prose)
         passed = total - failed + sum(1 for _, (ok, _, _) in prose if ok)
@@ -303,12 +307,11 @@ class ExecutionRanker:
                 "unverified", "nothing checked it: no example or test its docstring gives "
                 "passed" if examples or len(outcomes) else "nothing checked it: its docstring "
                 "gives no example to run"))
-        told = sum(1 for example, _ in prose if example.origin == "instruction")
         if examples and passed == examples:
-            givers = ("its docstring and the instruction" if told < examples else
-                      "the instruction") if told else "its docstring"
+            givers = _givers({example.origin for example, _ in prose} | (
+                {"docstring"} if total else set()))
             candidate.evidence.append(f"passes the {_count(examples, 'example')} {givers} "
-                                      f"give{'s' if not told or told == examples else ''}")
+                                      f"give{'s' if ' and ' not in givers else ''}")
         elif not examples:
             candidate.evidence.append("its docstring gives no example to check it against")
         if failed:
@@ -322,7 +325,7 @@ class ExecutionRanker:
             example, shown = missed[0]
             more = (f" ({len(missed)} of the {len(prose)} examples given in prose fail)"
                     if len(missed) > 1 else "")
-            source = "the instruction" if example.origin == "instruction" else "its docstring"
+            source = _SOURCES[example.origin]
             candidate.findings.append(finding(
                 "example-failed", f"contradicts {source}: {example.describe()}, but it "
                 f"{shown}{more}", scale=len(missed) / len(prose)))
@@ -463,6 +466,17 @@ def _form(normal: str) -> str:
     kind = re.split(r"[:\[{]", normal, maxsplit=1)[0]
     kind = {"f": "float", "True": "bool", "False": "bool"}.get(kind, kind)
     return "None" if kind == "None" else f"a {kind}"
+
+
+# Where an example the ranker runs was read, as its messages name it.
+_SOURCES = {"docstring": "its docstring", "instruction": "the instruction",
+            "note": "your note on a rejected answer"}
+
+
+def _givers(origins: set[str]) -> str:
+    """"its docstring", "its docstring and the instruction", ...: who gave the examples."""
+    named = [_SOURCES[origin] for origin in _SOURCES if origin in origins]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
 
 
 def _count(n: int, noun: str) -> str:

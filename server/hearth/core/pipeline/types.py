@@ -49,9 +49,10 @@ def language_of(path: Path | None, language_id: str | None = None) -> str | None
 class Example:
     """A check the ranker runs on every candidate: ``call`` (Python source) should evaluate to
     the literal ``expect``, or raise ``raises`` (an exception class name; subclasses count).
-    ``line`` is where it was read; ``origin`` is "docstring" or "instruction" (the user's own
-    words, in the docstring or the request, mined by pipeline.examples) or "generated" (a test
-    the model wrote, pipeline.generated_tests)."""
+    ``line`` is where it was read; ``origin`` is "docstring", "instruction" or "note" (the
+    user's own words, in the docstring, the request, or their note on a rejected answer to it,
+    mined by pipeline.examples) or "generated" (a test the model wrote,
+    pipeline.generated_tests)."""
 
     call: str
     expect: str | None
@@ -83,6 +84,9 @@ class ActionRequest:
     # Tests the model wrote from the docstring (pipeline.generated_tests), set by the engine
     # when the settings ask for them, run by the ranker beside the docstring's own examples.
     generated_checks: tuple[Example, ...] = ()
+    # The user's notes on the answers they rejected for this very request (the history), set
+    # by the engine: the ranker reads examples in them as it reads the instruction's.
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.analysis.workspace is None and self.workspace is not None:
