@@ -420,15 +420,34 @@ def test_a_retry_is_shown_the_answer_the_user_rejected_and_their_note(
     assert sess.history.rate(first.history_id, "bad", "  raise ParseError out of range  ")
     model.bodies = [GOOD]
     again = generate(sess, STUB, tmp_path / "ports.py")
-    # The rejected answer is the model's own earlier turn, then the user's verdict and note.
+    # With a note, the note closes the request, and the rejected code is not shown (the model
+    # copied it); the retry is sampled, not greedy (it gave the same answer again).
+    request = model.requests[-1]
+    *_, last = request.messages
+    assert last.role == "user" and "Implement `parse_port`" in last.content
+    assert last.content.endswith(f'earlier answer to this request (#{first.history_id}, '
+                                 'parse_port) and said: "raise ParseError out of range". '
+                                 "Follow what they said.")  # the note, trimmed
+    assert "return int(text)" not in last.content
+    assert request.params[0].temperature > 0
+    assert again.examples == [first.history_id] and not again.cached
+    assert "ParseError(f'bad port" in (again.new_source or "")
+
+
+def test_a_rejection_without_a_note_is_shown_as_the_models_own_turn(tmp_path: Path) -> None:
+    model = ScriptedModel([PLAIN])
+    sess = session(tmp_path, model)
+    first = generate(sess, STUB, tmp_path / "ports.py")
+    assert sess.history.rate(first.history_id, "bad")
+    generate(sess, STUB, tmp_path / "ports.py")
     *_, request, answer, verdict = model.requests[-1].messages
     assert request.role == "user" and "Implement `parse_port`" in request.content
     assert answer.role == "assistant" and "return int(text)" in answer.content
-    assert verdict.role == "user" and "Do not repeat the rejected answer" in verdict.content
-    assert f'rejected that answer (#{first.history_id}, parse_port) and said: "raise ' \
-           'ParseError out of range"' in verdict.content  # the note, trimmed
-    assert again.examples == [first.history_id] and not again.cached
-    assert "ParseError(f'bad port" in (again.new_source or "")
+    assert verdict.role == "user" and verdict.content.startswith(
+        f"The user rejected that answer (#{first.history_id}, parse_port). Find what was wrong")
+    assert "Do not repeat the rejected answer" in verdict.content
+    assert model.requests[-1].params[0].temperature > 0
+    assert model.requests[0].params[0].temperature == 0  # the first request: greedy
 
 
 def test_an_example_in_the_users_note_is_a_check_of_the_retry(tmp_path: Path) -> None:
@@ -446,7 +465,27 @@ def test_an_example_in_the_users_note_is_a_check_of_the_retry(tmp_path: Path) ->
     assert fixed.confidence > again.confidence
 
 
-def test_a_note_teaches_similar_requests_and_only_those(tmp_path: Path) -> None:
+def test_a_rejection_is_not_shown_to_another_function_of_the_same_file(
+        tmp_path: Path) -> None:
+    model = ScriptedModel([PLAIN])
+    sess = session(tmp_path, model)
+    both = STUB + "\n\n" + OTHER_STUB.split("\n\n\n", 1)[1]
+    path = tmp_path / "ports.py"
+    path.write_text(both, encoding="utf-8")
+    first = sess.run("generate", sess.request(both, Pos(6, 4), path=path), use_context=False)
+    assert first.function == "parse_port"
+    sess.history.rate(first.history_id, "bad", "raise ParseError for bad text")
+    model.bodies = ["    return float(text)\n"]
+    line = both.splitlines().index("    pass", 7)
+    other = sess.run("generate", sess.request(both, Pos(line, 4), path=path),
+                     use_context=False)
+    assert other.function == "parse_timeout" and other.examples == []
+    assert "ParseError for bad text" not in "\n".join(
+        m.content for m in model.requests[-1].messages)
+    assert not any("repeats answer" in reason for reason in other.reasons)
+
+
+def test_a_note_stays_with_its_request(tmp_path: Path) -> None:
     model = ScriptedModel([PLAIN])
     sess = session(tmp_path, model)
     first = generate(sess, STUB, tmp_path / "ports.py")
@@ -454,23 +493,14 @@ def test_a_note_teaches_similar_requests_and_only_those(tmp_path: Path) -> None:
     model.bodies = ["    return float(text)\n"]
     similar = generate(sess, OTHER_STUB, tmp_path / "timeouts.py")
     prompt = "\n".join(m.content for m in model.requests[-1].messages)
-    assert "The user's note on an answer they rejected" in prompt
-    assert "raise ParseError for bad text" in prompt
-    assert "return int(text)" not in prompt  # another request's rejected code is not shown
-    assert similar.examples == [first.history_id]
-    unrelated = ("class Renderer:\n    pass\n\n\ndef draw_circle(radius: float) -> str:\n"
-                 '    """An SVG circle of ``radius``."""\n    pass\n')
-    model.bodies = ["    return '<circle/>'\n"]
-    (tmp_path / "shapes.py").write_text(unrelated, encoding="utf-8")
-    other = sess.run("generate", sess.request(unrelated, Pos(6, 4), path=tmp_path / "shapes.py"),
-                     use_context=False)
-    assert "ParseError for bad text" not in "\n".join(
-        m.content for m in model.requests[-1].messages)
-    assert other.examples == []
-    # A changed note is a changed prompt: the cache does not give the earlier answer.
+    assert "raise ParseError for bad text" not in prompt and "return int(text)" not in prompt
+    assert similar.examples == []
+    # A changed note is a changed prompt: the cache does not give the earlier retry's answer.
+    again = generate(sess, STUB, tmp_path / "ports.py")
     sess.history.rate(first.history_id, "bad", "raise ParseError, never ValueError")
-    again = generate(sess, OTHER_STUB, tmp_path / "timeouts.py")
-    assert not again.cached and model.asked == 4
+    third = generate(sess, STUB, tmp_path / "ports.py")
+    assert not again.cached and not third.cached and model.asked == 4
+    assert "never ValueError" in model.requests[-1].messages[-1].content
 
 
 def test_a_note_is_stored_without_secrets_and_learning_off_shows_none(tmp_path: Path) -> None:

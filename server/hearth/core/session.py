@@ -217,8 +217,7 @@ class Session:
             texts = [request.source] + [snippet.text for snippet in gathered]
             examples = [(entry, past) for entry, past in examples
                         if past.note or not already_shown(past.text, texts)]
-        taken = {entry.id for entry, _ in examples if entry.id is not None}
-        examples += self._guarded(lambda: history.lessons(action.name, request, taken), [])
+        examples += self._guarded(lambda: history.lessons(action.name, request), [])
         shown = [past for _, past in examples]
         check = self._guarded(lambda: history.rejection_check(action.name, request), None)
         if check is not None:

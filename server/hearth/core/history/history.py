@@ -25,7 +25,6 @@ from hearth.core.history.learn import (
     MAX_REJECTED,
     MIN_SIMILARITY,
     function_text,
-    notes_like,
     repeated_rejection,
     similar_accepted,
 )
@@ -224,46 +223,33 @@ class History:
 
     def rejections(self, action: str, request: ActionRequest) -> list[Entry]:
         """The answers the user rejected for this very target (the same file, and the same
-        function or lines, or the same document), newest first."""
+        function or lines as text), newest first. Not the same document: while a rejected
+        stub stays, the file is unchanged, and the next stub's request was shown the answer
+        rejected for another function (bench-memory)."""
         if not self.learn:
             return []
         assert self.store is not None
         file = self._shown(request)
         query, _ = query_for(request)
-        text, source = redacted(query), digest(request.source)
+        text = redacted(query)
+        if not text or not text.strip():
+            return []
         return [entry for entry in self.store.judged(action)
                 if entry.rejected and entry.answer and entry.file == file
-                and (entry.target_text == text or entry.source_hash == source)]
+                and entry.target_text == text]
 
-    def lessons(self, action: str, request: ActionRequest,
-                exclude: set[int]) -> list[tuple[Entry, PastAnswer]]:
-        """What the user said of past answers, for this request: the answers they rejected
-        for this very target (shown so that the model does not give them again, with the
-        user's note), then their notes on answers to similar requests of the code-writing
-        actions (a rule stated once, "raise ShopError"). ``exclude``: entries already shown
-        as examples."""
+    def lessons(self, action: str, request: ActionRequest) -> list[tuple[Entry, PastAnswer]]:
+        """The answers the user rejected for this very target, newest first, with their
+        notes: shown so that the model does not give them again. (Their notes were also
+        shown with similar requests, as rules stated once; on bench-memory that changed as
+        many answers for the worse as for the better, for more prompt: docs/history.md.)"""
         if not self.learn:
             return []
-        assert self.store is not None
-        rejected = self.rejections(action, request)[:MAX_REJECTED]
-        shown = [(entry, PastAnswer("rejected", f"#{entry.id}, {entry.target}",
-                                    entry.file or "another file", entry.answer or "",
-                                    note=entry.note, rating=entry.feedback,
-                                    code=entry.action != "explain"))
-                 for entry in rejected]
-        actions = ("generate", "fix") if action in ("generate", "fix") else (action,)
-        judged = sorted((entry for name in actions for entry in self.store.judged(name)),
-                        key=lambda entry: -(entry.id or 0))
-        query, _ = query_for(request)
-        taken = exclude | {entry.id for entry in rejected if entry.id is not None}
-        said = {(entry.note or "").strip().casefold() for entry in rejected}
-        for entry in notes_like(judged, query, exclude=taken,
-                                min_similarity=self.min_similarity):
-            if (entry.note or "").strip().casefold() not in said:
-                shown.append((entry, PastAnswer("remark", f"#{entry.id}, {entry.target}",
-                                                entry.file or "another file",
-                                                note=entry.note, rating=entry.feedback)))
-        return shown
+        return [(entry, PastAnswer("rejected", f"#{entry.id}, {entry.target}",
+                                   entry.file or "another file", entry.answer or "",
+                                   note=entry.note, rating=entry.feedback,
+                                   code=entry.action != "explain"))
+                for entry in self.rejections(action, request)[:MAX_REJECTED]]
 
     def rejection_check(self, action: str, request: ActionRequest) -> Validator | None:
         """A validator that marks a candidate repeating an answer the user rejected for this

@@ -22,9 +22,8 @@ from hearth.core.memory.tokens import terms
 # unrelated, for no gain and 3.7 s more per request.
 MIN_SIMILARITY = 0.2
 MAX_EXAMPLES = 3
-# At most this many of the user's notes on answers to similar requests, and of the answers the
-# user rejected for the very request, are shown (newest first).
-MAX_NOTES = 3
+# At most this many of the answers the user rejected for the very request are shown (newest
+# first).
 MAX_REJECTED = 2
 # A candidate at least this close to a rejected answer (difflib's ratio over its code, blank
 # lines and comments left out) repeats it.
@@ -70,27 +69,6 @@ def similar_accepted(entries: Iterable[Entry], query: str, budget_tokens: int,
         if spent + cost <= budget_tokens and len(chosen) < max_examples:
             chosen.append(entry)
             spent += cost
-    return chosen
-
-
-def notes_like(entries: Iterable[Entry], query: str, *, exclude: set[int] = frozenset(),
-               min_similarity: float = MIN_SIMILARITY,
-               max_notes: int = MAX_NOTES) -> list[Entry]:
-    """The judged answers with a note from the user whose request is like ``query``, newest
-    first, one per note text, at most ``max_notes``; ``exclude``: entries shown already.
-    A note ("raise ShopError, not ValueError") is a rule the user stated once: it teaches the
-    requests like the one it was said of, whatever became of that answer."""
-    chosen: list[Entry] = []
-    said: set[str] = set()
-    for entry in entries:  # newest first
-        note = (entry.note or "").strip()
-        if not note or entry.id in exclude or note.casefold() in said:
-            continue
-        if similarity(query, entry.target_text or "") >= min_similarity:
-            said.add(note.casefold())
-            chosen.append(entry)
-            if len(chosen) >= max_notes:
-                break
     return chosen
 
 

@@ -138,8 +138,8 @@ def build_prompt(guard: Guard, action: Action, request: ActionRequest, target: o
                  examples: list[PastAnswer] | None = None) -> tuple[Prompt, Redaction]:
     """The action's prompt with the user's secrets replaced by placeholders, and ``examples``
     (past answers from the history, prompt.py's PastAnswer): the accepted ones as turns after
-    the system message, the user's notes on similar requests at the end of the request, and
-    this request's rejected answers as the model's earlier turns after it."""
+    the system message; this request's rejected answers, by the user's notes on them at the
+    end of the request, or, without a note, as the model's earlier turns after it."""
     prompt = action.prompt(request, target, context, max_tokens)
     if examples:
         if notes := past_answer_notes(examples):
@@ -275,9 +275,16 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
                           if past.kind == "rejected" and past.note)
     if action.max_samples is not None and options.samples > action.max_samples:
         options = replace(options, samples=action.max_samples)
+    params = None
+    if any(past.kind == "rejected" for past in examples or ()):
+        # Asked again after a rejection, sampled, not greedy: shown its rejected answer as its
+        # own turn, a greedy decode gave it again (11 of 11 Generate retries on bench-memory's
+        # two projects), as in a repair.
+        params = sampling_ladder(options.samples, prompt.max_tokens, options.seed)
+        params[0] = repair_sampling(prompt.max_tokens, options.seed)
     completions = sample(backend, prompt, options, cancel, report,
                          text_stream(backend, action, request, target, prompt, redaction,
-                                     on_text))
+                                     on_text), params=params)
     answered_by, extra_tokens = backend.name, 0
     # One prompt evaluation per backend request, shared by its samples.
     prompt_use = completions[0].prompt if completions else PromptUse()

@@ -94,10 +94,9 @@ class PastAnswer:
     """An answer from the history shown to the model before the request.
 
     ``kind``: "accepted", an answer to a similar request the user accepted (an example of the
-    project's conventions); "rejected", an earlier answer to this very request the user
-    rejected (not to be given again); "remark", only the user's note on an answer to a
-    similar request. ``name`` is what it answered, ``path`` where; ``text`` its code ("" for a
-    remark), or a document (``code`` False: Explain's); ``note`` what the user said of it;
+    project's conventions), or "rejected", an earlier answer to this very request the user
+    rejected (not to be given again). ``name`` is what it answered, ``path`` where; ``text``
+    its code, or a document (``code`` False: Explain's); ``note`` what the user said of it;
     ``rating`` "good" or "bad" when they said."""
 
     kind: str
@@ -129,25 +128,22 @@ def past_answer_turns(answers: Sequence[PastAnswer], language: str) -> list[Chat
 
 
 def past_answer_notes(answers: Sequence[PastAnswer]) -> str:
-    """The user's notes on answers to similar requests, for the end of the request's own
-    message (as earlier turns, the 1.5B model did not heed them). "" when there is none."""
-    parts = []
-    for past in answers:
-        if past.kind == "remark" and past.note:
-            verdict = {"good": "accepted", "bad": "rejected"}.get(past.rating or "", "judged")
-            parts.append(f"The user's note on an answer they {verdict} for a similar request "
-                         f'({past.name} in {past.path}): "{past.note}". Follow it where it '
-                         "applies.")
-    return "\n\n".join(parts)
+    """The user's notes on the answers to this very request they rejected, for the end of
+    the request's own message (as earlier turns, the 1.5B model did not heed them). "" when
+    there is none."""
+    return "\n\n".join(
+        f"The user rejected an earlier answer to this request ({past.name}) and said: "
+        f'"{past.note}". Follow what they said.'
+        for past in answers if past.kind == "rejected" and past.note)
 
 
 def rejected_turns(answers: Sequence[PastAnswer], language: str) -> list[ChatMessage]:
-    """The answers to this very request the user rejected, oldest first, as the model's own
-    earlier turns, each followed by the user's verdict and their note: a retry, as a chat goes
-    on. Shown before the request or after it as quoted code, the rejected answer was copied
-    by the 1.5B model into the new one."""
+    """The answers to this very request the user rejected without a note, oldest first, as
+    the model's own earlier turns, each followed by the user's verdict: a retry, as a chat
+    goes on. With a note the code is not shown: the 1.5B model copied the rejected answer it
+    was shown, as a turn or as quoted code, and the note says what to change."""
     turns: list[ChatMessage] = []
-    for past in reversed([p for p in answers if p.kind == "rejected"]):
+    for past in reversed([p for p in answers if p.kind == "rejected" and not p.note]):
         said = (f' and said: "{past.note}". Follow what they said, and'
                 if past.note else ". Find what was wrong with it, and")
         turns.append(ChatMessage("assistant", fence(past.text, language) if past.code
