@@ -40,7 +40,7 @@ def edited(tmp_path: Path, source: str, answer: str, file: str = "ports.py") -> 
     path.write_text(source, encoding="utf-8")
     request = session(tmp_path).request(source, Pos(0, 0), path=path)
     added = import_edit(request, answer)
-    return apply_edits(source, [added[0]]) if added else None
+    return apply_edits(source, [added]) if added else None
 
 
 def test_a_stubs_answer_gets_the_import_of_the_packages_own_name(tmp_path: Path) -> None:

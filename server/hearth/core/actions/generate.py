@@ -329,7 +329,7 @@ class GenerateAction(BaseAction[Plan]):
                 request, candidate.new_source or "")) is not None:
             # The function uses a name of its package (or a standard module) the file does
             # not import: the model cannot write the import in a stub's answer.
-            candidate.edits = [added[0], *candidate.edits]
+            candidate.edits = [added, *candidate.edits]
             candidate.new_source = apply_edits(request.source, candidate.edits)
         if PLACEHOLDER.search(body):
             candidate.findings.append(finding(

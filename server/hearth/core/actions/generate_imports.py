@@ -19,7 +19,7 @@ from pyflakes import messages
 from pyflakes.checker import Checker
 
 from hearth.core.actions.fix_names import import_line
-from hearth.core.pipeline.conventions import package_files, parse_module
+from hearth.core.pipeline.conventions import package_modules
 from hearth.core.pipeline.types import ActionRequest
 from hearth.core.text import Pos, TextEdit, split_lines
 
@@ -46,26 +46,9 @@ def undefined_names(source: str) -> dict[str, bool]:
 def package_definitions(request: ActionRequest, name: str) -> list[str]:
     """The dotted modules of the file's package (the file itself aside) that define ``name``
     at top level as a class or a function."""
-    around = package_files(request.path)
-    if around is None:
-        return []
-    found = []
-    for path in around[1]:
-        module = request.analysis.memo(("parsed-module", str(path), _stamp(path)),
-                                       lambda path=path: parse_module(path))
-        if module is not None and any(
-                isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                and node.name == name for node in module.tree.body):
-            found.append(module.name)
-    return found
-
-
-def _stamp(path) -> tuple[int, int]:
-    try:
-        stat = path.stat()
-    except OSError:
-        return (0, 0)
-    return (stat.st_size, stat.st_mtime_ns)
+    return [module.name for module in package_modules(request) if any(
+        isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.name == name for node in module.tree.body)]
 
 
 def import_for(request: ActionRequest, name: str, as_module: bool) -> str | None:
@@ -100,14 +83,14 @@ def _is_import(line: str) -> bool:
     return line.startswith(("import ", "from "))
 
 
-def import_edit(request: ActionRequest, new_source: str) -> tuple[TextEdit, list[str]] | None:
+def import_edit(request: ActionRequest, new_source: str) -> TextEdit | None:
     """An edit of the original document adding the imports that ``new_source`` (the document
-    after the answer) needs and the original did not, and the names it imports; None when
-    none is needed or none can be found."""
+    after the answer) needs and the original did not; None when none is needed or none can
+    be found."""
     before = undefined_names(request.source)
     wanted = {name: as_module for name, as_module in undefined_names(new_source).items()
               if name not in before}
-    lines, names = [], []
+    lines: list[str] = []
     for name, as_module in sorted(wanted.items()):
         try:
             line = import_for(request, name, as_module)
@@ -116,7 +99,6 @@ def import_edit(request: ActionRequest, new_source: str) -> tuple[TextEdit, list
             line = None
         if line is not None and line not in lines:
             lines.append(line)
-            names.append(name)
     if not lines:
         return None
     at = insertion_line(request.source)
@@ -128,4 +110,4 @@ def import_edit(request: ActionRequest, new_source: str) -> tuple[TextEdit, list
     elif at < len(source_lines) and source_lines[at].strip() and not _is_import(
             source_lines[at]):
         text += newline * 2  # code right below: PEP 8's two blank lines (flake8 E302)
-    return TextEdit(Pos(at, 0), Pos(at, 0), text), names
+    return TextEdit(Pos(at, 0), Pos(at, 0), text)

@@ -90,7 +90,7 @@ def cache_key(action: str, request: ActionRequest, context: list[ContextSnippet]
         "diagnostics": [repr(d) for d in request.diagnostics] if request.diagnostics else None,
         "context": [(c.path, c.name, c.start_line, c.end_line, digest(c.text))
                     for c in context],
-        "past": [(p.kind, p.name, p.path, digest(p.text), p.note, p.rating) for p in past],
+        "past": [(p.kind, p.name, p.path, digest(p.text), p.note) for p in past],
         "settings": fingerprint})
 
 
@@ -218,7 +218,7 @@ class History:
                                   max_examples=self.max_examples)
         return [(entry, PastAnswer("accepted", f"#{entry.id}, {entry.target}",
                                    entry.file or "another file", entry.taught or "",
-                                   note=entry.note, rating=entry.feedback))
+                                   note=entry.note))
                 for entry in chosen]
 
     def rejections(self, action: str, request: ActionRequest) -> list[Entry]:
@@ -247,8 +247,7 @@ class History:
             return []
         return [(entry, PastAnswer("rejected", f"#{entry.id}, {entry.target}",
                                    entry.file or "another file", entry.answer or "",
-                                   note=entry.note, rating=entry.feedback,
-                                   code=entry.action != "explain"))
+                                   note=entry.note, code=entry.action != "explain"))
                 for entry in self.rejections(action, request)[:MAX_REJECTED]]
 
     def rejection_check(self, action: str, request: ActionRequest) -> Validator | None:

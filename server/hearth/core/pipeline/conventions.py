@@ -150,20 +150,26 @@ def _signature(files: list[Path]) -> tuple:
     return tuple(stamps)
 
 
-def package_helpers(request: ActionRequest) -> dict[str, Helper]:
-    """The package's helpers (``helpers_of``) around the request's file, memoised on its
+def package_modules(request: ActionRequest) -> list[Module]:
+    """The other modules of the package around the request's file, parsed, memoised on its
     analysis context until a file of the package changes."""
     around = package_files(request.path)
     if around is None:
-        return {}
+        return []
     _, files = around
-    key = ("helpers", _signature(files))
+    return request.analysis.memo(
+        ("modules", _signature(files)),
+        lambda: [m for m in map(parse_module, files) if m is not None])
 
-    def compute() -> dict[str, Helper]:
-        modules = [m for m in map(parse_module, files) if m is not None]
-        return helpers_of(modules)
 
-    return request.analysis.memo(key, compute)
+def package_helpers(request: ActionRequest) -> dict[str, Helper]:
+    """The package's helpers (``helpers_of``) around the request's file, memoised as its
+    modules are."""
+    around = package_files(request.path)
+    if around is None:
+        return {}
+    return request.analysis.memo(("helpers", _signature(around[1])),
+                                 lambda: helpers_of(package_modules(request)))
 
 
 def _imported_names(tree: ast.Module) -> set[str]:

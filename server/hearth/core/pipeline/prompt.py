@@ -96,15 +96,13 @@ class PastAnswer:
     ``kind``: "accepted", an answer to a similar request the user accepted (an example of the
     project's conventions), or "rejected", an earlier answer to this very request the user
     rejected (not to be given again). ``name`` is what it answered, ``path`` where; ``text``
-    its code, or a document (``code`` False: Explain's); ``note`` what the user said of it;
-    ``rating`` "good" or "bad" when they said."""
+    its code, or a document (``code`` False: Explain's); ``note`` what the user said of it."""
 
     kind: str
     name: str
     path: str
     text: str = ""
     note: str | None = None
-    rating: str | None = None
     code: bool = True
 
 
@@ -144,13 +142,12 @@ def rejected_turns(answers: Sequence[PastAnswer], language: str) -> list[ChatMes
     was shown, as a turn or as quoted code, and the note says what to change."""
     turns: list[ChatMessage] = []
     for past in reversed([p for p in answers if p.kind == "rejected" and not p.note]):
-        said = (f' and said: "{past.note}". Follow what they said, and'
-                if past.note else ". Find what was wrong with it, and")
         turns.append(ChatMessage("assistant", fence(past.text, language) if past.code
                                  else past.text))
         turns.append(ChatMessage("user", (
-            f"The user rejected that answer ({past.name}){said} write the whole answer again "
-            "as the first request asked. Do not repeat the rejected answer.")))
+            f"The user rejected that answer ({past.name}). Find what was wrong with it, and "
+            "write the whole answer again as the first request asked. Do not repeat the "
+            "rejected answer.")))
     return turns
 
 
