@@ -71,6 +71,20 @@ def document_at(source: str, position: dict) -> str:
     return "".join(lines[:line]) + text[:col] + newline + "".join(lines[end + 1:])
 
 
+def key_before(document: str, position: dict) -> tuple[str, int, int]:
+    """The document one keystroke before ``position`` (from ``document_at``), and its cursor
+    (line, column): at a line start, before the Enter that made the line (the editor indents
+    the new line as part of it); mid-line, before the last character typed."""
+    lines = document.splitlines(keepends=True)
+    line, col = position["line"], position["col"]
+    if position["prefix"].strip():
+        text = lines[line]
+        return "".join(lines[:line]) + text[:col - 1] + text[col:] + "".join(lines[line + 1:]), \
+            line, col - 1
+    above = lines[line - 1]
+    return "".join(lines[:line] + lines[line + 1:]), line - 1, len(above.rstrip("\r\n"))
+
+
 def code_end(line: str) -> int:
     """Where a line's code ends: before a ``#`` outside string literals, trailing blanks
     left out. Strings are read by their quotes alone (a fragment of code need not parse)."""

@@ -73,6 +73,21 @@ def test_mid_line_is_one_line_and_a_block_body_may_be_several() -> None:
     assert shape_at("x = 1\n", Pos(0, 5), "block", 3).max_lines == 3
 
 
+def test_a_body_with_only_its_docstring_and_comments_is_still_a_block() -> None:
+    documented = ('def mean(values):\n    """The mean of ``values``.\n\n    Raises ValueError'
+                  ' on an empty list.\n    """\n    # no statistics module here\n    \n')
+    assert shape_at(documented, Pos(6, 4), "auto", 8).multiline
+    one_line = 'class Box:\n    def size(self):\n        """How big."""\n        \n'
+    assert shape_at(one_line, Pos(3, 8), "auto", 8).multiline
+    # a string assigned above, or code after the docstring, is not an empty body
+    assigned = 'def f():\n    text = """\n    spam\n    """\n    \n'
+    assert not shape_at(assigned, Pos(4, 4), "auto", 8).multiline
+    begun = 'def f():\n    """Doc."""\n    x = 1\n    \n'
+    assert not shape_at(begun, Pos(3, 4), "auto", 8).multiline
+    # a docstring at another indentation than the cursor's is another block's
+    assert not shape_at('def f():\n    """Doc."""\n\n', Pos(2, 0), "auto", 8).multiline
+
+
 def test_a_line_suggestion_stops_at_the_line_end_and_drops_what_the_line_has() -> None:
     shape = shape_at("total = add(\n", Pos(0, 12), "line", 8)
     assert trim("a, b\nprint(total)", shape) == "a, b"

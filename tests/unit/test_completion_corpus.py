@@ -18,6 +18,7 @@ from completion_tasks import (  # noqa: E402
     PositionError,
     code_end,
     document_at,
+    key_before,
     load_by_path,
     load_positions,
     ratio,
@@ -284,6 +285,16 @@ def test_document_of_a_block_loses_the_body(candidates) -> None:
     document = document_at(MODULE, block)
     assert document.endswith('    def method(self):\n        """Doc."""\n        \n')
     assert with_suggestion(document, block, block["reference"]) == MODULE
+
+
+def test_the_keystroke_before_is_the_enter_or_the_last_character(candidates) -> None:
+    block = vars(next(b for b in candidates.blocks if b.function == "Thing.method"))
+    earlier, line, col = key_before(document_at(MODULE, block), block)
+    assert earlier.endswith('    def method(self):\n        """Doc."""\n')
+    assert (line, col) == (block["line"] - 1, len('        """Doc."""'))
+    position = vars(line_positions(candidates, "mid", 3)["total = helper(values)"])
+    earlier, line, col = key_before(document_at(MODULE, position), position)
+    assert earlier.splitlines()[line] == "    to" and (line, col) == (position["line"], 6)
 
 
 def test_document_of_another_version_is_refused(candidates) -> None:

@@ -34,12 +34,56 @@ def shape_at(source: str, position: Pos, mode: str, max_lines: int) -> Shape:
     elif mode == "block":
         multiline = True
     else:
-        # Nothing typed on the line yet and nothing after the cursor, under a line that opens
-        # a block: the body is what the user is about to write.
-        previous = next((text.rstrip() for text in reversed(lines[:line]) if text.strip()), "")
+        # Nothing typed on the line yet and nothing after the cursor, in a block whose body
+        # has no code yet: the body is what the user is about to write.
         multiline = not before.strip() and not after.strip() and \
-            previous.endswith(BLOCK_OPENERS)
+            _opens_empty_body(lines, line, indent)
     return Shape(multiline, indent, max_lines if multiline else 1, after, following)
+
+
+def _opens_empty_body(lines: list[str], line: int, indent: int) -> bool:
+    """Whether the lines above ``line`` end in a block opener, maybe followed by the body's
+    docstring and comments (``def f(x):`` then ``\"\"\"Doc.\"\"\"``): then the body has no
+    code yet. Read as text, as a document being typed need not parse."""
+    index = line - 1
+    while index >= 0 and (not lines[index].strip() or _is_comment_at(lines[index], indent)):
+        index -= 1
+    if index < 0:
+        return False
+    last = lines[index].rstrip()
+    if last.endswith(BLOCK_OPENERS):
+        return True
+    start = _docstring_start(lines, index, indent)
+    if start is None:
+        return False
+    opener = next((text.rstrip() for text in reversed(lines[:start]) if text.strip()), "")
+    return opener.endswith(":")
+
+
+def _is_comment_at(text: str, indent: int) -> bool:
+    stripped = text.lstrip()
+    return stripped.startswith("#") and len(text) - len(stripped) >= indent
+
+
+def _docstring_start(lines: list[str], end: int, indent: int) -> int | None:
+    """The first line of the string literal that ends on line ``end``, at ``indent``, when
+    that line ends one (a docstring); None otherwise."""
+    last = lines[end].strip()
+    quote = next((q for q in ('"""', "'''") if last.endswith(q)), None)
+    if quote is None:
+        return None
+    for index in range(end, -1, -1):
+        text = lines[index]
+        stripped = text.lstrip()
+        # The line that opens it: the quote at the line's start (after a string prefix), not
+        # the closing quote of the last line.
+        body = stripped.lstrip("rRuUbBfF")
+        if index < end and quote in body and not body.startswith(quote):
+            return None  # a string that opens mid-line (``x = \"\"\"``): not a docstring
+        if body.startswith(quote) and (index < end or body.count(quote) >= 2
+                                       and len(body.rstrip()) >= 2 * len(quote)):
+            return index if len(text) - len(stripped) == indent else None
+    return None
 
 
 def stop_rule(shape: Shape, heal: str = ""):
