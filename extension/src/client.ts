@@ -10,6 +10,7 @@ import {
   type FeatureState,
   LanguageClient,
   type LanguageClientOptions,
+  type MessageSignature,
   type ServerOptions,
   type StaticFeature,
 } from "vscode-languageclient/node";
@@ -31,6 +32,14 @@ export interface ClientHooks {
    * applies its edit; the server's `data` then says which history entry the answer is.
    */
   codeActionResolved: (action: vscode.CodeAction) => void;
+  /**
+   * Called with each failed request the language client handles itself (a command run from a
+   * code action, `codeAction/resolve`). One that names a history entry (no answer passed the
+   * checks) is not shown by the server to this client (it declares `ratesFailures`): the hook
+   * shows it and returns true, and the client then shows nothing more. False: the client
+   * handles it as usual.
+   */
+  actionFailed: (error: unknown) => boolean;
 }
 
 export function createLanguageClient(server: ServerCommand, hooks: ClientHooks): LanguageClient {
@@ -75,21 +84,53 @@ export function createLanguageClient(server: ServerCommand, hooks: ClientHooks):
       },
     },
   };
-  const client = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+  const client = new HearthLanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions, hooks.actionFailed);
   client.registerFeature(new ShowsMarkdownFeature());
   return client;
 }
 
 /**
+ * The language client, but a failed request that the extension shows itself (`actionFailed`)
+ * is not also shown by the client as "Request ... failed" with "Go to output".
+ */
+class HearthLanguageClient extends LanguageClient {
+  constructor(
+    id: string,
+    name: string,
+    serverOptions: ServerOptions,
+    clientOptions: LanguageClientOptions,
+    private readonly shownByHook: (error: unknown) => boolean,
+  ) {
+    super(id, name, serverOptions, clientOptions);
+  }
+
+  override handleFailedRequest<T>(
+    type: MessageSignature,
+    token: vscode.CancellationToken | undefined,
+    error: unknown,
+    defaultValue: T,
+    showNotification?: boolean,
+    throwOnCancel?: boolean,
+  ): T {
+    if (this.shownByHook(error)) {
+      return defaultValue;
+    }
+    return super.handleFailedRequest(type, token, error, defaultValue, showNotification, throwOnCancel);
+  }
+}
+
+/**
  * Tells the server that this extension shows Explain's Markdown itself (a preview beside the
  * editor), so the server does not also open the file with window/showDocument, and that it
- * shows the Markdown as it is written (`hearth/explainProgress`, see explainPreview.ts).
+ * shows the Markdown as it is written (`hearth/explainProgress`, see explainPreview.ts), and
+ * that it shows an action's failure that names a history entry itself, with a way to say what
+ * the answer should do (`ratesFailures`, see feedback.ts).
  */
 class ShowsMarkdownFeature implements StaticFeature {
   fillClientCapabilities(capabilities: ClientCapabilities): void {
     capabilities.experimental = {
       ...(capabilities.experimental as object),
-      hearth: { showsMarkdown: true, streamsMarkdown: true },
+      hearth: { showsMarkdown: true, streamsMarkdown: true, ratesFailures: true },
     };
   }
   getState(): FeatureState {

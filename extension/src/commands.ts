@@ -130,7 +130,7 @@ export function presentationOf(command: string, result: unknown): Presentation {
 // LSP error codes that decide what the user is told about a failed command.
 const REQUEST_CANCELLED = -32800;
 const CONTENT_MODIFIED = -32801;
-const REQUEST_FAILED = -32803;
+export const REQUEST_FAILED = -32803;
 
 /**
  * What to tell the user when a server command fails, or undefined when there is nothing to add:

@@ -4,6 +4,7 @@
  * and given from "Hearth: Show history" for any earlier answer.
  */
 import * as vscode from "vscode";
+import { REQUEST_FAILED } from "./commands";
 import { feedbackArgument, FEEDBACK_COMMAND, withoutHearthPrefix, type AnswerRecord, type Rating } from "./history";
 import { SECTION } from "./settings";
 
@@ -12,6 +13,7 @@ export const ASK_FOR_FEEDBACK_KEY = "history.askForFeedback";
 
 const GOOD = "Good";
 const BAD = "Bad";
+const SAY = "Say what it should do";
 const DONT_ASK = "Don't ask again";
 /** How many answers are remembered as offered (ids only); older ones are forgotten. */
 const REMEMBERED_OFFERS = 200;
@@ -69,6 +71,37 @@ export class Feedback {
    */
   async rate(id: number, rating: Rating): Promise<boolean> {
     const note = rating === "bad" ? await askForNote() : undefined;
+    return this.send(id, rating, note);
+  }
+
+  /**
+   * Shows an action's failure that names its history entry (no answer passed the checks; the
+   * server leaves it to this extension), with "Say what it should do": the note goes with the
+   * request when it is asked again. Returns whether the error was such a failure (shown);
+   * never waits for the user.
+   */
+  offerAfterFailure(error: unknown): boolean {
+    const failure = failureOf(error);
+    if (!failure) {
+      return false;
+    }
+    const text = `Hearth: ${failure.message}`;
+    if (!askingForFeedback() || !this.deps.offers(FEEDBACK_COMMAND)) {
+      void vscode.window.showWarningMessage(text);
+      return true;
+    }
+    void vscode.window.showWarningMessage(text, SAY).then(async (choice) => {
+      if (choice === SAY) {
+        const note = await askWhatToDo();
+        if (note) {
+          await this.send(failure.historyId, "bad", note, "Hearth: noted; ask again to use it");
+        }
+      }
+    });
+    return true;
+  }
+
+  private async send(id: number, rating: Rating, note: string | undefined, thanks?: string): Promise<boolean> {
     try {
       await this.deps.run(FEEDBACK_COMMAND, feedbackArgument(id, rating, note));
     } catch (error) {
@@ -77,7 +110,7 @@ export class Feedback {
       void vscode.window.showWarningMessage(`Hearth: the rating was not recorded: ${reason}`);
       return false;
     }
-    vscode.window.setStatusBarMessage(`Hearth: answer rated ${rating}`, 3000);
+    vscode.window.setStatusBarMessage(thanks ?? `Hearth: answer rated ${rating}`, 3000);
     this.deps.recorded();
     return true;
   }
@@ -114,14 +147,42 @@ function offerText(answer: Answer): string {
   return `Hearth: ${what}${cached}. Was it good?`;
 }
 
+/** A failed action's error that names its history entry: `{code: RequestFailed, data: {historyId}}`. */
+export function failureOf(error: unknown): { historyId: number; message: string } | undefined {
+  if (typeof error !== "object" || error === null) {
+    return undefined;
+  }
+  const { code, data, message } = error as { code?: unknown; data?: unknown; message?: unknown };
+  const historyId = typeof data === "object" && data !== null ? (data as { historyId?: unknown }).historyId : undefined;
+  if (code !== REQUEST_FAILED || !Number.isInteger(historyId) || typeof message !== "string") {
+    return undefined;
+  }
+  return { historyId: historyId as number, message };
+}
+
+/** What the answer to a request that got none should do; undefined when left empty or dismissed. */
+function askWhatToDo(): Promise<string | undefined> {
+  return askText({
+    title: "Hearth: what should the answer do?",
+    prompt:
+      "Hearth keeps this with the request and follows it when you ask again. Enter sends it, " +
+      "Escape sends nothing.",
+    placeHolder: "e.g. format_day does not exist: dates are shown with show_date() from library.dates",
+  });
+}
+
 /** The optional note of a bad rating; undefined when left empty or dismissed. */
-async function askForNote(): Promise<string | undefined> {
-  const note = await vscode.window.showInputBox({
+function askForNote(): Promise<string | undefined> {
+  return askText({
     title: "Hearth: what was wrong with this answer?",
     prompt:
-      "Optional: Hearth follows it when you ask again and in similar requests. Enter sends " +
+      "Optional: Hearth follows it when you ask for this again. Enter sends " +
       "the rating with this note, Escape sends it without one.",
     placeHolder: "e.g. bad input raises AppError, never ValueError",
   });
-  return note?.trim() || undefined;
+}
+
+async function askText(options: vscode.InputBoxOptions): Promise<string | undefined> {
+  const text = await vscode.window.showInputBox(options);
+  return text?.trim() || undefined;
 }

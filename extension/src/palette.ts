@@ -74,6 +74,9 @@ async function runPaletteCommand(
     await sendWithProgress(client, session, command, args, log);
   } catch (error) {
     log.warn(`${command.server} failed: ${String(error)}`);
+    if (session.feedback.offerAfterFailure(error)) {
+      return;
+    }
     const message = failureMessage(command, error);
     if (message) {
       void vscode.window.showErrorMessage(message);

@@ -176,6 +176,7 @@ export class ServerSession implements vscode.Disposable {
       readSettings: (scopeUri) => this.readSettings(scopeUri),
       presentResult: (name, result) => this.presentResult(name, result),
       codeActionResolved: (action) => this.onCodeActionResolved(action),
+      actionFailed: (error) => this.feedback.offerAfterFailure(error),
     });
     client.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
       const update = parseStatus(params);

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hearth import __version__
-from hearth.core.errors import HearthError
+from hearth.core.errors import HearthError, NoAnswer
 from hearth.core.memory.settings import EMBEDDING_MODELS
 from hearth.logs import setup_logging
 from hearth.settings import Settings, load_settings
@@ -161,11 +161,16 @@ def emit(args: argparse.Namespace, payload: dict[str, Any], text: str | None = N
 
 
 def fail(args: argparse.Namespace, exc: HearthError, code: int) -> int:
+    entry_id = exc.history_id if isinstance(exc, NoAnswer) else None
     if getattr(args, "json", False):
-        print(json.dumps({"ok": False, "error": exc.message, "hint": exc.hint}))
+        print(json.dumps({"ok": False, "error": exc.message, "hint": exc.hint,
+                          **({"history_id": entry_id} if entry_id is not None else {})}))
     print(f"hearth: error: {exc.message}", file=sys.stderr)
     if exc.hint:
         print(f"  {exc.hint}", file=sys.stderr)
+    if entry_id is not None:
+        print(f"hearth: history #{entry_id}; to say what it should do, then ask again: "
+              f'hearth feedback {entry_id} bad --note "..."', file=sys.stderr)
     return code
 
 

@@ -12,13 +12,15 @@ workspace. Last, the database is scanned for secrets.
 
     .venv/bin/python tests/bench/bench_memory.py [--project dev|heldout] [--limit N]
         [--skip-lsp] [--only sessions|cache] [--notes convention|failure] [--retry]
+        [--rate-refusals]
 
 ``--notes convention``: a rejected answer is rated bad with a note in the user's words naming
 its convention (the project's notes.json, written before the first run with it); ``--notes
 failure``: with the first hidden check it failed, in words ("parse_email(' A@B.com ') should
 be 'a@b.com'"), as a user who tried it reports it, or the convention's note when the check is
 not a plain call (a stand-in database); ``--retry``: a rejected request is asked once more
-after its rating.
+after its rating; ``--rate-refusals``: a request that no answer passed (nothing to try) is
+rated bad with its convention's note, as a user tells Hearth what they want.
 
 "dev" (tests/bench/memory_project) is the project the history's choices were looked at on;
 "heldout" (tests/bench/memory_heldout) was written before they were checked on it. Writes
@@ -46,7 +48,7 @@ sys.path.insert(0, str(ROOT / "server"))
 PROJECTS = {"dev": ROOT / "tests" / "bench" / "memory_project",
             "heldout": ROOT / "tests" / "bench" / "memory_heldout"}
 
-from hearth.core.errors import HearthError  # noqa: E402
+from hearth.core.errors import HearthError, NoAnswer  # noqa: E402
 from hearth.core.history import history_path  # noqa: E402
 from hearth.core.session import Session  # noqa: E402
 from hearth.core.text import Pos  # noqa: E402
@@ -223,10 +225,12 @@ def fresh_project(project: Path, into: Path) -> Path:
 
 def session_run(project: Path, memory: bool, tasks: list[dict], scratch: Path,
                 learning: tuple[float, int] | None = None, name: str = "",
-                notes: dict[str, str] | None = None, retry: bool = False) -> dict:
+                notes: dict[str, str] | None = None, retry: bool = False,
+                refusals: bool = False) -> dict:
     """The requests in order. ``notes``: a rejected answer is rated bad with its convention's
     note, as a user says once what was wrong; ``retry``: a rejected request is asked once
-    more, after the rating (with the history off the model is asked the same request again)."""
+    more, after the rating (with the history off the model is asked the same request again);
+    ``refusals``: a request no answer passed is rated bad with its convention's note too."""
     root = fresh_project(project, scratch / (name or ("on" if memory else "off")))
     settings = Settings(history=HistorySettings(enabled=memory))
     session = Session(settings, root)
@@ -240,11 +244,13 @@ def session_run(project: Path, memory: bool, tasks: list[dict], scratch: Path,
         index.build()
         action, request = ask(session, task, source, path)
         started = time.perf_counter()
+        failure = None  # the history entry of a request no answer passed (NoAnswer)
         try:
             result = session.run(action, request)
             answer, why = result.new_source, ""
         except HearthError as exc:
             result, answer, why = None, None, exc.message
+            failure = exc.history_id if isinstance(exc, NoAnswer) else None
         elapsed = time.perf_counter() - started
         ok, why, failed = passes(root, task, answer) if answer else (False, why, None)
         if ok:
@@ -257,6 +263,9 @@ def session_run(project: Path, memory: bool, tasks: list[dict], scratch: Path,
                 or notes.get(task["convention"])
         if memory and result is not None and result.history_id is not None:
             session.history.rate(result.history_id, "good" if ok else "bad", note)
+        elif memory and failure is not None and refusals:
+            # No answer to try: the user says what they want (the convention's note).
+            session.history.rate(failure, "bad", note)
         return {"action": action, "accepted": ok, "why": why[:200], "note": note,
                 "elapsed_s": round(elapsed, 2),
                 "confidence": result.confidence if result else None,
@@ -400,16 +409,20 @@ def main() -> None:
                              "(the convention's when it cannot be said so)")
     parser.add_argument("--retry", action="store_true",
                         help="ask a rejected request once more, after its rating")
+    parser.add_argument("--rate-refusals", action="store_true",
+                        help="with --notes, rate a request no answer passed (Fix's \"none of "
+                             "5 candidates passed the checks\") bad with its convention's note")
     args = parser.parse_args()
     project = PROJECTS[args.project]
     notes = {**json.loads((project / "notes.json").read_text(encoding="utf-8")),
              "mode": args.notes} if args.notes else None
-    feedback = {"notes": notes, "retry": args.retry}
+    feedback = {"notes": notes, "retry": args.retry, "refusals": args.rate_refusals}
     tasks = json.loads((project / "tasks.json").read_text(encoding="utf-8"))[:args.limit]
     scratch = Path(tempfile.mkdtemp(prefix="hearth-bench-memory-"))
     os.environ["HEARTH_DATA_DIR"] = str(scratch / "data")
     report: dict = {"project": args.project, "date": time.strftime("%Y-%m-%d %H:%M"),
                     "notes": args.notes, "retry": args.retry,
+                    "rate_refusals": args.rate_refusals,
                     "machine": platform.machine(),
                     "cores": os.cpu_count(), "load_before": os.getloadavg()[0]}
     if args.only in (None, "sessions"):

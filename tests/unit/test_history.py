@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from hearth.core.errors import NoAnswer
 from hearth.core.history import Entry, HistoryStore, Retention, history_path
 from hearth.core.history.learn import (
     already_shown,
@@ -448,6 +449,66 @@ def test_a_rejection_without_a_note_is_shown_as_the_models_own_turn(tmp_path: Pa
     assert "Do not repeat the rejected answer" in verdict.content
     assert model.requests[-1].params[0].temperature > 0
     assert model.requests[0].params[0].temperature == 0  # the first request: greedy
+
+
+def test_a_request_no_answer_passed_can_be_rated_with_a_note_that_goes_with_it_again(
+        tmp_path: Path) -> None:
+    model = ScriptedModel(["    return int(text\n"])  # does not parse: no usable answer
+    sess = session(tmp_path, model)
+    with pytest.raises(NoAnswer) as failed:
+        generate(sess, STUB, tmp_path / "ports.py")
+    entry_id = failed.value.history_id
+    assert entry_id is not None
+    # Rated bad without a note, it carries nothing to the next request.
+    assert sess.history.rate(entry_id, "bad")
+    with pytest.raises(NoAnswer):
+        generate(sess, STUB, tmp_path / "ports.py")
+    assert "No answer to this request" not in model.requests[-1].messages[-1].content
+    assert sess.history.rate(entry_id, "bad", "raise ParseError when the port is out of range")
+    model.bodies = [GOOD]
+    again = generate(sess, STUB, tmp_path / "ports.py")
+    *_, last = model.requests[-1].messages
+    assert last.role == "user" and last.content.endswith(
+        f"No answer to this request passed the checks before (#{entry_id}, line 7); the user "
+        'said: "raise ParseError when the port is out of range". Follow what they said.')
+    assert model.requests[-1].params[0].temperature > 0
+    assert entry_id in again.examples and "ParseError(f'bad port" in (again.new_source or "")
+
+
+def test_the_cli_says_how_to_rate_a_request_no_answer_passed(capsys) -> None:
+    from argparse import Namespace
+
+    from hearth.cli import fail
+
+    error = NoAnswer("Generate parse_port: none of 1 candidate(s) passed the checks.", "Try again.")
+    error.history_id = 12
+    assert fail(Namespace(json=True), error, 1) == 1
+    out, err = capsys.readouterr()
+    assert '"history_id": 12' in out
+    assert 'hearth feedback 12 bad --note "..."' in err
+
+
+def test_the_language_server_says_how_to_rate_a_request_no_answer_passed() -> None:
+    from hearth.lsp.server import HearthServer
+
+    server = HearthServer()
+    shown: list[str] = []
+    server.show = lambda message, kind=None: shown.append(message)
+    server.status = lambda *args, **kwargs: None
+    error = NoAnswer("Fix F821: none of 5 candidate(s) passed the checks.", "Try again.")
+    error.history_id = 7
+    reply = server.user_error(error)
+    assert reply.data == {"historyId": 7}
+    assert "history entry #7: rate it bad with a note" in shown[0] and shown[0] in \
+        f"Hearth: {reply.message}"
+    # A client that rates failures itself (the VS Code extension) shows the message, once.
+    from lsprotocol import types
+
+    server.protocol.client_capabilities = types.ClientCapabilities(
+        experimental={"hearth": {"ratesFailures": True}})
+    reply = server.user_error(error)
+    assert len(shown) == 1 and reply.data == {"historyId": 7}
+    assert reply.message == "Fix F821: none of 5 candidate(s) passed the checks. Try again."
 
 
 def test_an_example_in_the_users_note_is_a_check_of_the_retry(tmp_path: Path) -> None:

@@ -466,6 +466,60 @@ describe("the history with a scripted server", () => {
       assert.equal(warning.message, "Hearth: the rating was not recorded: no history entry 17");
       await client.sendRequest("scripted/answer", { command: "hearth.feedback", answer: null });
     });
+
+    describe("after a request no answer passed (the error names its history entry)", () => {
+      const failed = "Generate add: none of 1 candidate(s) passed the checks (undefined name 'sum2').";
+      const failWith = (command: string, historyId: number) =>
+        client.sendRequest("scripted/answer", {
+          command,
+          answer: { error: { code: -32803, message: failed, data: { historyId } } },
+        });
+      const lastFeedback = (id: number) =>
+        waitFor(`hearth.feedback for ${id}`, async () => {
+          const sent = (await commandsSent("hearth.feedback")).at(-1);
+          return sent?.params.arguments[0].id === id ? sent.params.arguments : undefined;
+        });
+
+      it("shows the failure once, with Say what it should do, and sends that as a bad rating's note", async () => {
+        await failWith("hearth.generate", 21);
+        testing.messageAnswers.push("Say what it should do");
+        testing.inputBoxAnswers.push("  add the two numbers with +  ");
+        await vscode.commands.executeCommand("hearth.palette.generate");
+        assert.deepEqual(testing.messages, [
+          { kind: "warning", message: `Hearth: ${failed}`, items: ["Say what it should do"] },
+        ]);
+        assert.deepEqual(await lastFeedback(21), [{ id: 21, rating: "bad", note: "add the two numbers with +" }]);
+        assert.equal(testing.inputBoxes.at(-1)?.title, "Hearth: what should the answer do?");
+        await waitFor("the thanks", async () => (testing.statusBarMessages.length > 0 ? true : undefined));
+        assert.deepEqual(testing.statusBarMessages, ["Hearth: noted; ask again to use it"]);
+      });
+
+      it("does so after the client's own command too, and sends nothing when the note is dismissed", async () => {
+        await failWith("hearth.generate", 22);
+        testing.messageAnswers.push("Say what it should do");
+        const before = (await commandsSent("hearth.feedback")).length;
+        await vscode.commands.executeCommand("hearth.generate", {
+          uri: "untitled:Untitled-1",
+          position: { line: 1, character: 4 },
+        });
+        // One notification: the language client does not show the failure as well.
+        assert.deepEqual(testing.messages.map((message) => message.items), [["Say what it should do"]]);
+        await waitFor("the input box", async () => (testing.inputBoxes.length > 0 ? true : undefined));
+        await tick();
+        assert.equal((await commandsSent("hearth.feedback")).length, before);
+      });
+
+      it("is shown without the offer when hearth.history.askForFeedback is off", async () => {
+        await vscode.workspace.getConfiguration("hearth").update("history.askForFeedback", false);
+        try {
+          await failWith("hearth.generate", 23);
+          await vscode.commands.executeCommand("hearth.palette.generate");
+          assert.deepEqual(testing.messages, [{ kind: "warning", message: `Hearth: ${failed}`, items: [] }]);
+        } finally {
+          await vscode.workspace.getConfiguration("hearth").update("history.askForFeedback", true);
+        }
+      });
+    });
   });
 
   describe("Hearth: Show history", () => {

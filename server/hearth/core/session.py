@@ -20,7 +20,7 @@ from hearth.core.analysis import Finding as Diagnostic
 from hearth.core.analysis.context import AnalysisContext, DiagnosticsPolicy
 from hearth.core.cancel import CancelToken
 from hearth.core.completion import Completer, CompletionRequest, InlineSuggestion
-from hearth.core.errors import HearthError
+from hearth.core.errors import HearthError, NoAnswer
 from hearth.core.guardrails import AuditLog
 from hearth.core.history import History, Retention, cache_key
 from hearth.core.history.learn import already_shown
@@ -241,8 +241,10 @@ class Session:
                                     escalation=escalation, on_text=on_text, examples=shown)
         except HearthError as exc:
             message, elapsed = exc.message, time.perf_counter() - start
-            self._guarded(lambda: history.record_failure(
+            entry_id = self._guarded(lambda: history.record_failure(
                 request, action.name, message, elapsed, fingerprint), None)
+            if isinstance(exc, NoAnswer):
+                exc.history_id = entry_id  # the user may say what to do, and ask again
             raise
         if history.store is None:
             return result

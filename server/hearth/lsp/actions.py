@@ -176,18 +176,11 @@ def show_markdown(server: HearthServer, result: ActionResult) -> str | None:
     path = folder / f"explain-{digest}.md"
     path.write_text(markdown, encoding="utf-8", errors="replace")
     window = server.client_capabilities.window
-    shows_itself = client_declares(server, "showsMarkdown")
+    shows_itself = server.client_declares("showsMarkdown")
     if window and window.show_document and window.show_document.support and not shows_itself:
         server.window_show_document(types.ShowDocumentParams(
             uri=path.as_uri(), external=False, take_focus=False))
     return str(path)
-
-
-def client_declares(server: HearthServer, feature: str) -> bool:
-    """Whether the client's `experimental.hearth` capabilities say ``feature`` is true."""
-    experimental = server.client_capabilities.experimental
-    hearth = experimental.get("hearth") if isinstance(experimental, dict) else None
-    return isinstance(hearth, dict) and hearth.get(feature) is True
 
 
 def answer_stream(server: HearthServer, action: Action, call: Invocation, request_id: Any,
@@ -196,7 +189,7 @@ def answer_stream(server: HearthServer, action: Action, call: Invocation, reques
     the line of prose or code being written), and, for an action that streams (Explain), the
     whole text so far as `hearth/explainProgress` to a client that declares `streamsMarkdown`;
     None when nobody would see it."""
-    notify = action.streams and client_declares(server, "streamsMarkdown")
+    notify = action.streams and server.client_declares("streamsMarkdown")
     if server.loop is None or not (notify or progress.active):
         return None
 

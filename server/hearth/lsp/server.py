@@ -25,7 +25,7 @@ from pygls.workspace import TextDocument
 
 from hearth import __version__
 from hearth.core.cancel import Cancelled, CancelToken
-from hearth.core.errors import HearthError
+from hearth.core.errors import HearthError, NoAnswer
 from hearth.core.guardrails import AuditLog
 from hearth.core.inference import InferenceQueue, Priority
 from hearth.core.pipeline.types import Action, ActionRequest
@@ -57,8 +57,8 @@ EXIT_GRACE_S = 0.6
 EXIT_HARD_S = 1.5
 
 
-def request_failed(message: str) -> JsonRpcException:
-    return JsonRpcException(message, code=REQUEST_FAILED)
+def request_failed(message: str, data: Any | None = None) -> JsonRpcException:
+    return JsonRpcException(message, code=REQUEST_FAILED, data=data)
 
 
 def content_modified(message: str) -> JsonRpcException:
@@ -189,19 +189,40 @@ class HearthServer(LanguageServer):
         """``hearth/status`` for clients that show it (the VS Code extension's status bar)."""
         self.protocol.notify("hearth/status", {"state": state, "message": message, **extra})
 
+    def client_declares(self, feature: str) -> bool:
+        """Whether the client's `experimental.hearth` capabilities say ``feature`` is true."""
+        try:
+            experimental = self.client_capabilities.experimental
+        except (AttributeError, RuntimeError):  # before initialize
+            return False
+        hearth = experimental.get("hearth") if isinstance(experimental, dict) else None
+        return isinstance(hearth, dict) and hearth.get(feature) is True
+
     def user_error(self, exc: BaseException) -> JsonRpcException:
         """Turn a failure into a response error, and tell the user why."""
         if isinstance(exc, Cancelled):
             return JsonRpcException("Cancelled", code=types.LSPErrorCodes.RequestCancelled)
+        data = None
         if isinstance(exc, HearthError):
             message = str(exc)
-            self.show(f"Hearth: {message}", types.MessageType.Warning)
+            rateable = isinstance(exc, NoAnswer) and exc.history_id is not None
+            if rateable:
+                # The failure is in the history: a bad rating's note says what to do, and it
+                # goes with the request when it is asked again (docs/history.md).
+                data = {"historyId": exc.history_id}
+            # A client that rates failures shows the message itself, with a way to say what
+            # to do (the VS Code extension); to any other, the message says how.
+            if not (rateable and self.client_declares("ratesFailures")):
+                if rateable:
+                    message += (f" It is history entry #{exc.history_id}: rate it bad with a "
+                                "note saying what the answer should do, then ask again.")
+                self.show(f"Hearth: {message}", types.MessageType.Warning)
         else:
             log.exception("Unexpected failure", exc_info=exc)
             message = f"Hearth hit an unexpected error: {exc!r}. See the log for details."
             self.show(message)
         self.status("error", message)
-        return request_failed(message)
+        return request_failed(message, data)
 
     # -- the life cycle -----------------------------------------------------------------------
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None,

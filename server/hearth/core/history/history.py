@@ -234,8 +234,9 @@ class History:
         text = redacted(query)
         if not text or not text.strip():
             return []
+        # A failure (no answer passed the checks) counts when the user said what to do.
         return [entry for entry in self.store.judged(action)
-                if entry.rejected and entry.answer and entry.file == file
+                if entry.rejected and (entry.answer or entry.note) and entry.file == file
                 and entry.target_text == text]
 
     def lessons(self, action: str, request: ActionRequest) -> list[tuple[Entry, PastAnswer]]:

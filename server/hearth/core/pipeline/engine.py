@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from hearth.core.cancel import CancelToken
-from hearth.core.errors import HearthError
+from hearth.core.errors import HearthError, NoAnswer
 from hearth.core.guardrails import (
     AuditLog,
     Redaction,
@@ -336,7 +336,7 @@ def run_action(action: Action, request: ActionRequest, backend: ModelBackend,
             best = second
     if not best.usable:
         reasons = sorted({f.reason for c in candidates for f in c.findings if f.fatal})
-        raise HearthError(
+        raise NoAnswer(
             f"{title}: none of {len(candidates)} candidate(s) passed the checks "
             f"({'; '.join(reasons)}).",
             "Try again, add detail to the docstring, or raise generation.samples.")

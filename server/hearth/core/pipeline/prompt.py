@@ -130,8 +130,10 @@ def past_answer_notes(answers: Sequence[PastAnswer]) -> str:
     the request's own message (as earlier turns, the 1.5B model did not heed them). "" when
     there is none."""
     return "\n\n".join(
-        f"The user rejected an earlier answer to this request ({past.name}) and said: "
-        f'"{past.note}". Follow what they said.'
+        (f"The user rejected an earlier answer to this request ({past.name}) and said: "
+         if past.text else
+         f"No answer to this request passed the checks before ({past.name}); the user said: ")
+        + f'"{past.note}". Follow what they said.'
         for past in answers if past.kind == "rejected" and past.note)
 
 
@@ -141,7 +143,7 @@ def rejected_turns(answers: Sequence[PastAnswer], language: str) -> list[ChatMes
     goes on. With a note the code is not shown: the 1.5B model copied the rejected answer it
     was shown, as a turn or as quoted code, and the note says what to change."""
     turns: list[ChatMessage] = []
-    for past in reversed([p for p in answers if p.kind == "rejected" and not p.note]):
+    for past in reversed([p for p in answers if p.kind == "rejected" and p.text and not p.note]):
         turns.append(ChatMessage("assistant", fence(past.text, language) if past.code
                                  else past.text))
         turns.append(ChatMessage("user", (
