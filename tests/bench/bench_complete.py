@@ -235,6 +235,7 @@ def figures(runs: list[dict]) -> dict:
     # Cold runs leave the suggestion cache's answers out; after the keystroke before
     # (``--warm``), an answer the cache gives is what the user gets, so it counts.
     latencies = [r["elapsed_s"] for r in ok if not r.get("cached") or r.get("warm")]
+    asked = [r for r in ok if not r.get("cached")]
     blocks = [r for r in runs if r["kind"] == "block"]
     judged = [r for r in runs if r.get("tests_passed") is not None]
     return {
@@ -246,8 +247,9 @@ def figures(runs: list[dict]) -> dict:
         "block_similarity_max_lines": mean([r["block_similarity_max_lines"] for r in blocks]),
         "tests_run": len(judged), "tests_passed": sum(bool(r["tests_passed"]) for r in judged),
         "cached": sum(bool(r.get("cached")) for r in ok),
-        "prompt_tokens": mean([r["prompt_tokens"] for r in ok]),
-        "prompt_evaluated": mean([r["prompt_evaluated"] for r in ok]),
+        # of the model's answers: one from the suggestion cache evaluated no prompt
+        "prompt_tokens": mean([r["prompt_tokens"] for r in asked]),
+        "prompt_evaluated": mean([r["prompt_evaluated"] for r in asked]),
         "p50_s": round(percentile(latencies, 0.5), 3) if latencies else None,
         "p95_s": round(percentile(latencies, 0.95), 3) if latencies else None,
     }
