@@ -11,16 +11,17 @@ model, asked again (core call), and once more through a language server on the s
 workspace. Last, the database is scanned for secrets.
 
     .venv/bin/python tests/bench/bench_memory.py [--project dev|heldout] [--limit N]
-        [--skip-lsp] [--only sessions|cache] [--notes convention|failure] [--retry]
-        [--rate-refusals]
+        [--skip-lsp] [--only sessions|cache] [--notes convention|failure]
+        [--retry | --retries N] [--rate-refusals]
 
 ``--notes convention``: a rejected answer is rated bad with a note in the user's words naming
 its convention (the project's notes.json, written before the first run with it); ``--notes
 failure``: with the first hidden check it failed, in words ("parse_email(' A@B.com ') should
 be 'a@b.com'"), as a user who tried it reports it, or the convention's note when the check is
 not a plain call (a stand-in database); ``--retry``: a rejected request is asked once more
-after its rating; ``--rate-refusals``: a request that no answer passed (nothing to try) is
-rated bad with its convention's note, as a user tells Hearth what they want.
+after its rating (``--retries N``: up to N times, each after the rating of the last
+answer); ``--rate-refusals``: a request that no answer passed (nothing to try) is rated bad
+with its convention's note, as a user tells Hearth what they want.
 
 "dev" (tests/bench/memory_project) is the project the history's choices were looked at on;
 "heldout" (tests/bench/memory_heldout) was written before they were checked on it. Writes
@@ -225,11 +226,12 @@ def fresh_project(project: Path, into: Path) -> Path:
 
 def session_run(project: Path, memory: bool, tasks: list[dict], scratch: Path,
                 learning: tuple[float, int] | None = None, name: str = "",
-                notes: dict[str, str] | None = None, retry: bool = False,
+                notes: dict[str, str] | None = None, retry: int = 0,
                 refusals: bool = False) -> dict:
     """The requests in order. ``notes``: a rejected answer is rated bad with its convention's
-    note, as a user says once what was wrong; ``retry``: a rejected request is asked once
-    more, after the rating (with the history off the model is asked the same request again);
+    note, as a user says once what was wrong; ``retry``: a rejected request is asked up to
+    this many times more, each after the rating of the last answer (with the history off the
+    model is asked the same request again);
     ``refusals``: a request no answer passed is rated bad with its convention's note too."""
     root = fresh_project(project, scratch / (name or ("on" if memory else "off")))
     settings = Settings(history=HistorySettings(enabled=memory))
@@ -277,25 +279,31 @@ def session_run(project: Path, memory: bool, tasks: list[dict], scratch: Path,
             path = root / package_of(root) / task["file"]
             row = {"n": number, "function": task["function"],
                    "convention": task["convention"], **attempt(task, path)}
-            if retry and not row["accepted"]:
-                row["retry"] = attempt(task, path)
+            retries = []
+            while len(retries) < retry and not (retries or [row])[-1]["accepted"]:
+                retries.append(attempt(task, path))
+            if retries:
+                row["retry"], row["retries"] = retries[0], retries
             rows.append(row)
-            again = row.get("retry")
             print(f"  {'on ' if memory else 'off'} {number:>2} {row['action']:<8} "
                   f"{task['function']:<18} "
                   f"{'accepted' if row['accepted'] else 'rejected'} {row['elapsed_s']:5.1f} s "
                   f"examples {row['examples']} {row['why'][:70]}"
-                  + (f"\n{'':>33}retry {'accepted' if again['accepted'] else 'rejected'} "
-                     f"{again['elapsed_s']:5.1f} s examples {again['examples']} "
-                     f"{again['why'][:70]}" if again else ""), flush=True)
+                  + "".join(f"\n{'':>33}retry {'accepted' if again['accepted'] else 'rejected'} "
+                            f"{again['elapsed_s']:5.1f} s examples {again['examples']} "
+                            f"{again['why'][:70]}" for again in retries), flush=True)
     finally:
         session.close()
     last = rows[len(rows) // 2:]
     final = [r["accepted"] or r.get("retry", {}).get("accepted", False) for r in rows]
+    every = [r["accepted"] or any(a["accepted"] for a in r.get("retries", [])) for r in rows]
     return {"rows": rows, "accepted": sum(r["accepted"] for r in rows),
             "accepted_last_half": sum(r["accepted"] for r in last), "last_half": len(last),
             "after_retry": sum(final) if retry else None,
             "after_retry_last_half": sum(final[len(rows) // 2:]) if retry else None,
+            "retries": retry,
+            "after_retries": sum(every) if retry > 1 else None,
+            "after_retries_last_half": sum(every[len(rows) // 2:]) if retry > 1 else None,
             "median_s": statistics.median(r["elapsed_s"] for r in rows)}
 
 
@@ -409,6 +417,9 @@ def main() -> None:
                              "(the convention's when it cannot be said so)")
     parser.add_argument("--retry", action="store_true",
                         help="ask a rejected request once more, after its rating")
+    parser.add_argument("--retries", type=int, default=None, metavar="N",
+                        help="ask a rejected request up to N times more, each after the "
+                             "rating of the last answer (--retry is --retries 1)")
     parser.add_argument("--rate-refusals", action="store_true",
                         help="with --notes, rate a request no answer passed (Fix's \"none of "
                              "5 candidates passed the checks\") bad with its convention's note")
@@ -416,12 +427,15 @@ def main() -> None:
     project = PROJECTS[args.project]
     notes = {**json.loads((project / "notes.json").read_text(encoding="utf-8")),
              "mode": args.notes} if args.notes else None
-    feedback = {"notes": notes, "retry": args.retry, "refusals": args.rate_refusals}
+    retries = args.retries if args.retries is not None else int(args.retry)
+    if retries < 0:
+        parser.error("--retries must be 0 or more")
+    feedback = {"notes": notes, "retry": retries, "refusals": args.rate_refusals}
     tasks = json.loads((project / "tasks.json").read_text(encoding="utf-8"))[:args.limit]
     scratch = Path(tempfile.mkdtemp(prefix="hearth-bench-memory-"))
     os.environ["HEARTH_DATA_DIR"] = str(scratch / "data")
     report: dict = {"project": args.project, "date": time.strftime("%Y-%m-%d %H:%M"),
-                    "notes": args.notes, "retry": args.retry,
+                    "notes": args.notes, "retry": retries,
                     "rate_refusals": args.rate_refusals,
                     "machine": platform.machine(),
                     "cores": os.cpu_count(), "load_before": os.getloadavg()[0]}
@@ -450,6 +464,9 @@ def main() -> None:
                   f"{r['last_half']}: {r['accepted_last_half']} | median {r['median_s']} s |"
                   + (f" after one retry {r['after_retry']}, last half "
                      f"{r['after_retry_last_half']} |" if r.get("after_retry") is not None
+                     else "")
+                  + (f" after {r['retries']} retries {r['after_retries']}, last half "
+                     f"{r['after_retries_last_half']} |" if r.get("after_retries") is not None
                      else ""))
     if "cache" in report:
         print("cache:", json.dumps(report["cache"]))
