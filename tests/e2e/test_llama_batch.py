@@ -254,8 +254,9 @@ def greedy_text(backend, request: GenerationRequest, draft: int):
 
 
 COPYING = [ChatMessage("user", "Repeat this function exactly, in a python code block:\n"
-                       "```python\n" + STUB.replace("    pass\n", "    vowels = set('aeiou')\n"
-                       "    return sum(1 for char in text.lower() if char in vowels)\n")
+                       "```python\n"
+                       + STUB.replace("    pass\n", "    vowels = set('aeiou')\n    return "
+                                      "sum(1 for char in text.lower() if char in vowels)\n")
                        + "```")]
 
 
