@@ -205,17 +205,18 @@ class HearthServer(LanguageServer):
         data = None
         if isinstance(exc, HearthError):
             message = str(exc)
-            rateable = isinstance(exc, NoAnswer) and exc.history_id is not None
-            if rateable:
+            entry = exc.history_id if isinstance(exc, NoAnswer) else None
+            if entry is not None:
                 # The failure is in the history: a bad rating's note says what to do, and it
-                # goes with the request when it is asked again (docs/history.md).
-                data = {"historyId": exc.history_id}
-            # A client that rates failures shows the message itself, with a way to say what
-            # to do (the VS Code extension); to any other, the message says how.
-            if not (rateable and self.client_declares("ratesFailures")):
-                if rateable:
-                    message += (f" It is history entry #{exc.history_id}: rate it bad with a "
-                                "note saying what the answer should do, then ask again.")
+                # goes with the request when it is asked again (docs/history.md). A client
+                # that rates failures (the VS Code extension) shows the message itself, with
+                # a way to say it; to any other, the message says how.
+                data = {"historyId": entry}
+                if not self.client_declares("ratesFailures"):
+                    message += (f" It is history entry #{entry}: rate it bad with a note "
+                                "saying what the answer should do, then ask again.")
+                    self.show(f"Hearth: {message}", types.MessageType.Warning)
+            else:
                 self.show(f"Hearth: {message}", types.MessageType.Warning)
         else:
             log.exception("Unexpected failure", exc_info=exc)

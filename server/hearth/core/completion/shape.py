@@ -80,8 +80,7 @@ def _docstring_start(lines: list[str], end: int, indent: int) -> int | None:
         body = stripped.lstrip("rRuUbBfF")
         if index < end and quote in body and not body.startswith(quote):
             return None  # a string that opens mid-line (``x = \"\"\"``): not a docstring
-        if body.startswith(quote) and (index < end or body.count(quote) >= 2
-                                       and len(body.rstrip()) >= 2 * len(quote)):
+        if body.startswith(quote) and (index < end or body.count(quote) >= 2):
             return index if len(text) - len(stripped) == indent else None
     return None
 
